@@ -56,6 +56,8 @@ class ModelReader(ABC):
 
     #: short format label used in JSON: safetensors | gguf | pytorch | onnx | ctranslate2
     format: str = "unknown"
+    #: tensor naming family understood by ``canonical.build_components``: hf | gguf | ct2
+    naming: str = "hf"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -105,6 +107,14 @@ class ModelReader(ABC):
     def claims(self) -> dict[str, Any]:
         """What the files say about their own origin (GGUF ``general.base_model.*``,
         model-card ``base_model``, config ``_name_or_path``): reported, never trusted."""
+        return {}
+
+    def name_aliases(self) -> dict[str, str]:
+        """Stored name -> the name to interpret it as for canonical mapping.
+
+        Used where a format loses the original names (anonymous ONNX
+        initializers recovered by tracing the graph). Empty by default.
+        """
         return {}
 
     def parameters(self) -> int:
@@ -170,6 +180,14 @@ class Component:
     tensors: list[CanonicalTensor] = field(default_factory=list)
 
     @property
+    def name_aliases(self) -> dict[str, str]:
+        """Stored name -> the name to interpret it as for canonical mapping.
+
+        Used where a format loses the original names (anonymous ONNX
+        initializers recovered by tracing the graph). Empty by default.
+        """
+        return {}
+
     def parameters(self) -> int:
         return sum(t.numel for t in self.tensors)
 

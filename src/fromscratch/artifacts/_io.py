@@ -1,0 +1,70 @@
+"""Byte-range access to weight files: one short-lived memory map per tensor.
+
+Mapping only the range of the tensor being read, and unmapping it as soon as the
+values are converted, keeps resident memory at about one tensor whatever the size
+of the file: the pages a whole-file map touches would otherwise stay counted in
+the process's resident set until the map is closed.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from fromscratch.errors import InputError
+
+T = TypeVar("T")
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def read_prefix(path: Path, n: int) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def with_range(path: Path, offset: int, nbytes: int, fn: Callable[[np.ndarray], T]) -> T:
+    """Map ``nbytes`` at ``offset`` of ``path`` and call ``fn`` on a uint8 view.
+
+    ``fn`` must return data that does not alias the view (a converted copy);
+    the map is closed when it returns. Bounds are re-checked against the
+    current file size so a file truncated after its header was read fails
+    cleanly instead of raising SIGBUS.
+    """
+    if offset < 0 or nbytes < 0:
+        raise InputError(path, f"negative byte range ({offset}, {nbytes})")
+    size = file_size(path)
+    if offset + nbytes > size:
+        raise InputError(path, f"tensor data at bytes {offset}..{offset + nbytes} lies beyond the end of the file ({size} bytes)")
+    if nbytes == 0:
+        return fn(np.zeros(0, dtype=np.uint8))
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    try:
+        with open(path, "rb") as fh:
+            mm = mmap.mmap(fh.fileno(), nbytes + (offset - start), access=mmap.ACCESS_READ, offset=start)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"cannot map bytes {offset}..{offset + nbytes} ({exc})") from exc
+    try:
+        view = np.frombuffer(mm, dtype=np.uint8, count=nbytes, offset=offset - start)
+        try:
+            return fn(view)
+        finally:
+            del view
+    finally:
+        try:
+            mm.close()
+        except BufferError:  # a caller kept a view alive; the map closes when it is freed
+            pass

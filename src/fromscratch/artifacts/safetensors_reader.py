@@ -1,0 +1,225 @@
+"""safetensors, single file or sharded, parsed and validated with the stdlib.
+
+Layout: u64 little-endian header length N, N bytes of JSON
+``{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}``,
+then the raw data (offsets relative to the end of the header).
+
+Everything a hostile file could lie about is checked from the header before a
+single tensor byte is read: the header length against the file size, each
+tensor's dtype and shape against its byte count, every range inside the data
+section, and no two ranges overlapping. Values are then read one tensor at a
+time through a short-lived memory map (``_io.with_range``).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fromscratch.artifacts import hfdir
+from fromscratch.artifacts._dtypes import NUMPY_DTYPES, convert, numel
+from fromscratch.artifacts._io import file_size, read_prefix, with_range
+from fromscratch.artifacts.base import ModelReader, TensorInfo
+from fromscratch.errors import InputError
+
+MAX_HEADER = 100 * 1024 * 1024  # the reference implementation's own limit
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+class _Entry:
+    __slots__ = ("info", "file", "start", "dtype")
+
+    def __init__(self, info: TensorInfo, file: Path, start: int, dtype: str) -> None:
+        self.info = info
+        self.file = file
+        self.start = start  # absolute byte offset in the file
+        self.dtype = dtype
+
+
+def parse_header(path: Path) -> tuple[list[tuple[TensorInfo, int]], dict[str, str]]:
+    """Validate one safetensors file's header; return (info, absolute offset) pairs and metadata."""
+    size = file_size(path)
+    if size < 8:
+        raise InputError(path, f"truncated safetensors file ({size} bytes, no header length)")
+    (n,) = struct.unpack("<Q", read_prefix(path, 8))
+    if n > MAX_HEADER:
+        raise InputError(path, f"safetensors header length {n} exceeds the {MAX_HEADER}-byte limit")
+    if 8 + n > size:
+        raise InputError(path, f"safetensors header length {n} is larger than the file ({size} bytes)")
+    raw = read_prefix(path, 8 + n)[8:]
+    if len(raw) != n:
+        raise InputError(path, "truncated safetensors header")
+    try:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(path, f"safetensors header is not valid JSON ({exc})") from exc
+    if not isinstance(header, dict):
+        raise InputError(path, "safetensors header is not a JSON object")
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise InputError(path, "safetensors __metadata__ must map strings to strings")
+    data_start = 8 + n
+    data_size = size - data_start
+    out: list[tuple[TensorInfo, int]] = []
+    ranges: list[tuple[int, int, str]] = []
+    for name, ent in header.items():
+        if not isinstance(ent, dict):
+            raise InputError(path, f"tensor {name!r}: header entry is not an object")
+        dtype = ent.get("dtype")
+        shape = ent.get("shape")
+        offs = ent.get("data_offsets")
+        if dtype not in NUMPY_DTYPES:
+            raise InputError(path, f"tensor {name!r}: unsupported dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise InputError(path, f"tensor {name!r}: invalid shape {shape!r}")
+        if (not isinstance(offs, list) or len(offs) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offs)):
+            raise InputError(path, f"tensor {name!r}: invalid data_offsets {offs!r}")
+        begin, end = offs
+        if begin < 0 or end < begin or end > data_size:
+            raise InputError(path, f"tensor {name!r}: data_offsets [{begin}, {end}] out of range "
+                                   f"(data section is {data_size} bytes)")
+        expected = numel(tuple(shape)) * NUMPY_DTYPES[dtype].itemsize
+        if end - begin != expected:
+            raise InputError(path, f"tensor {name!r}: {end - begin} bytes for {dtype} {shape} "
+                                   f"(expected {expected})")
+        ranges.append((begin, end, name))
+        out.append((TensorInfo(name, tuple(int(d) for d in shape), dtype, end - begin), data_start + begin))
+    check_overlaps(path, ranges)
+    out.sort(key=lambda p: p[1])  # file order
+    return out, meta
+
+
+def check_overlaps(path: Path, ranges: list[tuple[int, int, str]]) -> None:
+    """Refuse two non-empty byte ranges that share a byte (aliasing tensors)."""
+    prev_end, prev_name, prev_begin = -1, "", 0
+    for b, e, name in sorted(r for r in ranges if r[1] > r[0]):
+        if b < prev_end:
+            raise InputError(path, f"tensors {prev_name!r} and {name!r} have overlapping data "
+                                   f"([{prev_begin}, {prev_end}] and [{b}, {e}])")
+        if e > prev_end:
+            prev_end, prev_name, prev_begin = e, name, b
+
+
+class SafetensorsReader(ModelReader):
+    """One or several safetensors files read as a single checkpoint."""
+
+    format = "safetensors"
+
+    def __init__(self, path: Path, files: list[Path], *, side_dir: Path | None = None,
+                 index: Path | None = None) -> None:
+        super().__init__(path)
+        self.files = list(files)
+        self.index_path = index
+        self._side_dir = side_dir
+        self._entries: dict[str, _Entry] = {}
+        self._meta: dict[str, Any] = {}
+        self._warnings: list[str] = []
+        self._load_headers()
+        self._side = hfdir.side_files(side_dir)
+        self._config = hfdir.load_config(self._side)
+
+    # -- header loading ------------------------------------------------
+    def _load_headers(self) -> None:
+        per_file: dict[Path, list[tuple[TensorInfo, int]]] = {}
+        file_meta: dict[str, dict[str, str]] = {}
+        for f in self.files:
+            infos, meta = parse_header(f)
+            per_file[f] = infos
+            if meta:
+                file_meta[f.name] = meta
+        weight_map = self._read_index() if self.index_path is not None else None
+        for f in self.files:
+            for info, start in per_file[f]:
+                if info.name in self._entries:
+                    raise InputError(f, f"tensor {info.name!r} is stored in two shards "
+                                        f"({self._entries[info.name].file.name} and {f.name})")
+                self._entries[info.name] = _Entry(info, f, start, info.dtype)
+        if weight_map is not None:
+            problems = [n for n, shard in weight_map.items()
+                        if n not in self._entries or self._entries[n].file.name != shard]
+            missing = [n for n in self._entries if n not in weight_map]
+            if problems or missing:
+                self._warnings.append(
+                    f"{self.index_path.name} disagrees with the shard headers "
+                    f"({len(problems)} wrong or absent, {len(missing)} unlisted); the headers were used")
+        if len(file_meta) == 1:
+            self._meta = dict(next(iter(file_meta.values())))
+        elif file_meta:
+            self._meta = {"shards": file_meta}
+
+    def _read_index(self) -> dict[str, str] | None:
+        """Validate ``model.safetensors.index.json``; None (and a warning) when unusable.
+
+        The index is advisory: the shard headers are authoritative, so a broken
+        index falls back to scanning every shard rather than failing.
+        """
+        assert self.index_path is not None
+        try:
+            idx = hfdir.load_json(self.index_path, limit=64 * 1024 * 1024)
+        except InputError as exc:
+            self._warnings.append(f"{self.index_path.name} ignored: {exc.problem}")
+            return None
+        wm = idx.get("weight_map") if isinstance(idx, dict) else None
+        if not isinstance(wm, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in wm.items()):
+            self._warnings.append(f"{self.index_path.name} ignored: no string weight_map")
+            return None
+        names = {f.name for f in self.files}
+        bad = sorted({v for v in wm.values() if v not in names})
+        if bad:
+            self._warnings.append(f"{self.index_path.name} names shard(s) not present: {', '.join(bad[:3])}")
+        return wm
+
+    # -- ModelReader ---------------------------------------------------
+    def tensor_infos(self) -> list[TensorInfo]:
+        return [e.info for e in self._entries.values()]
+
+    def read(self, name: str, dtype: Any = np.float32) -> np.ndarray:
+        e = self._entries.get(name)
+        if e is None:
+            raise KeyError(name)
+        np_dtype = NUMPY_DTYPES[e.dtype]
+        shape = e.info.shape
+
+        def conv(buf: np.ndarray) -> np.ndarray:
+            return convert(buf.view(np_dtype).reshape(shape), dtype)
+
+        return with_range(e.file, e.start, e.info.nbytes, conv)
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        return self._config
+
+    @property
+    def side_files(self) -> dict[str, Path]:
+        return dict(self._side)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self._meta:
+            out["__metadata__"] = self._meta
+        out["files"] = [f.name for f in self.files]
+        if self._warnings:
+            out["warnings"] = list(self._warnings)
+        return out
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        claims = hfdir.hf_claims(self._side, self._config)
+        for key, value in sorted(self._meta.items()) if isinstance(self._meta, dict) else []:
+            if key != "shards" and key.lower() not in {"format"}:
+                claims[f"safetensors.{key}"] = value
+        return claims
