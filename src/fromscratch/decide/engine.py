@@ -1,0 +1,331 @@
+"""The decision: official totals and eliminations, and everything that says how firm they are.
+
+`decide_from_files` is the single entry point (api.decide and the CLI call it). It reads
+and validates the inputs, computes the official result exactly as the protocol says,
+then measures the decision's uncertainty (paired bootstrap), its sensitivity to the
+weights (simplex shares and the exact LP flip distance), to the normalisation, to each
+benchmark (leave-one-out, Shapley) and to team-chosen benchmarks (self-selection), and
+states its robustness in one sentence. Every random draw comes from a Generator seeded
+by the protocol seed and a fixed per-purpose tag, so the JSON is byte-identical for the
+same inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from fromscratch.decide import aggregate as agg
+from fromscratch.decide import influence, selection, stats, weights
+from fromscratch.decide.bootstrap import resample
+from fromscratch.decide.data import RoundData, build
+from fromscratch.decide.protocol import NORMALISATIONS, Protocol, check_seal, digest, load_raw, parse
+from fromscratch.decide.robustness import robustness
+from fromscratch.decide.tables import file_sha256, read_human, read_results
+from fromscratch.errors import InputError
+
+SCHEMA = "fromscratch.decision/1"
+_VERDICTS = ("compliant", "violation", "needs-review")
+
+
+def _rng(seed: int, tag: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & (2**63 - 1), tag]))
+
+
+def read_verdicts(path: str | Path) -> dict[str, str]:
+    """team -> verdict from a JSON object; values are verdict strings or audit objects with 'verdict'."""
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(p, "verdicts file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(p, f"verdicts file is not readable JSON ({exc.__class__.__name__})") from None
+    if not isinstance(obj, dict):
+        raise InputError(p, "verdicts file must be a JSON object mapping team -> verdict")
+    out = {}
+    for team, v in obj.items():
+        if isinstance(v, dict):
+            v = v.get("verdict")
+        if v not in _VERDICTS:
+            raise InputError(p, f"team {team!r}: verdict must be one of {', '.join(_VERDICTS)}, got {v!r}")
+        out[str(team)] = v
+    return out
+
+
+def _gate(proto: Protocol, teams: list[str], verdicts: dict[str, str], source) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(eligible, factor, flagged teams) under the originality gate."""
+    for team in verdicts:
+        if team not in teams:
+            raise InputError(source, f"verdict for unknown team {team!r}")
+    g = proto.originality
+    bad = {"violation"} | ({"needs-review"} if g.needs_review == "apply" else set())
+    flagged = [t for t in teams if verdicts.get(t) in bad]
+    eligible = np.ones(len(teams), dtype=bool)
+    factor = np.ones(len(teams))
+    for i, t in enumerate(teams):
+        if t in flagged and g.gate == "disqualify":
+            eligible[i] = False
+        elif t in flagged and g.gate == "penalty":
+            factor[i] = 1.0 - g.penalty
+    return eligible, factor, flagged if g.gate != "none" else []
+
+
+def _point(data: RoundData, st: agg.Structure, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    S = agg.benchmark_scores(data)
+    H = agg.human_scores(data)
+    N = agg.normalise(S, kind, st)
+    return S, N, agg.pillar_scores(N, H, st)
+
+
+def _fl(x) -> float | None:
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+def decide_from_files(
+    protocol_path: str | Path,
+    results_path: str | Path,
+    human_path: str | Path | None = None,
+    *,
+    resamples: int | None = None,
+    seal_path: str | Path | None = None,
+    verdicts_path: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    raw = load_raw(protocol_path)
+    proto = parse(raw, protocol_path)
+    sha = check_seal(protocol_path, seal_path) if seal_path is not None else digest(raw, protocol_path)
+    reps = int(resamples if resamples is not None else proto.resamples)
+    if not 100 <= reps <= 1_000_000:
+        raise InputError("--resamples", f"must be between 100 and 1000000, got {reps}")
+    results = read_results(results_path)
+    human = read_human(human_path, proto.human_scale) if human_path is not None else None
+    data = build(proto, results, human, results_path, human_path)
+    verdicts = dict(proto.originality.verdicts)
+    if verdicts_path is not None:
+        verdicts.update(read_verdicts(verdicts_path))
+    eligible, factor, flagged = _gate(proto, data.teams, verdicts, verdicts_path or protocol_path)
+    st = agg.structure(proto, data, factor, protocol_path)
+    decision = compute(proto, data, st, eligible, flagged, verdicts, reps, progress)
+    inputs = {
+        "protocol": {"file": Path(protocol_path).name, "sha256": sha},
+        "results": {"file": Path(results_path).name, "sha256": file_sha256(results_path)},
+        "human": None if human_path is None else {"file": Path(human_path).name, "sha256": file_sha256(human_path)},
+        "verdicts": None if verdicts_path is None else {"file": Path(verdicts_path).name, "sha256": file_sha256(verdicts_path)},
+        "seal": None if seal_path is None else {"file": Path(seal_path).name, "sha256": file_sha256(seal_path)},
+        "resamples": reps,
+    }
+    out = {"schema": SCHEMA, "protocol_sha256": sha}
+    out.update(decision)
+    out["inputs"] = inputs
+    return out
+
+
+def compute(
+    proto: Protocol, data: RoundData, st: agg.Structure, eligible: np.ndarray, flagged: list[str],
+    verdicts: dict[str, str], reps: int, progress=None,
+) -> dict[str, Any]:
+    teams, T = data.teams, len(data.teams)
+    k, tie, alpha, seed = proto.eliminate, proto.tie_policy, proto.alpha, proto.seed
+    bench_names = data.bench_names
+    human_names = [h.pillar for h in data.human]
+    disq = ~eligible
+
+    # ---- official result ----------------------------------------------------------
+    S, N, Pm = _point(data, st, proto.normalisation)
+    H = agg.human_scores(data)
+    tot = agg.totals(Pm, st.weights, st.factor)
+    on_score = agg.eliminated(tot, eligible, k, tie, _rng(seed, 1))
+    rank = agg.ranks(tot)
+
+    # ---- paired bootstrap -----------------------------------------------------------
+    Sr, Hr = resample(data, reps, seed, progress)
+    Nr = agg.normalise(Sr, proto.normalisation, st)
+    Pr = agg.pillar_scores(Nr, Hr, st)
+    Tr = agg.totals(Pr, st.weights, st.factor)
+    Er = agg.eliminated(Tr, eligible, k, tie, _rng(seed, 4))
+    Rr = agg.ranks(Tr)
+    q = [alpha / 2, 1 - alpha / 2]
+    ci = np.quantile(Tr, q, axis=0)
+    rint = np.quantile(Rr, q, axis=0, method="inverted_cdf").astype(int)
+    p_elim = np.where(disq, 1.0, Er.mean(axis=0))
+    p_same = float(np.all(Er == on_score, axis=1).mean())
+
+    # ---- paired tests: each score-eliminated team against the lowest survivor -------
+    pair = influence.boundary_pair(tot, on_score, eligible)
+    tests = []
+    survivors = np.flatnonzero(~on_score & eligible)
+    if len(survivors):
+        nxt = int(survivors[np.argmin(tot[survivors])])
+        for e in np.flatnonzero(on_score):
+            d = float(tot[nxt] - tot[e])
+            tests.append({"eliminated": teams[e], "next": teams[nxt], "difference": d,
+                          "p_value": stats.bootstrap_p(d, Tr[:, nxt] - Tr[:, e])})
+        for t, adj in zip(tests, stats.holm([t["p_value"] for t in tests])):
+            t["p_holm"] = adj
+            t["significant"] = bool(adj <= alpha)
+    bench_tests = []
+    if pair is not None:
+        e, s = pair
+        for b, name in enumerate(bench_names):
+            if np.isnan(S[e, b]) or np.isnan(S[s, b]) or not (data.benchmarks[b].required[[e, s]].all()):
+                continue
+            d = float(S[s, b] - S[e, b])
+            bench_tests.append({"benchmark": name, "next_minus_eliminated": d,
+                                "p_value": stats.bootstrap_p(d, Sr[:, s, b] - Sr[:, e, b])})
+        for t, adj in zip(bench_tests, stats.benjamini_hochberg([t["p_value"] for t in bench_tests])):
+            t["p_bh"] = adj
+
+    spared = []
+    if proto.statistical_tie == "spare":
+        spared = [t["eliminated"] for t in tests if not t["significant"]]
+    official = on_score.copy()
+    for name in spared:
+        official[teams.index(name)] = False
+    official |= disq
+
+    # ---- weight sensitivity ---------------------------------------------------------
+    w0 = st.weights / st.weights.sum()
+    shares = weights.simplex_shares(Pm, st.factor, w0, eligible, on_score, k, tie, proto.weight_samples,
+                                    proto.neighbourhood, _rng(seed, 2))
+    flip = weights.min_flip(Pm, st.factor, w0, eligible, on_score, k, teams, st.pillars)
+
+    # ---- normalisation sensitivity ---------------------------------------------------
+    norms = []
+    for kind in NORMALISATIONS:
+        if kind == "target-relative":
+            need = np.array([[bd.required[t] for bd in data.benchmarks] for t in range(T)])
+            if need.size and np.isnan(st.target[need]).any():
+                norms.append({"normalisation": kind, "available": False,
+                              "reason": "the protocol does not declare target-model scores for every team and benchmark",
+                              "eliminated": None, "totals": None})
+                continue
+        _, _, Pk = _point(data, st, kind)
+        tk = agg.totals(Pk, st.weights, st.factor)
+        ek = agg.eliminated(tk, eligible, k, tie, _rng(seed, 1)) | disq
+        norms.append({"normalisation": kind, "available": True, "official": kind == proto.normalisation,
+                      "eliminated": [teams[i] for i in np.flatnonzero(ek)],
+                      "totals": {teams[i]: float(tk[i]) for i in range(T)},
+                      "same_decision": bool(np.all(ek == (on_score | disq)))})
+
+    # ---- benchmark influence -----------------------------------------------------------
+    lobo = influence.leave_one_out(N, H, st, bench_names, teams, eligible, on_score, k, tie, pair, _rng(seed, 1))
+    shap = influence.shapley(N, H, st, bench_names, human_names, pair, _rng(seed, 3))
+
+    # ---- self-selection ------------------------------------------------------------------
+    sel_section, ssa, ssa_ci = _selection(proto, data, st, S, Sr, N, H, eligible, on_score, k, tie, alpha, seed)
+
+    # ---- robustness --------------------------------------------------------------------
+    rob = robustness(teams, on_score, disq, p_elim, p_same, flip, w0, st.pillars, reps)
+
+    team_rows = []
+    for i in range(T):
+        team_rows.append({
+            "team": teams[i], "total": float(tot[i]), "ci": [float(ci[0, i]), float(ci[1, i])],
+            "rank": int(rank[i]), "rank_interval": [int(rint[0, i]), int(rint[1, i])],
+            "p_eliminated": float(p_elim[i]),
+            "selection_advantage": None if ssa is None else _fl(ssa[i]),
+            "selection_advantage_ci": None if ssa_ci is None or np.isnan(ssa[i]) else [_fl(ssa_ci[0, i]), _fl(ssa_ci[1, i])],
+            "eliminated": bool(official[i]),
+            "disqualified": bool(disq[i]),
+            "verdict": verdicts.get(teams[i]),
+            "factor": float(st.factor[i]),
+            "pillars": {p: float(Pm[i, j]) for j, p in enumerate(st.pillars)},
+            "benchmarks": {b: _fl(S[i, j]) for j, b in enumerate(bench_names)},
+            "normalised": {b: _fl(N[i, j]) for j, b in enumerate(bench_names)},
+        })
+    team_rows.sort(key=lambda r: (r["rank"], r["team"]))
+
+    return {
+        "name": proto.name,
+        "teams": team_rows,
+        "eliminated": [teams[i] for i in np.flatnonzero(official)],
+        "robustness": rob,
+        "rule": {
+            "eliminate": k, "tie_policy": tie, "statistical_tie": proto.statistical_tie,
+            "normalisation": proto.normalisation, "alpha": alpha, "seed": seed,
+            "weights": dict(proto.pillars), "weights_normalised": dict(zip(st.pillars, w0.tolist())),
+            "originality_gate": proto.originality.gate, "missing_items": proto.missing_items,
+        },
+        "eliminated_on_score": [teams[i] for i in np.flatnonzero(on_score)],
+        "disqualified": [teams[i] for i in np.flatnonzero(disq)],
+        "spared": spared,
+        "originality_flagged": flagged,
+        "bootstrap": {"resamples": reps, "paired": True, "raters_resampled": bool(data.human),
+                      "p_same_decision": p_same, "confidence": 1 - alpha},
+        "tests": tests,
+        "benchmark_tests": bench_tests,
+        "weights": {
+            "official": dict(zip(st.pillars, w0.tolist())),
+            "samples": proto.weight_samples,
+            "neighbourhood": proto.neighbourhood,
+            "overall": {"p_same_decision": shares["overall"]["p_same_decision"],
+                        "p_eliminated": {teams[i]: float(shares["overall"]["p_eliminated"][i]) for i in range(T)}},
+            "near_official": {"p_same_decision": shares["neighbourhood"]["p_same_decision"],
+                              "p_eliminated": {teams[i]: float(shares["neighbourhood"]["p_eliminated"][i]) for i in range(T)}},
+            "min_flip": flip,
+        },
+        "normalisations": norms,
+        "influence": {
+            "boundary": None if pair is None else {"eliminated": teams[pair[0]], "next": teams[pair[1]],
+                                                   "margin": float(tot[pair[1]] - tot[pair[0]])},
+            "leave_one_out": lobo,
+            "shapley": shap,
+        },
+        "selection": sel_section,
+        "benchmarks": [{"benchmark": bd.name, "pillar": bd.pillar, "items": len(bd.items),
+                        "teams_required": [teams[i] for i in np.flatnonzero(bd.required)]} for bd in data.benchmarks],
+        "human": [{"pillar": hd.pillar, "raters": len(hd.raters)} for hd in data.human],
+        "warnings": data.warnings,
+    }
+
+
+def _selection(proto, data, st, S, Sr, N, H, eligible, on_score, k, tie, alpha, seed):
+    if proto.choices is None:
+        return None, None, None
+    teams = data.teams
+    picks = selection.pick_index(proto.choices.picks, teams, data.bench_names)
+    C = selection.cross_matrix(S, picks)
+    ssa = selection.advantage(C)
+    Cr = selection.cross_matrix(Sr, picks)
+    ssa_r = selection.advantage(Cr)
+    with np.errstate(all="ignore"):
+        ssa_ci = np.nanquantile(ssa_r, [alpha / 2, 1 - alpha / 2], axis=0) if not np.all(np.isnan(ssa_r)) else None
+    disq = ~eligible
+    cp = st.pillars.index(proto.choices.pillar)
+
+    # counterfactual 1: the team-chosen pillar removed (its weight set to 0)
+    w = st.weights.copy()
+    w[cp] = 0.0
+    Pm = agg.pillar_scores(N, H, st)
+    t1 = agg.totals(Pm, w, st.factor)
+    e1 = agg.eliminated(t1, eligible, k, tie, _rng(seed, 1)) | disq
+    removed = {"eliminated": [teams[i] for i in np.flatnonzero(e1)],
+               "same_decision": bool(np.all(e1 == (on_score | disq)))}
+    # counterfactual 2: every team scored on the union of all picks
+    allpicks = sorted({b for js in picks.values() for b in js})
+    if allpicks and not np.isnan(S[:, allpicks]).any():
+        K = st.K.copy()
+        K[:, allpicks, cp] = 1.0
+        t2 = agg.totals(agg.pillar_scores(N, H, st, K), st.weights, st.factor)
+        e2 = agg.eliminated(t2, eligible, k, tie, _rng(seed, 1)) | disq
+        applied = {"available": True, "eliminated": [teams[i] for i in np.flatnonzero(e2)],
+                   "same_decision": bool(np.all(e2 == (on_score | disq))),
+                   "totals": {teams[i]: float(t2[i]) for i in range(len(teams))}}
+    else:
+        applied = {"available": False, "reason": "not every team has results on every team-chosen benchmark",
+                   "eliminated": None, "same_decision": None, "totals": None}
+    section = {
+        "pillar": proto.choices.pillar,
+        "picks": {t: list(proto.choices.picks.get(t, ())) for t in teams},
+        "cross": {teams[i]: {teams[j]: _fl(C[i, j]) for j in range(len(teams))} for i in range(len(teams))},
+        "advantage": {teams[i]: _fl(ssa[i]) for i in range(len(teams))},
+        "without_team_chosen": removed,
+        "applied_to_all": applied,
+        "decided_by_team_chosen": bool(not removed["same_decision"]),
+    }
+    return section, ssa, ssa_ci

@@ -1,0 +1,193 @@
+"""Reading the item-level results table and the human-scores table.
+
+Both tables are the system of record of a round, so they are read strictly: a missing
+column, a duplicate row, a score outside its range or a non-number is an InputError
+naming the file and the first offending row, never a silent fix. JSONL and CSV are read
+with the standard library; Parquet needs the optional `dataframe` extra (pyarrow).
+Extra columns (model revision, prompt hash, ...) are allowed and ignored here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+from fromscratch.errors import InputError, require
+
+RESULT_COLUMNS = ("team", "benchmark", "item", "score")
+HUMAN_COLUMNS = ("team", "pillar", "rater", "criterion", "score")
+MAX_TABLE_BYTES = 4 * 1024**3
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.txt")):
+        return "jsonl"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head == b"PAR1":
+        return "parquet"
+    if head[:1] in (b"{", b" ", b"\n"):
+        return "jsonl"
+    return "csv"
+
+
+def _rows_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InputError(path, f"line {lineno}: not valid JSON ({exc.__class__.__name__})") from None
+            if not isinstance(obj, dict):
+                raise InputError(path, f"line {lineno}: expected a JSON object per line")
+            yield lineno, obj
+
+
+def _rows_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(path, "CSV is not UTF-8") from None
+    delim = "\t" if path.name.lower().endswith(".tsv") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delim)
+    try:
+        for lineno, row in enumerate(reader, start=2):
+            if None in row:
+                raise InputError(path, f"line {lineno}: more fields than the header has")
+            yield lineno, row
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV ({exc})") from None
+
+
+def _rows_parquet(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    pq = require("pyarrow.parquet", "dataframe")
+    try:
+        pf = pq.ParquetFile(path)
+        names = set(pf.schema_arrow.names)
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(path, f"missing column(s) {', '.join(missing)} (need {', '.join(columns)})")
+        table = pf.read(columns=list(columns))
+    except InputError:
+        raise
+    except Exception as exc:  # pyarrow raises many types for corrupt files
+        raise InputError(path, f"cannot read Parquet ({exc.__class__.__name__}: {exc})") from None
+    cols = {c: table.column(c).to_pylist() for c in columns}
+    for i in range(table.num_rows):
+        yield i + 1, {c: cols[c][i] for c in columns}
+
+
+def read_rows(path: str | Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (row number, row) with at least `columns`; refuse missing columns up front."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "file not found")
+    if p.stat().st_size > MAX_TABLE_BYTES:
+        raise InputError(p, "table larger than 4 GiB")
+    fmt = _format(p)
+    if fmt == "parquet":
+        yield from _rows_parquet(p, columns)
+        return
+    rows = _rows_jsonl(p) if fmt == "jsonl" else _rows_csv(p)
+    first = True
+    for lineno, row in rows:
+        if first or fmt == "jsonl":
+            missing = [c for c in columns if c not in row]
+            if missing:
+                where = "header" if fmt == "csv" else f"line {lineno}"
+                raise InputError(p, f"{where}: missing column(s) {', '.join(missing)} (need {', '.join(columns)})")
+            first = False
+        yield lineno, row
+
+
+def _text(path: Path, lineno: int, col: str, v: Any) -> str:
+    if isinstance(v, bool) or v is None or isinstance(v, (dict, list)):
+        raise InputError(path, f"row {lineno}: column {col!r} must be a string, got {json.dumps(v)}")
+    s = str(v).strip()
+    if not s:
+        raise InputError(path, f"row {lineno}: column {col!r} is empty")
+    if isinstance(v, float) and v.is_integer():
+        s = str(int(v))
+    return s
+
+
+def _number(path: Path, lineno: int, v: Any, lo: float, hi: float) -> float:
+    if isinstance(v, bool):
+        x = float(v)
+    elif isinstance(v, (int, float)):
+        x = float(v)
+    elif isinstance(v, str):
+        try:
+            x = float(v.strip())
+        except ValueError:
+            raise InputError(path, f"row {lineno}: score {v!r} is not a number") from None
+    else:
+        raise InputError(path, f"row {lineno}: score {json.dumps(v)} is not a number")
+    if math.isnan(x) or not (lo <= x <= hi):
+        raise InputError(path, f"row {lineno}: score {x!r} is outside [{lo:g}, {hi:g}]")
+    return x
+
+
+def read_results(path: str | Path) -> dict[str, dict[str, dict[str, float]]]:
+    """benchmark -> team -> item -> score, refusing duplicates and scores outside [0, 1]."""
+    p = Path(path)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    n = 0
+    for lineno, row in read_rows(p, RESULT_COLUMNS):
+        team = _text(p, lineno, "team", row["team"])
+        bench = _text(p, lineno, "benchmark", row["benchmark"])
+        item = _text(p, lineno, "item", row["item"])
+        score = _number(p, lineno, row["score"], 0.0, 1.0)
+        cell = out.setdefault(bench, {}).setdefault(team, {})
+        if item in cell:
+            raise InputError(p, f"row {lineno}: duplicate row for team {team!r}, benchmark {bench!r}, item {item!r}")
+        cell[item] = score
+        n += 1
+    if n == 0:
+        raise InputError(p, "results table has no rows")
+    return out
+
+
+def read_human(path: str | Path, scale: tuple[float, float]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """pillar -> team -> rater -> criterion -> score mapped to 0-1 from `scale`."""
+    p = Path(path)
+    lo, hi = scale
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    n = 0
+    for lineno, row in read_rows(p, HUMAN_COLUMNS):
+        team = _text(p, lineno, "team", row["team"])
+        pillar = _text(p, lineno, "pillar", row["pillar"])
+        rater = _text(p, lineno, "rater", row["rater"])
+        crit = _text(p, lineno, "criterion", row["criterion"])
+        x = _number(p, lineno, row["score"], lo, hi)
+        cell = out.setdefault(pillar, {}).setdefault(team, {}).setdefault(rater, {})
+        if crit in cell:
+            raise InputError(
+                p, f"row {lineno}: duplicate row for team {team!r}, pillar {pillar!r}, rater {rater!r}, criterion {crit!r}"
+            )
+        cell[crit] = (x - lo) / (hi - lo)
+        n += 1
+    if n == 0:
+        raise InputError(p, "human-scores table has no rows")
+    return out
