@@ -13,6 +13,7 @@ same inputs.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -293,7 +294,8 @@ def _selection(proto, data, st, S, Sr, N, H, eligible, on_score, k, tie, alpha, 
     ssa = selection.advantage(C)
     Cr = selection.cross_matrix(Sr, picks)
     ssa_r = selection.advantage(Cr)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         ssa_ci = np.nanquantile(ssa_r, [alpha / 2, 1 - alpha / 2], axis=0) if not np.all(np.isnan(ssa_r)) else None
     disq = ~eligible
     cp = st.pillars.index(proto.choices.pillar)
