@@ -140,7 +140,7 @@ _PROJECTOR_PREFIX = re.compile(
     r"^(?:model\.)?(?:multi_modal_projector|mm_projector|connector|vision_projection|"
     r"visual\.merger|merger|audio_projector|multimodal_projector)\.")
 _TEXT_PREFIXES = re.compile(
-    r"^(?:base_model\.model\.|module\.)?(?:model\.language_model\.model\.|model\.language_model\.|language_model\.model\.|"
+    r"^(?:base_model\.model\.|module\.|inner\.|0\.auto_model\.|auto_model\.|_orig_mod\.)?(?:model\.language_model\.model\.|model\.language_model\.|language_model\.model\.|"
     r"language_model\.|model\.text_model\.|text_model\.|model\.decoder\.|model\.model\.|model\.|transformer\.encoder\.|"
     r"transformer\.|bert\.|roberta\.|deberta\.|distilbert\.transformer\.|distilbert\.|electra\.|gpt_neox\.|backbone\.)?")
 
@@ -226,7 +226,7 @@ def _context(names: Iterable[str], config: dict[str, Any] | None) -> _Ctx:
     for n in names:
         if "pre_feedforward_layernorm" in n or ".post_feedforward_layernorm" in n:
             ctx.sandwich_norms = True
-        if re.search(r"(^|\.)encoder\.conv1\.", n):
+        if re.search(r"(^|[./])encoder[./]conv1[./]", n):
             ctx.audio_encoder = True
     ctx.glm = mt in {"chatglm", "glm"}
     if mt.startswith("gemma2") or mt.startswith("gemma3"):
