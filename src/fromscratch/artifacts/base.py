@@ -180,14 +180,6 @@ class Component:
     tensors: list[CanonicalTensor] = field(default_factory=list)
 
     @property
-    def name_aliases(self) -> dict[str, str]:
-        """Stored name -> the name to interpret it as for canonical mapping.
-
-        Used where a format loses the original names (anonymous ONNX
-        initializers recovered by tracing the graph). Empty by default.
-        """
-        return {}
-
     def parameters(self) -> int:
         return sum(t.numel for t in self.tensors)
 
