@@ -137,8 +137,13 @@ class GGUFReader(ModelReader):
     format = "gguf"
     naming = "gguf"
 
-    def __init__(self, path: Path, *, side_dir: Path | None = None) -> None:
+    def __init__(self, path: Path, *, side_dir: Path | None = None, headers_only: bool = False) -> None:
         super().__init__(path)
+        #: tolerate tensor data missing past the end of the file (a header-only or
+        #: partially downloaded file): the header and tokenizer stay readable,
+        #: reading an absent tensor raises ``InputError``.
+        self.headers_only = headers_only
+        self.missing: set[str] = set()
         import gguf  # noqa: F401  (core dependency; validates quant types below)
 
         self._gguf = gguf
@@ -227,7 +232,9 @@ class GGUFReader(ModelReader):
             nbytes = n // block * tsize
             if off % align:
                 raise InputError(self.path, f"tensor {name!r}: offset {off} is not {align}-byte aligned")
-            if off + nbytes > data_size:
+            if off + nbytes > data_size and self.headers_only:
+                self.missing.add(name)
+            elif off + nbytes > data_size:
                 raise InputError(self.path, f"tensor {name!r}: data [{off}, {off + nbytes}] out of range "
                                             f"(data section is {data_size} bytes)")
             ranges.append((off, off + nbytes, name))
@@ -235,6 +242,11 @@ class GGUFReader(ModelReader):
             info = TensorInfo(name, shape, qtype.name, nbytes)
             self._entries[name] = (info, data_start + off, qtype, dims)
         check_overlaps(self.path, ranges)
+        if self.missing:
+            self._warn = [f"{len(self.missing)} of {len(raw)} tensors lie beyond the end of the file "
+                          "(truncated; opened headers-only)"]
+        else:
+            self._warn = []
         self.arch = str(kv.get("general.architecture", "") or "")
 
     # -- values --------------------------------------------------------
@@ -283,6 +295,9 @@ class GGUFReader(ModelReader):
         if entry is None:
             raise KeyError(name)
         info, start, qtype, dims = entry
+        if name in self.missing:
+            raise InputError(self.path, f"tensor {name!r}: data lies beyond the end of the file "
+                                        "(opened headers-only)")
         gguf = self._gguf
         direct = {gguf.GGMLQuantizationType.F32: "<f4", gguf.GGMLQuantizationType.F16: "<f2",
                   gguf.GGMLQuantizationType.F64: "<f8", gguf.GGMLQuantizationType.I8: "i1",
@@ -376,6 +391,8 @@ class GGUFReader(ModelReader):
     @property
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {"gguf_version": self.version}
+        if self._warn:
+            out["warnings"] = list(self._warn)
         for key, v in self._kv.items():
             if key.startswith("tokenizer."):
                 if isinstance(v, _LazyArray):

@@ -180,8 +180,13 @@ def resolve_hub_id(spec: str) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def open_model(location: str | os.PathLike[str]) -> Model:
-    """Open a model location lazily (headers only) or raise ``InputError``."""
+def open_model(location: str | os.PathLike[str], *, headers_only: bool = False) -> Model:
+    """Open a model location lazily (headers only) or raise ``InputError``.
+
+    ``headers_only=True`` accepts a GGUF whose tensor data is cut off (a header
+    part of a split download): metadata and tokenizer are readable, the missing
+    tensors raise ``InputError`` when read. Without it such a file is refused.
+    """
     spec = os.fspath(location)
     path = Path(spec).expanduser()
     resolved: dict[str, Any] = {}
@@ -194,9 +199,9 @@ def open_model(location: str | os.PathLike[str]) -> Model:
             raise InputError(spec, "no such file or directory")
         path, resolved = hit
     if path.is_dir():
-        reader = _open_dir(path)
+        reader = _open_dir(path, headers_only=headers_only)
     elif path.is_file():
-        reader = _open_file(path, side_dir=path.parent)
+        reader = _open_file(path, side_dir=path.parent, headers_only=headers_only)
     else:
         raise InputError(path, "not a regular file or directory")
     return Model(reader, resolved=resolved)
@@ -240,7 +245,7 @@ def _safetensors_dir(d: Path) -> ModelReader | None:
     return SafetensorsReader(d, chosen, side_dir=d)
 
 
-def _open_dir(d: Path) -> ModelReader:
+def _open_dir(d: Path, *, headers_only: bool = False) -> ModelReader:
     try:
         entries = list(d.iterdir())
     except OSError as exc:
@@ -257,7 +262,7 @@ def _open_dir(d: Path) -> ModelReader:
         return TorchReader(d, bins, side_dir=d)
     ggufs = sorted(p for p in d.glob("*.gguf") if p.is_file())
     if len(ggufs) == 1:
-        return _open_file(ggufs[0], side_dir=d)
+        return _open_file(ggufs[0], side_dir=d, headers_only=headers_only)
     if len(ggufs) > 1:
         raise InputError(d, f"directory holds {len(ggufs)} GGUF files ({', '.join(p.name for p in ggufs[:4])}); "
                             "name the one to read")
@@ -290,7 +295,7 @@ def _looks_ct2(head: bytes) -> bool:
     return 0 < n <= 256 and len(name) >= min(n, len(head) - 6) and all(32 <= b < 127 or b == 0 for b in name)
 
 
-def _open_file(p: Path, *, side_dir: Path | None) -> ModelReader:
+def _open_file(p: Path, *, side_dir: Path | None, headers_only: bool = False) -> ModelReader:
     head = read_prefix(p, 64)
     suffix = p.suffix.lower()
     if not head:
@@ -298,7 +303,7 @@ def _open_file(p: Path, *, side_dir: Path | None) -> ModelReader:
     if head.startswith(GGUF_MAGIC):
         from fromscratch.artifacts.gguf_reader import GGUFReader
 
-        return GGUFReader(p, side_dir=side_dir)
+        return GGUFReader(p, side_dir=side_dir, headers_only=headers_only)
     if suffix == ".gguf":
         raise InputError(p, f"not a GGUF file (wrong magic {head[:4]!r}, expected b'GGUF')")
     if suffix == ".safetensors":
