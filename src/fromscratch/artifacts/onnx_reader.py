@@ -85,6 +85,9 @@ class OnnxReader(ModelReader):
             if t.name in self._inits:
                 raise InputError(path, f"duplicate initializer {t.name!r}")
             self._inits[t.name] = t
+        for t in graph.initializer:
+            if t.data_location == 1:
+                self._external(t)  # validate every external reference before anything is read
         self._side = hfdir.side_files(side_dir)
         self._config = hfdir.load_config(self._side)
         self._weights: dict[str, _Weight] = {}
@@ -198,6 +201,33 @@ class OnnxReader(ModelReader):
         self._weights = weights
 
     # -- data ----------------------------------------------------------
+    def _external(self, t: Any) -> tuple[Path, int, int]:
+        """Validate one external-data reference: a plain file next to the model, in bounds."""
+        name = t.name
+        lab = self._label(t)
+        if lab is None:
+            raise InputError(self.path, f"initializer {name!r}: unsupported data type {t.data_type}")
+        expected = numel(tuple(int(d) for d in t.dims)) * NUMPY_DTYPES[lab].itemsize
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        if (not loc or loc.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", loc) or ":" in loc
+                or "\x00" in loc):
+            raise UnsafeInputError(self.path, f"initializer {name!r}: unsafe external data location {loc!r}")
+        target = self.path.parent / loc
+        try:
+            off = int(info.get("offset", "0"))
+            length = int(info.get("length", str(expected)))
+        except ValueError as exc:
+            raise InputError(self.path, f"initializer {name!r}: bad external data offset/length") from exc
+        if length != expected or off < 0:
+            raise InputError(self.path, f"initializer {name!r}: external length {length} != {expected}")
+        if not target.is_file():
+            raise InputError(self.path, f"initializer {name!r}: external data file {loc!r} is missing")
+        if off + length > file_size(target):
+            raise InputError(self.path, f"initializer {name!r}: external data [{off}, {off + length}] "
+                                        f"beyond the end of {loc!r}")
+        return target, off, length
+
     def _array(self, name: str) -> np.ndarray:
         """Raw stored values of one initializer (internal or external data)."""
         t = self._inits[name]
@@ -208,21 +238,7 @@ class OnnxReader(ModelReader):
         shape = tuple(int(d) for d in t.dims)
         expected = numel(shape) * dt.itemsize
         if t.data_location == 1:  # EXTERNAL
-            info = {e.key: e.value for e in t.external_data}
-            loc = info.get("location", "")
-            if (not loc or loc.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", loc) or ":" in loc
-                    or "\x00" in loc):
-                raise UnsafeInputError(self.path, f"initializer {name!r}: unsafe external data location {loc!r}")
-            target = self.path.parent / loc
-            try:
-                off = int(info.get("offset", "0"))
-                length = int(info.get("length", str(expected)))
-            except ValueError as exc:
-                raise InputError(self.path, f"initializer {name!r}: bad external data offset/length") from exc
-            if length != expected:
-                raise InputError(self.path, f"initializer {name!r}: external length {length} != {expected}")
-            if not target.is_file():
-                raise InputError(self.path, f"initializer {name!r}: external data file {loc!r} is missing")
+            target, off, length = self._external(t)
             return with_range(target, off, length, lambda b: convert(b.view(dt).reshape(shape), None))
         if t.raw_data:
             raw = t.raw_data
