@@ -1,0 +1,130 @@
+"""Backend for any OpenAI-compatible server (vLLM, llama.cpp server, TGI, SGLang).
+
+Log-likelihood uses ``POST /v1/completions`` with ``echo: true`` and
+``logprobs: 1`` over the whole text ``context + continuation``; the continuation
+is every echoed token whose text ends after the context (by ``text_offset``), the
+same rule the in-process backend applies. ``max_tokens: 1`` because several
+servers refuse 0; the one generated token lies past the text and is ignored.
+Generation uses ``/v1/chat/completions`` (instruction-tuned servers) or
+``/v1/completions`` with ``stop`` (base models), greedy (temperature 0).
+
+Transient failures (connection errors, 408/409/429/5xx) are retried with
+exponential back-off, honouring ``Retry-After``; anything else fails at once
+with one line that names the server.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import httpx
+
+from fromscratch.bench.backends.base import BackendError
+from fromscratch.bench.backends.local import continuation_score, cut_at_stop
+
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class HttpBackend:
+    def __init__(self, base_url: str, *, model: str = "default", api_key: str | None = None,
+                 concurrency: int = 4, retries: int = 5, timeout: float = 120.0,
+                 generation: str = "chat", backoff: float = 0.5, backoff_cap: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        if generation not in {"chat", "completions"}:
+            raise BackendError("backend", f"generation must be 'chat' or 'completions', not {generation!r}")
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.endswith("/v1"):
+            self.base_url += "/v1"
+        self.model = model
+        self.concurrency = max(1, int(concurrency))
+        self.retries = max(0, int(retries))
+        self.generation = generation
+        self.backoff, self.backoff_cap = backoff, backoff_cap
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.Client(timeout=timeout, headers=headers, transport=transport,
+                                   limits=httpx.Limits(max_connections=self.concurrency + 2))
+        self.calls = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "http", "base_url": self.base_url, "model": self.model, "generation": self.generation}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = self.base_url + path
+        last = ""
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self.client.post(url, json=body)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                self.calls += 1
+                if resp.status_code == 200:
+                    try:
+                        data = resp.json()
+                    except ValueError:
+                        raise BackendError(url, "server answered with invalid JSON") from None
+                    if not isinstance(data, dict):
+                        raise BackendError(url, "server answered with a non-object")
+                    return data
+                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                if resp.status_code not in _RETRY_STATUS:
+                    raise BackendError(url, last)
+                retry_after = resp.headers.get("retry-after")
+                if retry_after and retry_after.replace(".", "", 1).isdigit() and attempt < self.retries:
+                    time.sleep(min(float(retry_after), self.backoff_cap))
+                    continue
+            if attempt < self.retries:
+                delay = min(self.backoff * (2 ** attempt), self.backoff_cap)
+                time.sleep(delay * (0.5 + random.random() / 2))  # jitter: only timing, never results
+        raise BackendError(url, f"no usable answer after {self.retries + 1} tries ({last})")
+
+    def loglikelihood(self, context: str, continuations: list[str]) -> list[tuple[float, bool]]:
+        out = []
+        for cont in continuations:
+            text = context + cont
+            data = self._post("/completions", {"model": self.model, "prompt": text, "max_tokens": 1,
+                                               "temperature": 0.0, "echo": True, "logprobs": 1})
+            try:
+                lp = data["choices"][0]["logprobs"]
+                tokens, offsets = lp["tokens"], lp["text_offset"]
+                token_lps, tops = lp["token_logprobs"], lp.get("top_logprobs") or [None] * len(tokens)
+            except (KeyError, IndexError, TypeError):
+                raise BackendError(self.base_url, "completions answer lacks echoed logprobs "
+                                   "(the server must support echo + logprobs)") from None
+            starts, lps, greedy = [], [], []
+            for i, (tok, start) in enumerate(zip(tokens, offsets)):
+                if int(start) >= len(text):
+                    break  # the one generated token
+                starts.append(int(start))
+                lps.append(None if token_lps[i] is None else float(token_lps[i]))
+                top = tops[i]
+                if isinstance(top, dict) and top:
+                    greedy.append(max(top.items(), key=lambda kv: kv[1])[0] == tok)
+                else:
+                    greedy.append(None)
+            out.append(continuation_score(starts, lps, greedy, len(text), len(context)))
+        return out
+
+    def generate(self, prompt: str, until: list[str], max_tokens: int) -> str:
+        stop = [u for u in until if u][:4]  # OpenAI allows four stop strings
+        if self.generation == "chat":
+            data = self._post("/chat/completions", {
+                "model": self.model, "messages": [{"role": "user", "content": prompt}],
+                "max_tokens": max_tokens, "temperature": 0.0, "stop": stop or None})
+            try:
+                text = data["choices"][0]["message"]["content"] or ""
+            except (KeyError, IndexError, TypeError):
+                raise BackendError(self.base_url, "chat answer lacks choices[0].message.content") from None
+        else:
+            data = self._post("/completions", {"model": self.model, "prompt": prompt, "max_tokens": max_tokens,
+                                               "temperature": 0.0, "stop": stop or None})
+            try:
+                text = data["choices"][0]["text"] or ""
+            except (KeyError, IndexError, TypeError):
+                raise BackendError(self.base_url, "completions answer lacks choices[0].text") from None
+        return cut_at_stop(str(text), until)
