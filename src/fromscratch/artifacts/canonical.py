@@ -128,7 +128,7 @@ _TOP_RULES: list[tuple[re.Pattern[str], str, str, str]] = [
         (r"lm_head|output|embed_out|output_layer|proj_out|lm_head\.decoder", "lm_head", "lm_head", "weight"),
         (r"pooler\.dense|pooler", "pooler", "other", "weight"),
         (r"visual_projection|text_projection|projection", "projection", "projector", "weight"),
-        (r"rotary_emb|rotary_pos_emb|rope", "rotary", "other", "rotary:nonlearned"),
+        (r"rotary_emb|rotary_pos_emb|rope|rope_freqs", "rotary", "other", "rotary:nonlearned"),
     ]
 ]
 
