@@ -102,8 +102,8 @@ def compare_vocabularies(candidate: Vocabulary, reference: Vocabulary, *, alpha:
     tokens_test = order_test(c_learned, r_learned, null_agreement)
     merges_test = None
     merges_info: dict[str, Any] | None = None
-    if candidate.merges and reference.merges:
-        cm, rm = canonical_merges(candidate), canonical_merges(reference)
+    cm, rm = canonical_merges(candidate), canonical_merges(reference)
+    if cm and rm:
         c_rank: dict[tuple[str, str], int] = {}
         for i, m in enumerate(cm):
             c_rank.setdefault(m, i)
@@ -135,7 +135,7 @@ def compare_vocabularies(candidate: Vocabulary, reference: Vocabulary, *, alpha:
     p_value = min(1.0, min(t.p_value for t in tests) * len(tests)) if tests else 1.0
 
     identical = (candidate.size == reference.size and cv.texts == rv.texts
-                 and canonical_merges(candidate) == canonical_merges(reference))
+                 and cm == rm)
     contains_ref = n_s / n_r if n_r else 0.0
     contained_in_ref = n_s / n_c if n_c else 0.0
     if identical:

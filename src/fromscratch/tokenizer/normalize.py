@@ -54,15 +54,26 @@ def _render_bytes(raw: bytes) -> str:
         return "".join(f"<0x{b:02X}>" for b in raw)
 
 
+@lru_cache(maxsize=1)
+def _byte_table() -> dict[int, str]:
+    """str.translate table: byte-level character -> the Latin-1 character of its byte.
+
+    Characters outside the table (a raw space in an added token, CJK text)
+    map to U+FFFF, which cannot be Latin-1 encoded, so the caller sees that the
+    string is not byte-level.
+    """
+    table: dict[int, str] = {cp: "\uffff" for cp in range(256)}
+    for ch, b in byte_decoder().items():
+        table[ord(ch)] = chr(b)
+    return table
+
+
 def _byte_level(token: str) -> str | None:
-    table = byte_decoder()
-    out = bytearray()
-    for ch in token:
-        b = table.get(ch)
-        if b is None:
-            return None  # not a byte-level string (an added token written as text)
-        out.append(b)
-    return _render_bytes(bytes(out))
+    try:
+        raw = token.translate(_byte_table()).encode("latin-1")
+    except UnicodeEncodeError:
+        return None  # not a byte-level string (an added token written as text)
+    return _render_bytes(raw)
 
 
 def _is_byte_piece(token: str) -> bool:
@@ -104,7 +115,7 @@ _MARKUP = re.compile(r"^(\[[^\[\]\s]+\]|<\|?[^<>\s]+\|?>)$")
 
 
 def is_markup(token: str) -> bool:
-    return bool(_MARKUP.match(token))
+    return bool(_MARKUP.match(token)) and not _is_byte_piece(token)
 
 
 @dataclass
@@ -122,6 +133,13 @@ class CanonicalVocab:
 
 
 def canonical_vocab(vocab: Vocabulary) -> CanonicalVocab:
+    cached = vocab.cache.get("canonical_vocab")
+    if cached is None:
+        cached = vocab.cache["canonical_vocab"] = _canonical_vocab(vocab)
+    return cached
+
+
+def _canonical_vocab(vocab: Vocabulary) -> CanonicalVocab:
     texts: list[str] = []
     index: dict[str, int] = {}
     learned: list[int] = []
@@ -144,5 +162,20 @@ def canonical_merges(vocab: Vocabulary) -> list[tuple[str, str]]:
     """Merges with both sides in canonical spelling (BPE only; empty otherwise)."""
     if not vocab.merges:
         return []
+    cached = vocab.cache.get("canonical_merges")
+    if cached is None:
+        cached = vocab.cache["canonical_merges"] = _canonical_merges(vocab)
+    return cached
+
+
+def _canonical_merges(vocab: Vocabulary) -> list[tuple[str, str]]:
     style = vocab.style
-    return [(canonical(a, style), canonical(b, style)) for a, b in vocab.merges]
+    memo: dict[str, str] = {}
+
+    def canon(piece: str) -> str:
+        text = memo.get(piece)
+        if text is None:
+            text = memo[piece] = canonical(piece, style)
+        return text
+
+    return [(canon(a), canon(b)) for a, b in vocab.merges]

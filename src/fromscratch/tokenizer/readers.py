@@ -221,7 +221,14 @@ def from_gguf(fields: dict[str, Any], source: str) -> Vocabulary:
     tokens = [_as_str(t) for t in raw_tokens]
     model = _as_str(fields.get("model") or "").lower()
     raw_merges = fields.get("merges")
-    merges = [_split_merge(_as_str(m), Path(source)) for m in raw_merges] if raw_merges else None
+    merges = None
+    if raw_merges:
+        merges = []
+        for m in raw_merges:
+            left, sep, right = _as_str(m).partition(" ")
+            if not sep:
+                raise InputError(source, f"malformed BPE merge entry {str(m)[:40]!r}")
+            merges.append((left, right))
     types = list(fields.get("token_type") or [])
     special = {i for i, t in enumerate(types) if int(t) in _GGUF_SPECIAL}
     for key in ("bos_token_id", "eos_token_id", "unknown_token_id", "padding_token_id",
@@ -303,12 +310,16 @@ def _read_e5s1_body(path: Path) -> Vocabulary:
                       pre_tokenizer={"type": "Metaspace"})
 
 
-def is_e5s1(path: Path) -> bool:
+def _has_magic(path: Path, magic: bytes) -> bool:
     try:
         with open(path, "rb") as handle:
-            return handle.read(4) == E5S1_MAGIC
+            return handle.read(len(magic)) == magic
     except OSError:
         return False
+
+
+def is_e5s1(path: Path) -> bool:
+    return _has_magic(path, E5S1_MAGIC)
 
 
 # side files by preference: the richest description of the tokenizer first
@@ -361,6 +372,12 @@ def load_tokenizer(location: str | Path) -> Vocabulary:
             return read_vocab_json(path, merges if merges.is_file() else None)
         if is_e5s1(path):
             return _read_e5s1_body(path)
+        if _has_magic(path, b"GGUF"):
+            from fromscratch.tokenizer.gguf_vocab import read_gguf_tokenizer
+
+            fields = read_gguf_tokenizer(path)
+            if fields:
+                return from_gguf(fields, str(path))
     elif path.is_dir():
         found = read_side_files(_dir_side_files(path))
         if found is not None:

@@ -43,6 +43,8 @@ class Vocabulary:
     normalizer: Any = None
     pre_tokenizer: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: derived views computed once per vocabulary (canonical strings, merges)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def size(self) -> int:
