@@ -291,6 +291,10 @@ class GGUFReader(ModelReader):
         return heads, kv
 
     def read(self, name: str, dtype: Any = np.float32) -> np.ndarray:
+        return self._to_hf(name, self.read_stored(name, dtype))
+
+    def read_stored(self, name: str, dtype: Any = np.float32) -> np.ndarray:
+        """Values exactly as stored (reversed ggml shape, no Q/K unpermute, no norm shift)."""
         entry = self._entries.get(name)
         if entry is None:
             raise KeyError(name)
@@ -320,8 +324,7 @@ class GGUFReader(ModelReader):
                 raise InputError(self.path, f"tensor {name!r}: cannot dequantise {qtype.name} ({exc})") from exc
             return convert(np.asarray(vals).reshape(info.shape), np.float32 if dtype is None else dtype)
 
-        arr = with_range(self.path, start, info.nbytes, conv)
-        return self._to_hf(name, arr)
+        return with_range(self.path, start, info.nbytes, conv)
 
     def _to_hf(self, name: str, arr: np.ndarray) -> np.ndarray:
         """Undo the converter's layout changes so values match the HF checkpoint."""
