@@ -114,3 +114,26 @@ def test_holm_and_bh():
     assert benjamini_hochberg(p) == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.20])
     assert bootstrap_p(1.0, np.random.default_rng(0).normal(1.0, 0.2, 5000)) < 0.01
     assert bootstrap_p(0.1, np.random.default_rng(0).normal(0.1, 0.2, 5000)) > 0.5
+
+
+def test_bootstrap_is_independent_of_threads_and_paired(clear_loser):
+    from fromscratch.decide.bootstrap import resample
+    from fromscratch.decide.data import build
+    from fromscratch.decide.protocol import load
+    from fromscratch.decide.tables import read_human, read_results
+
+    f = clear_loser
+    p = load(f / "round.toml")
+    data = build(p, read_results(f / "results.jsonl"), read_human(f / "human.jsonl", p.human_scale),
+                 f / "results.jsonl", f / "human.jsonl")
+    S1, H1 = resample(data, 130, 5, workers=1)
+    S2, H2 = resample(data, 130, 5, workers=3)
+    assert np.array_equal(S1, S2) and np.array_equal(H1, H2)
+    # paired: two teams given identical items get identical replicate means
+    data.benchmarks[0].X[1] = data.benchmarks[0].X[0]
+    S3, _ = resample(data, 50, 5, workers=1)
+    assert np.array_equal(S3[:, 0, 0], S3[:, 1, 0])
+    # the replicate means scatter around the observed mean with the binomial standard error
+    x = data.benchmarks[1].X[2]
+    sd = S1[:, 2, 1].std()
+    assert sd == pytest.approx(x.std() / np.sqrt(len(x)), rel=0.3)

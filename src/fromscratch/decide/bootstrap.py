@@ -10,17 +10,21 @@ A draw is stored as multiplicity counts c[r, i] (how often item i was drawn in
 replicate r), so a replicate's benchmark means are one matrix product
 (counts @ scores.T) / (counts @ present.T) for all teams and replicates at once; this
 keeps 10,000 replicates x 20 benchmarks x 1,000 items at a few seconds on two cores.
-Replicates are produced in fixed-size chunks from one numpy Generator seeded by the
-protocol seed, so the result does not depend on the machine.
+Replicates are produced in fixed-size chunks from per-benchmark numpy Generators
+spawned from the protocol seed, so the result does not depend on the machine or on the
+number of threads.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from fromscratch.decide.data import RoundData
 
-CHUNK = 1000
+CHUNK = 64  # replicates per block: small enough for the count arrays to stay in cache
 
 
 def _counts(rng: np.random.Generator, reps: int, n: int) -> np.ndarray:
@@ -30,40 +34,57 @@ def _counts(rng: np.random.Generator, reps: int, n: int) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=reps * n).reshape(reps, n).astype(np.float64)
 
 
-def _resampled_means(counts: np.ndarray, X: np.ndarray, M: np.ndarray, full: bool) -> np.ndarray:
-    """(reps, T) weighted means of X (T, n) over present entries M under `counts`."""
-    num = counts @ (X * M).T
-    if full:
-        return num / X.shape[1]
-    den = counts @ M.T.astype(np.float64)
-    return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)
+def _stream(rng: np.random.Generator, reps: int, X: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """(reps, T) resampled means of X (T, n) over present entries M: sum(c x) / sum(c m)."""
+    full = bool(M.all())
+    XT = np.ascontiguousarray((X * M).T)
+    MT = np.ascontiguousarray(M.T.astype(np.float64))
+    out = np.empty((reps, X.shape[0]))
+    for start in range(0, reps, CHUNK):
+        m = min(CHUNK, reps - start)
+        c = _counts(rng, m, X.shape[1])
+        num = c @ XT
+        if full:
+            out[start : start + m] = num / X.shape[1]
+        else:
+            den = c @ MT
+            out[start : start + m] = np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)
+    return out
 
 
-def resample(data: RoundData, reps: int, seed: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def resample(data: RoundData, reps: int, seed: int, progress=None, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(S, H): (reps, T, nb) resampled benchmark means and (reps, T, nh) human pillar scores.
 
-    Where a team has no items (or no raters) in a replicate's draw the value is NaN for
-    benchmarks (skipped by the pillar mean) and falls back to the official value for
-    human pillars (a panel draw that happens to omit all of a team's raters says nothing).
+    Each benchmark and each human pillar has its own random stream (spawned from the
+    protocol seed in a fixed order), so the streams can run on several threads and the
+    result is still the same on every machine. Where a team has no items in a
+    replicate's draw the value is NaN (skipped by the pillar mean); a panel draw that
+    omits all of a team's raters falls back to the official value (it says nothing).
     """
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & (2**63 - 1), 0xB007]))
-    T = len(data.teams)
-    S = np.empty((reps, T, len(data.benchmarks)))
-    H = np.empty((reps, T, len(data.human)))
-    full_b = [bool(bd.M.all()) for bd in data.benchmarks]
-    full_h = [bool(hd.RM.all()) for hd in data.human]
-    official_h = [(hd.R * hd.RM).sum(1) / hd.RM.sum(1) for hd in data.human]
-    done = 0
-    while done < reps:
-        m = min(CHUNK, reps - done)
-        for b, bd in enumerate(data.benchmarks):
-            c = _counts(rng, m, bd.X.shape[1])
-            S[done : done + m, :, b] = _resampled_means(c, bd.X, bd.M, full_b[b])
-        for h, hd in enumerate(data.human):
-            c = _counts(rng, m, hd.R.shape[1])
-            v = _resampled_means(c, hd.R, hd.RM, full_h[h])
-            H[done : done + m, :, h] = np.where(np.isnan(v), official_h[h][None, :], v)
-        done += m
+    nb, nh = len(data.benchmarks), len(data.human)
+    seqs = np.random.SeedSequence([int(seed) & (2**63 - 1), 0xB007]).spawn(nb + nh)
+    jobs = [(seqs[b], bd.X, bd.M) for b, bd in enumerate(data.benchmarks)]
+    jobs += [(seqs[nb + h], hd.R, hd.RM) for h, hd in enumerate(data.human)]
+
+    def run(job):
+        seq, X, M = job
+        r = _stream(np.random.default_rng(seq), reps, X, M)
         if progress is not None:
-            progress(m)
+            progress(reps / len(jobs))
+        return r
+
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            parts = list(ex.map(run, jobs))
+    else:
+        parts = [run(j) for j in jobs]
+    T = len(data.teams)
+    S = np.stack(parts[:nb], axis=-1) if nb else np.empty((reps, T, 0))
+    H = np.stack(parts[nb:], axis=-1) if nh else np.empty((reps, T, 0))
+    for h, hd in enumerate(data.human):
+        official = (hd.R * hd.RM).sum(1) / hd.RM.sum(1)
+        bad = np.isnan(H[:, :, h])
+        if bad.any():
+            H[:, :, h] = np.where(bad, official[None, :], H[:, :, h])
     return S, H
