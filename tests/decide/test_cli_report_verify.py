@@ -51,6 +51,9 @@ def test_protocol_init_seal_and_decide(preset_round, tmp_path, capsys):
     assert d["protocol_sha256"] == digest
     assert d["eliminated"] == ["nc-ai"]
     assert html.read_text().startswith("<!DOCTYPE html>")
+    shap = d["influence"]["shapley"]  # 23 players: estimated from permutations, still adds up exactly
+    assert not shap["exact"] and len(shap["values"]) > 16
+    assert sum(v["value"] for v in shap["values"]) == pytest.approx(d["influence"]["boundary"]["margin"], rel=1e-9)
 
 
 def test_protocol_changed_after_sealing_is_refused(preset_round, tmp_path, capsys):

@@ -152,3 +152,34 @@ def test_shapley_adds_up_to_the_margin(clear_decision):
     assert total == pytest.approx(inf["boundary"]["margin"], rel=1e-9)
     assert inf["shapley"]["margin"] == pytest.approx(inf["boundary"]["margin"], rel=1e-12)
     assert len(inf["leave_one_out"]) == len(clear_decision["benchmarks"])
+
+
+def test_statistical_tie_spares_when_the_protocol_says_so(near_tie, tmp_path):
+    text = (near_tie / "round.toml").read_text().replace("eliminate = 1", 'eliminate = 1\nstatistical_tie = "spare"')
+    (tmp_path / "round.toml").write_text(text)
+    d = decide(tmp_path / "round.toml", near_tie / "results.jsonl", resamples=500)
+    assert d["eliminated"] == [] and d["spared"] == ["e"] and d["eliminated_on_score"] == ["e"]
+
+
+def test_random_baseline_and_target_relative(clear_loser, tmp_path):
+    base = (clear_loser / "round.toml").read_text()
+    rb = base.replace("eliminate = 1", 'eliminate = 1\nnormalisation = "random-baseline"') + "\n[random_baseline]\nc0 = 0.25\n"
+    (tmp_path / "rb.toml").write_text(rb)
+    args = (clear_loser / "results.jsonl", clear_loser / "human.jsonl")
+    d = decide(tmp_path / "rb.toml", *args, resamples=200)
+    row = d["teams"][0]
+    assert row["normalised"]["c0"] == pytest.approx((row["benchmarks"]["c0"] - 0.25) / 0.75)
+    assert row["normalised"]["c1"] == row["benchmarks"]["c1"]
+    tr = base.replace("eliminate = 1", 'eliminate = 1\nnormalisation = "target-relative"')
+    (tmp_path / "tr.toml").write_text(tr)
+    from fromscratch.errors import InputError
+
+    with pytest.raises(InputError, match=r"needs \[targets\."):
+        decide(tmp_path / "tr.toml", *args, resamples=200)
+    picks = {"a": ["p1", "p2"], "b": ["p3", "p4"], "c": ["p5", "p6"], "d": ["p7", "p8"], "e": ["p9", "p10"]}
+    tables = "".join(f"\n[targets.{t}]\n" + "".join(f"{b} = 0.8\n" for b in ["c0", "c1", "c2", "c3"] + picks[t]) for t in picks)
+    (tmp_path / "tr.toml").write_text(tr + tables)
+    d = decide(tmp_path / "tr.toml", *args, resamples=200)
+    row = d["teams"][0]
+    assert row["normalised"]["c2"] == pytest.approx(row["benchmarks"]["c2"] / 0.8)
+    assert next(n for n in d["normalisations"] if n["normalisation"] == "target-relative")["available"]

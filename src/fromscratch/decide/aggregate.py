@@ -51,9 +51,8 @@ def structure(protocol: Protocol, data: RoundData, factor: np.ndarray, source=No
         K[bd.required, b, pix[bd.pillar]] = 1.0
     baseline = np.zeros(nb)
     target = np.full((T, nb), np.nan)
-    if protocol.normalisation == "random-baseline":
-        for b, bd in enumerate(data.benchmarks):
-            baseline[b] = protocol.random_baseline.get(bd.name, 0.0)
+    for b, bd in enumerate(data.benchmarks):
+        baseline[b] = protocol.random_baseline.get(bd.name, 0.0)
     for t, team in enumerate(data.teams):
         for b, bd in enumerate(data.benchmarks):
             v = protocol.targets.get(team, {}).get(bd.name)

@@ -208,10 +208,15 @@ def compute(
         _, _, Pk = _point(data, st, kind)
         tk = agg.totals(Pk, st.weights, st.factor)
         ek = agg.eliminated(tk, eligible, k, tie, _rng(seed, 1)) | disq
-        norms.append({"normalisation": kind, "available": True, "official": kind == proto.normalisation,
-                      "eliminated": [teams[i] for i in np.flatnonzero(ek)],
-                      "totals": {teams[i]: float(tk[i]) for i in range(T)},
-                      "same_decision": bool(np.all(ek == (on_score | disq)))})
+        row = {"normalisation": kind, "available": True, "official": kind == proto.normalisation,
+               "eliminated": [teams[i] for i in np.flatnonzero(ek)],
+               "totals": {teams[i]: float(tk[i]) for i in range(T)},
+               "same_decision": bool(np.all(ek == (on_score | disq)))}
+        if kind == "random-baseline":
+            missing = [bd.name for bd in data.benchmarks if bd.name not in proto.random_baseline]
+            if missing:
+                row["note"] = f"no chance score declared for {len(missing)} benchmark(s); 0 used (same as raw there)"
+        norms.append(row)
 
     # ---- benchmark influence -----------------------------------------------------------
     lobo = influence.leave_one_out(N, H, st, bench_names, teams, eligible, on_score, k, tie, pair, _rng(seed, 1))
@@ -221,7 +226,7 @@ def compute(
     sel_section, ssa, ssa_ci = _selection(proto, data, st, S, Sr, N, H, eligible, on_score, k, tie, alpha, seed)
 
     # ---- robustness --------------------------------------------------------------------
-    rob = robustness(teams, on_score, disq, p_elim, p_same, flip, w0, st.pillars, reps)
+    rob = robustness(teams, on_score, disq, p_elim, p_same, flip, w0, st.pillars, reps, bool(data.human))
 
     team_rows = []
     for i in range(T):
@@ -265,9 +270,9 @@ def compute(
             "samples": proto.weight_samples,
             "neighbourhood": proto.neighbourhood,
             "overall": {"p_same_decision": shares["overall"]["p_same_decision"],
-                        "p_eliminated": {teams[i]: float(shares["overall"]["p_eliminated"][i]) for i in range(T)}},
+                        "p_eliminated": {teams[i]: 1.0 if disq[i] else float(shares["overall"]["p_eliminated"][i]) for i in range(T)}},
             "near_official": {"p_same_decision": shares["neighbourhood"]["p_same_decision"],
-                              "p_eliminated": {teams[i]: float(shares["neighbourhood"]["p_eliminated"][i]) for i in range(T)}},
+                              "p_eliminated": {teams[i]: 1.0 if disq[i] else float(shares["neighbourhood"]["p_eliminated"][i]) for i in range(T)}},
             "min_flip": flip,
         },
         "normalisations": norms,

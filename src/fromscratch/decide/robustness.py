@@ -26,8 +26,9 @@ def _moves(w0: np.ndarray, w: dict[str, float], pillars: list[str]) -> str:
 
 def robustness(
     teams: list[str], on_score: np.ndarray, disq: np.ndarray, p_elim: np.ndarray, p_same: float,
-    flip: dict | None, w0: np.ndarray, pillars: list[str], reps: int,
+    flip: dict | None, w0: np.ndarray, pillars: list[str], reps: int, raters: bool = True,
 ) -> dict:
+    what = "items and raters" if raters else "items"
     dist = None if flip is None else float(flip["distance"])
     robust = p_same >= P_SAME_MIN and (dist is None or dist >= FLIP_MIN)
     out_names = [teams[i] for i in np.flatnonzero(on_score)]
@@ -42,11 +43,11 @@ def robustness(
             wtxt = "no choice of pillar weights changes it"
         else:
             wtxt = f"changing it takes an L1 change of at least {dist:.3f} in the normalised pillar weights"
-        statement = (f"robust: {subject} in {_pct(p_same)} of {reps} item/rater resamples, and {wtxt}")
+        statement = f"robust: {subject} in {_pct(p_same)} of {reps} resamples of the {what}, and {wtxt}"
     else:
         parts = []
         if p_same < P_SAME_MIN:
-            parts.append(f"the items and raters are resampled: the decision repeats in only {_pct(p_same)} "
+            parts.append(f"the {what} are resampled: the decision repeats in only {_pct(p_same)} "
                          f"of {reps} resamples (probability of elimination: {who})")
         if dist is not None and dist < FLIP_MIN:
             if flip.get("eliminated_team") is None:
