@@ -232,3 +232,25 @@ def test_peak_memory_is_about_one_tensor(tmp_path):
                 peak = max(peak, proc.memory_info().rss)
                 del a
     assert peak - before < 60 * 1024 * 1024
+
+
+def test_chunked_decoding_matches_whole_tensor_decoding(llama, tmp_path, monkeypatch):
+    """Large tensors are decoded a block of rows at a time; the result must not depend on it."""
+    from fromscratch.artifacts import _io, ct2_reader, gguf_reader, safetensors_reader, torch_reader
+
+    tensors, cfg = llama
+    paths = [write_safetensors(tmp_path / "st" / "model.safetensors", {k: v.astype(ml_dtypes.bfloat16) for k, v in tensors.items()}, cfg),
+             write_gguf(tmp_path / "m.gguf", tensors, cfg, qtype=lambda n, a: Q.Q8_0),
+             write_gguf(tmp_path / "f.gguf", tensors, cfg, qtype=lambda n, a: Q.F16),
+             write_torch(tmp_path / "m.pt", tensors, bf16=True)]
+    whole = []
+    for p in paths:
+        with open_model(p) as m:
+            whole.append(canon(m))
+    for mod in (_io, safetensors_reader, gguf_reader, torch_reader, ct2_reader):
+        monkeypatch.setattr(mod, "CHUNK_BYTES", 1000)
+    for p, ref in zip(paths, whole):
+        with open_model(p) as m:
+            got = canon(m)
+            for k, v in ref.items():
+                np.testing.assert_array_equal(got[k], v, err_msg=f"{p.name} {k}")

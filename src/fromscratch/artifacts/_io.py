@@ -68,3 +68,27 @@ def with_range(path: Path, offset: int, nbytes: int, fn: Callable[[np.ndarray], 
             mm.close()
         except BufferError:  # a caller kept a view alive; the map closes when it is freed
             pass
+
+
+CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def read_rows(path: Path, offset: int, rows: int, row_bytes: int, out_row_shape: tuple[int, ...],
+              out_dtype: np.dtype, fn: Callable[[np.ndarray, int], np.ndarray],
+              chunk_bytes: int | None = None) -> np.ndarray:
+    """Decode a row-major tensor a block of rows at a time into one output array.
+
+    ``fn(uint8 view, n_rows)`` converts ``n_rows`` stored rows to an array of
+    shape ``(n_rows, *out_row_shape)``. Only one chunk of the file is mapped at
+    a time and conversion temporaries are chunk-sized, so peak memory is the
+    output plus a few megabytes, whatever the storage type (a bf16 or Q8_0
+    tensor would otherwise need its mapped bytes and several float32
+    temporaries resident together).
+    """
+    out = np.empty((rows, *out_row_shape), dtype=out_dtype)
+    step = max(1, (chunk_bytes or CHUNK_BYTES) // max(row_bytes, 1))
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        n = r1 - r0
+        out[r0:r1] = with_range(path, offset + r0 * row_bytes, n * row_bytes, lambda b, n=n: fn(b, n))
+    return out

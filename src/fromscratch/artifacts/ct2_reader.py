@@ -22,7 +22,7 @@ import numpy as np
 
 from fromscratch.artifacts import hfdir
 from fromscratch.artifacts._dtypes import NUMPY_DTYPES, convert, numel
-from fromscratch.artifacts._io import file_size, with_range
+from fromscratch.artifacts._io import CHUNK_BYTES, file_size, read_rows, with_range
 from fromscratch.artifacts.base import ModelReader, TensorInfo
 from fromscratch.errors import InputError
 
@@ -121,6 +121,10 @@ class CT2Reader(ModelReader):
             raise KeyError(name)
         info, start = self._vars[name]
         dt = NUMPY_DTYPES[info.dtype]
+        if name not in self._scales and dtype is not None and info.nbytes > CHUNK_BYTES and info.shape[0] > 1:
+            rows, rest = info.shape[0], info.shape[1:]
+            return read_rows(self.path, start, rows, info.nbytes // rows, rest, np.dtype(dtype),
+                             lambda b, n: b.view(dt).reshape((n, *rest)).astype(dtype))
         raw = with_range(self.path, start, info.nbytes, lambda b: convert(b.view(dt).reshape(info.shape), None))
         if name in self._scales:
             sinfo, sstart = self._vars[self._scales[name]]

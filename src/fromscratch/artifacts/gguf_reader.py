@@ -28,7 +28,7 @@ import numpy as np
 
 from fromscratch.artifacts import hfdir
 from fromscratch.artifacts._dtypes import convert
-from fromscratch.artifacts._io import file_size, with_range
+from fromscratch.artifacts._io import CHUNK_BYTES, file_size, read_rows, with_range
 from fromscratch.artifacts.base import ModelReader, TensorInfo
 from fromscratch.artifacts.safetensors_reader import check_overlaps
 from fromscratch.errors import InputError
@@ -308,6 +308,28 @@ class GGUFReader(ModelReader):
                   gguf.GGMLQuantizationType.I16: "<i2", gguf.GGMLQuantizationType.I32: "<i4",
                   gguf.GGMLQuantizationType.I64: "<i8"}
 
+        block, tsize = gguf.GGML_QUANT_SIZES[qtype]
+        if dims and info.nbytes > CHUNK_BYTES and dtype is not None:
+            # decode ggml rows (ne[0] values each) in chunks straight into the output
+            row_len = dims[0]
+            row_bytes = row_len // block * tsize
+            n_rows = info.numel // row_len if row_len else 0
+            if qtype in direct:
+                src = np.dtype(direct[qtype])
+                fn = lambda b, n: b.view(src).reshape(n, row_len).astype(dtype)  # noqa: E731
+            elif qtype == gguf.GGMLQuantizationType.BF16:
+                import ml_dtypes
+
+                fn = lambda b, n: b.view(ml_dtypes.bfloat16).reshape(n, row_len).astype(dtype)  # noqa: E731
+            else:
+                def fn(b: np.ndarray, n: int) -> np.ndarray:
+                    try:
+                        return np.asarray(gguf.quants.dequantize(b.reshape(n, row_bytes), qtype)).astype(dtype)
+                    except NotImplementedError as exc:
+                        raise InputError(self.path, f"tensor {name!r}: cannot dequantise {qtype.name} ({exc})") from exc
+            out = read_rows(self.path, start, n_rows, row_bytes, (row_len,), np.dtype(dtype), fn)
+            return out.reshape(info.shape)
+
         def conv(buf: np.ndarray) -> np.ndarray:
             if qtype in direct:
                 return convert(buf.view(direct[qtype]).reshape(info.shape), dtype)
@@ -315,7 +337,6 @@ class GGUFReader(ModelReader):
                 import ml_dtypes
 
                 return convert(buf.view(ml_dtypes.bfloat16).reshape(info.shape), dtype)
-            block, tsize = gguf.GGML_QUANT_SIZES[qtype]
             row_bytes = (dims[0] // block) * tsize if dims else tsize
             rows = buf.reshape(-1, row_bytes) if buf.size else buf.reshape(0, row_bytes)
             try:

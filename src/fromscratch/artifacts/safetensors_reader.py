@@ -22,7 +22,7 @@ import numpy as np
 
 from fromscratch.artifacts import hfdir
 from fromscratch.artifacts._dtypes import NUMPY_DTYPES, convert, numel
-from fromscratch.artifacts._io import file_size, read_prefix, with_range
+from fromscratch.artifacts._io import CHUNK_BYTES, file_size, read_prefix, read_rows, with_range
 from fromscratch.artifacts.base import ModelReader, TensorInfo
 from fromscratch.errors import InputError
 
@@ -192,6 +192,10 @@ class SafetensorsReader(ModelReader):
             raise KeyError(name)
         np_dtype = NUMPY_DTYPES[e.dtype]
         shape = e.info.shape
+        if dtype is not None and len(shape) >= 1 and shape[0] > 1 and e.info.nbytes > CHUNK_BYTES:
+            rows, rest = shape[0], shape[1:]
+            return read_rows(e.file, e.start, rows, e.info.nbytes // rows, rest, np.dtype(dtype),
+                             lambda b, n: b.view(np_dtype).reshape((n, *rest)).astype(dtype))
 
         def conv(buf: np.ndarray) -> np.ndarray:
             return convert(buf.view(np_dtype).reshape(shape), dtype)

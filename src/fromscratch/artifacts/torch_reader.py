@@ -32,7 +32,7 @@ import numpy as np
 
 from fromscratch.artifacts import hfdir
 from fromscratch.artifacts._dtypes import NUMPY_DTYPES, convert
-from fromscratch.artifacts._io import file_size, with_range
+from fromscratch.artifacts._io import CHUNK_BYTES, file_size, read_rows, with_range
 from fromscratch.artifacts.base import ModelReader, TensorInfo
 from fromscratch.errors import InputError, UnsafeInputError
 
@@ -340,6 +340,11 @@ class TorchReader(ModelReader):
         if not all(s > 0 for s in ref.size):
             return np.zeros(ref.size, dtype=np_dtype if dtype is None else dtype)
         extent = 1 + sum((s - 1) * t for s, t in zip(ref.size, ref.stride))
+        contiguous = list(ref.stride) == [int(np.prod(ref.size[i + 1:])) for i in range(len(ref.size))]
+        if dtype is not None and contiguous and len(ref.size) >= 1 and extent * item > CHUNK_BYTES:
+            rows, rest = ref.size[0], ref.size[1:]
+            return read_rows(shard.path, base + ref.offset * item, rows, extent * item // rows, rest,
+                             np.dtype(dtype), lambda b, n: b.view(np_dtype).reshape((n, *rest)).astype(dtype))
 
         def conv(buf: np.ndarray) -> np.ndarray:
             flat = buf.view(np_dtype)
