@@ -188,6 +188,10 @@ class LocalBackend:
                 raise InputError(self.location, f"missing tensor {n}")
         for k in list(self.w):
             self.w[k] = self.w[k].to(self.device)
+        if sum(int(v.numel()) for v in self.w.values()) < 50_000_000 and self.device == "cpu":
+            # Tiny matrices: thread start-up and contention cost far more than
+            # they save (measured 6x slower with 2 threads on a busy 2-core box).
+            torch.set_num_threads(1)
         self._digest: str | None = None
         inv = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
         self.inv_freq = inv.to(self.device)
