@@ -149,3 +149,23 @@ def test_human_table_checks(tmp_path):
         decide(tmp_path / "round.toml", tmp_path / "results.jsonl", hp, resamples=200)
     with pytest.raises(InputError, match="need a human-scores table"):
         decide(tmp_path / "round.toml", tmp_path / "results.jsonl", None, resamples=200)
+
+
+@pytest.mark.parametrize("name,body,needle", [
+    ("deep.jsonl", "[" * 100000 + "]" * 100000 + "\n", "not valid JSON"),
+    ("list.jsonl", "[1, 2]\n", "JSON object"),
+    ("extra.csv", "team,benchmark,item,score\na,c0,1,0.5,9\n", "more fields"),
+    ("nohdr.csv", "x,y\n1,2\n", "missing column"),
+    ("junk.parquet", "PAR1 not really", "Parquet"),
+    ("empty.jsonl", "", "no rows"),
+    ("nan.jsonl", '{"team": "a", "benchmark": "c0", "item": 1, "score": NaN}\n', "outside"),
+    ("obj.jsonl", '{"team": {"x": 1}, "benchmark": "c0", "item": 1, "score": 1}\n', "must be a string"),
+])
+def test_hostile_tables_are_input_errors(tmp_path, name, body, needle):
+    from fromscratch.decide.tables import read_results
+
+    path = tmp_path / name
+    path.write_text(body)
+    with pytest.raises(InputError) as exc:
+        read_results(path)
+    assert needle in exc.value.one_line() and str(path) in exc.value.one_line()

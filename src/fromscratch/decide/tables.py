@@ -57,7 +57,7 @@ def _rows_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             try:
                 obj = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
                 raise InputError(path, f"line {lineno}: not valid JSON ({exc.__class__.__name__})") from None
             if not isinstance(obj, dict):
                 raise InputError(path, f"line {lineno}: expected a JSON object per line")
