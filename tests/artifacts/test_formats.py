@@ -254,3 +254,14 @@ def test_chunked_decoding_matches_whole_tensor_decoding(llama, tmp_path, monkeyp
             got = canon(m)
             for k, v in ref.items():
                 np.testing.assert_array_equal(got[k], v, err_msg=f"{p.name} {k}")
+
+
+@pytest.mark.parametrize("qtype", [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1])
+def test_fast_dequantisers_equal_gguf_reference(qtype):
+    from gguf import quants
+
+    from fromscratch.artifacts.gguf_reader import dequantize_rows
+
+    x = np.random.default_rng(5).standard_normal((7, 256)).astype(np.float32) * 3
+    q = quants.quantize(x, qtype)
+    np.testing.assert_array_equal(dequantize_rows(q, qtype), quants.dequantize(q, qtype))

@@ -50,6 +50,41 @@ _MAX_COUNT = 1 << 24
 _MAX_DIMS = 8
 
 
+def _fast_dequantize(rows: np.ndarray, qname: str) -> np.ndarray | None:
+    """Vectorised decoders for the commonest simple block types (bit-identical to
+    ``gguf.quants``, about 2-3x faster); None for every other type."""
+    if qname == "Q8_0":  # f16 scale + 32 int8
+        bl = rows.reshape(-1, 34)
+        d = bl[:, :2].copy().view(np.float16).astype(np.float32)
+        out = bl[:, 2:].view(np.int8).astype(np.float32)
+        out *= d
+        return out.reshape(rows.shape[0], -1)
+    if qname in ("Q4_0", "Q4_1"):  # f16 scale [+ f16 min] + 16 bytes of nibbles (low halves first)
+        size = 18 if qname == "Q4_0" else 20
+        bl = rows.reshape(-1, size)
+        hdr = bl[:, : size - 16].copy().view(np.float16).astype(np.float32)
+        qs = bl[:, size - 16:]
+        q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32)
+        if qname == "Q4_0":
+            q -= 8
+            q *= hdr[:, :1]
+        else:
+            q *= hdr[:, :1]
+            q += hdr[:, 1:2]
+        return q.reshape(rows.shape[0], -1)
+    return None
+
+
+def dequantize_rows(rows: np.ndarray, qtype: Any) -> np.ndarray:
+    """Dequantise ggml rows (uint8, one row per line) to float32."""
+    import gguf
+
+    fast = _fast_dequantize(rows, qtype.name)
+    if fast is not None:
+        return fast
+    return np.asarray(gguf.quants.dequantize(rows, qtype))
+
+
 class _LazyArray:
     """An array value located in the header, decoded on demand."""
 
@@ -324,7 +359,7 @@ class GGUFReader(ModelReader):
             else:
                 def fn(b: np.ndarray, n: int) -> np.ndarray:
                     try:
-                        return np.asarray(gguf.quants.dequantize(b.reshape(n, row_bytes), qtype)).astype(dtype)
+                        return dequantize_rows(b.reshape(n, row_bytes), qtype).astype(dtype, copy=False)
                     except NotImplementedError as exc:
                         raise InputError(self.path, f"tensor {name!r}: cannot dequantise {qtype.name} ({exc})") from exc
             out = read_rows(self.path, start, n_rows, row_bytes, (row_len,), np.dtype(dtype), fn)
@@ -340,7 +375,7 @@ class GGUFReader(ModelReader):
             row_bytes = (dims[0] // block) * tsize if dims else tsize
             rows = buf.reshape(-1, row_bytes) if buf.size else buf.reshape(0, row_bytes)
             try:
-                vals = gguf.quants.dequantize(rows, qtype)
+                vals = dequantize_rows(rows, qtype)
             except NotImplementedError as exc:
                 raise InputError(self.path, f"tensor {name!r}: cannot dequantise {qtype.name} ({exc})") from exc
             return convert(np.asarray(vals).reshape(info.shape), np.float32 if dtype is None else dtype)
