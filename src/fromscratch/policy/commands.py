@@ -1,0 +1,76 @@
+"""``fromscratch audit``: every signal about a candidate, under a from-scratch policy.
+
+    fromscratch audit CANDIDATE --against [NAME=]REF [--against ...]
+        [--policy korea-2026|permissive|PATH] [--declared PATH]
+        [--code DIR --code-against [NAME=]DIR ...] [--bom PATH]
+        [--json PATH] [--html PATH] [--seed N]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from fromscratch.errors import InputError
+from fromscratch.jsonio import write_json
+
+
+def _summary(audit: dict) -> str:
+    lines = [f"candidate: {audit.get('candidate', {}).get('path')}"]
+    tok = audit.get("tokenizer") or {}
+    if tok:
+        lines.append(f"tokenizer: {tok.get('relation')}" + (f" (from {tok['origin']})" if tok.get("origin") else ""))
+    for ref in audit.get("references") or []:
+        lines.append(f"weights vs {ref.get('label')}: {ref.get('verdict')} (p = {ref.get('p_value')!s:.8})")
+    if audit.get("verdicts"):
+        policy = audit.get("policy") or {}
+        lines.append(f"policy {policy.get('name')} v{policy.get('version')}:")
+        for row in audit["verdicts"]:
+            lines.append(f"  {row['component']:<15} {row['verdict']:<13} {row['reason']}")
+    lines.append(f"verdict: {audit.get('verdict')}")
+    return "\n".join(lines)
+
+
+@click.command("audit")
+@click.argument("candidate")
+@click.option("--against", "references", multiple=True, required=True, metavar="[NAME=]REF",
+              help="A reference model (repeatable); NAME labels it in reports and declarations.")
+@click.option("--policy", default=None, metavar="NAME|PATH",
+              help="korea-2026, permissive, or a policy TOML file.")
+@click.option("--declared", type=click.Path(dir_okay=False), default=None,
+              help="The team's declaration: TOML or CycloneDX 1.6 JSON.")
+@click.option("--code", "code_dir", type=click.Path(exists=True), default=None,
+              help="The candidate's source code (file or directory).")
+@click.option("--code-against", multiple=True, metavar="[NAME=]DIR",
+              help="Reference source code (repeatable), compared with --code.")
+@click.option("--bom", "bom_path", default=None, help="Write a CycloneDX 1.6 ML-BOM here (needs --policy).")
+@click.option("--json", "json_path", default=None, help="Write the audit JSON here ('-' = stdout).")
+@click.option("--html", "html_path", default=None, help="Write a self-contained HTML report here.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
+def audit_cmd(candidate: str, references: tuple[str, ...], policy: str | None, declared: str | None,
+              code_dir: str | None, code_against: tuple[str, ...], bom_path: str | None,
+              json_path: str | None, html_path: str | None, seed: int) -> None:
+    """Audit CANDIDATE against references: weights, tokenizer, config, code, declaration, policy."""
+    from fromscratch.policy.api import run_audit
+
+    if code_against and not code_dir:
+        raise InputError("--code-against", "needs --code (the candidate's code)")
+    if bom_path and not policy:
+        raise InputError("--bom", "needs --policy (the BOM records the policy's verdicts)")
+    audit = run_audit(candidate, list(references), policy=policy, declared=declared, code=code_dir,
+                      code_against=list(code_against), seed=seed, progress=sys.stderr.isatty())
+    if json_path:
+        write_json(audit, json_path)
+    if html_path:
+        from fromscratch.policy.report import write_html
+
+        write_html(audit, html_path)
+    if bom_path:
+        from fromscratch.policy.bom import build_bom
+
+        licences = {c["kind"]: c["licence"] for c in ((audit.get("declared") or {}).get("components") or [])
+                    if c.get("licence") and not c.get("trained_from_scratch", True)}
+        write_json(build_bom(audit, licences), bom_path)
+    if json_path != "-":
+        click.echo(_summary(audit))

@@ -1,0 +1,38 @@
+"""The audit as one self-contained HTML page (inline CSS, no scripts, no network).
+
+The page is rendered from the audit JSON alone, so anyone holding the JSON can
+re-create it; each verdict lists its evidence with the JSON pointer into that
+file, so a reader can check every claim against the machine-readable record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+
+def _fmt_p(value: Any) -> str:
+    if value is None:
+        return "–"
+    value = float(value)
+    if value == 0.0:
+        return "< 1e-300"
+    return f"{value:.3g}"
+
+
+def render_html(audit: dict[str, Any]) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("fromscratch.policy", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["p"] = _fmt_p
+    env.filters["pct"] = lambda v: "–" if v is None else f"{100 * float(v):.1f}%"
+    return env.get_template("audit.html.jinja").render(a=audit)
+
+
+def write_html(audit: dict[str, Any], path: str | Path) -> None:
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(audit), encoding="utf-8")
