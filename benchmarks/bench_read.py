@@ -129,6 +129,18 @@ def write_gguf_q8(path: Path, shapes: list[tuple[str, tuple[int, ...]]], d: int,
 
 CHILD = r"""
 import json, resource, sys, time
+
+def hwm_kb():
+    # VmHWM belongs to this process's address space (reset at exec); ru_maxrss can
+    # carry over the parent's high-water mark through fork on Linux
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 path = sys.argv[1]
 buf = bytearray(16 << 20)
 t = time.perf_counter(); n = 0
@@ -140,7 +152,7 @@ with open(path, "rb", buffering=0) as fh:
 plain = time.perf_counter() - t
 import numpy as np
 from fromscratch.artifacts import open_model
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm_kb()
 t = time.perf_counter(); count = 0; biggest = 0; checksum = 0.0
 with open_model(path) as m:
     for c in m.components():
@@ -150,7 +162,7 @@ with open_model(path) as m:
             checksum += float(a[(0,) * a.ndim]); biggest = max(biggest, a.nbytes); count += 1
             del a
 it = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm_kb()
 print(json.dumps({"bytes": n, "plain_s": plain, "iterate_s": it, "tensors": count, "largest_f32_mb": biggest / 2**20,
                   "baseline_rss_mb": base / 1024, "peak_rss_mb": peak / 1024}))
 """

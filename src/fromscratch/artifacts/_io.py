@@ -78,17 +78,24 @@ def read_rows(path: Path, offset: int, rows: int, row_bytes: int, out_row_shape:
               chunk_bytes: int | None = None) -> np.ndarray:
     """Decode a row-major tensor a block of rows at a time into one output array.
 
-    ``fn(uint8 view, n_rows)`` converts ``n_rows`` stored rows to an array of
-    shape ``(n_rows, *out_row_shape)``. Only one chunk of the file is mapped at
+    ``fn(uint8 view, n_rows)`` returns ``n_rows`` stored rows as an array (a view
+    of the stored dtype is fine: it is cast into the output while the chunk is
+    still mapped, without a chunk-sized float32 temporary). Only one chunk of the file is mapped at
     a time and conversion temporaries are chunk-sized, so peak memory is the
     output plus a few megabytes, whatever the storage type (a bf16 or Q8_0
     tensor would otherwise need its mapped bytes and several float32
     temporaries resident together).
     """
     out = np.empty((rows, *out_row_shape), dtype=out_dtype)
-    step = max(1, (chunk_bytes or CHUNK_BYTES) // max(row_bytes, 1))
+    out_row_bytes = int(np.prod(out_row_shape, dtype=np.int64)) * out.dtype.itemsize
+    step = max(1, (chunk_bytes or CHUNK_BYTES) // max(row_bytes, out_row_bytes, 1))
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
         n = r1 - r0
-        out[r0:r1] = with_range(path, offset + r0 * row_bytes, n * row_bytes, lambda b, n=n: fn(b, n))
+        dest = out[r0:r1]
+
+        def fill(b: np.ndarray, n: int = n, dest: np.ndarray = dest) -> None:
+            dest[...] = fn(b, n)
+
+        with_range(path, offset + r0 * row_bytes, n * row_bytes, fill)
     return out

@@ -124,7 +124,7 @@ class CT2Reader(ModelReader):
         if name not in self._scales and dtype is not None and info.nbytes > CHUNK_BYTES and info.shape[0] > 1:
             rows, rest = info.shape[0], info.shape[1:]
             return read_rows(self.path, start, rows, info.nbytes // rows, rest, np.dtype(dtype),
-                             lambda b, n: b.view(dt).reshape((n, *rest)).astype(dtype))
+                             lambda b, n: b.view(dt).reshape((n, *rest)))
         raw = with_range(self.path, start, info.nbytes, lambda b: convert(b.view(dt).reshape(info.shape), None))
         if name in self._scales:
             sinfo, sstart = self._vars[self._scales[name]]

@@ -351,15 +351,15 @@ class GGUFReader(ModelReader):
             n_rows = info.numel // row_len if row_len else 0
             if qtype in direct:
                 src = np.dtype(direct[qtype])
-                fn = lambda b, n: b.view(src).reshape(n, row_len).astype(dtype)  # noqa: E731
+                fn = lambda b, n: b.view(src).reshape(n, row_len)  # noqa: E731
             elif qtype == gguf.GGMLQuantizationType.BF16:
                 import ml_dtypes
 
-                fn = lambda b, n: b.view(ml_dtypes.bfloat16).reshape(n, row_len).astype(dtype)  # noqa: E731
+                fn = lambda b, n: b.view(ml_dtypes.bfloat16).reshape(n, row_len)  # noqa: E731
             else:
                 def fn(b: np.ndarray, n: int) -> np.ndarray:
                     try:
-                        return dequantize_rows(b.reshape(n, row_bytes), qtype).astype(dtype, copy=False)
+                        return dequantize_rows(b.reshape(n, row_bytes), qtype)
                     except NotImplementedError as exc:
                         raise InputError(self.path, f"tensor {name!r}: cannot dequantise {qtype.name} ({exc})") from exc
             out = read_rows(self.path, start, n_rows, row_bytes, (row_len,), np.dtype(dtype), fn)

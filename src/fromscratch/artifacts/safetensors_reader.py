@@ -195,7 +195,7 @@ class SafetensorsReader(ModelReader):
         if dtype is not None and len(shape) >= 1 and shape[0] > 1 and e.info.nbytes > CHUNK_BYTES:
             rows, rest = shape[0], shape[1:]
             return read_rows(e.file, e.start, rows, e.info.nbytes // rows, rest, np.dtype(dtype),
-                             lambda b, n: b.view(np_dtype).reshape((n, *rest)).astype(dtype))
+                             lambda b, n: b.view(np_dtype).reshape((n, *rest)))
 
         def conv(buf: np.ndarray) -> np.ndarray:
             return convert(buf.view(np_dtype).reshape(shape), dtype)

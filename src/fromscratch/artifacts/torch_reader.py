@@ -344,7 +344,7 @@ class TorchReader(ModelReader):
         if dtype is not None and contiguous and len(ref.size) >= 1 and extent * item > CHUNK_BYTES:
             rows, rest = ref.size[0], ref.size[1:]
             return read_rows(shard.path, base + ref.offset * item, rows, extent * item // rows, rest,
-                             np.dtype(dtype), lambda b, n: b.view(np_dtype).reshape((n, *rest)).astype(dtype))
+                             np.dtype(dtype), lambda b, n: b.view(np_dtype).reshape((n, *rest)))
 
         def conv(buf: np.ndarray) -> np.ndarray:
             flat = buf.view(np_dtype)
