@@ -14,7 +14,9 @@ from fromscratch.jsonio import write_json
 @click.option("--json", "json_path", metavar="PATH", help="Write the fromscratch.inspect/1 JSON here ('-' = stdout).")
 @click.option("--read", "read_values", is_flag=True,
               help="Also read every tensor (decodes all data, adds per-tensor statistics); default is headers only.")
-def inspect_cmd(model: str, json_path: str | None, read_values: bool) -> None:
+@click.option("--headers-only", is_flag=True,
+              help="Accept a GGUF whose tensor data is cut off (header part of a split download).")
+def inspect_cmd(model: str, json_path: str | None, read_values: bool, headers_only: bool) -> None:
     """Show a model's format, parameters, components, storage types, tokenizer and origin claims.
 
     MODEL is a directory, a weights file (.safetensors, .gguf, .bin/.pt/.pth, .onnx,
@@ -25,7 +27,7 @@ def inspect_cmd(model: str, json_path: str | None, read_values: bool) -> None:
     from fromscratch.artifacts import open_model
     from fromscratch.artifacts.summary import inspect_model, render
 
-    with open_model(model) as m:
+    with open_model(model, headers_only=headers_only) as m:
         if read_values:
             from rich.progress import Progress
 
