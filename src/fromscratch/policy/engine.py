@@ -244,9 +244,10 @@ def decide_kind(kind: str, policy: Policy, findings: list[Finding], declared: De
         verdict, reason = _declared_outcome(kind, policy, declared_comps)
         rule_id = f"{kind}/{rule.requirement}"
         if detected:
-            unmatched = [o for o in origins if not any(origin_matches(c.origin, o) for c in declared_comps)]
-            if unmatched:
-                reason += f"; reuse found from {', '.join(unmatched)}, which the declaration does not name"
+            # one matching origin suffices: a tokenizer identical to several references is one upstream
+            named = [o for o in origins if any(origin_matches(c.origin, o) for c in declared_comps)]
+            if origins and not named:
+                reason += f"; reuse found from {', '.join(origins)}, which the declaration does not name"
                 if SEVERITY[verdict] < SEVERITY["needs-review"]:
                     verdict = "needs-review"
         else:
