@@ -1,0 +1,1 @@
+"""Running a round end to end into a verifiable folder (see `run.py`, `ledger.py`)."""

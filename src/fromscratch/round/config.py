@@ -1,0 +1,127 @@
+"""The round file (ROUND.toml): who submitted what, and how the round is run.
+
+::
+
+    [round]
+    name = "round-1"
+    protocol = "protocol.toml"        # the decision protocol (sealed by the run)
+    human = "human.csv"               # human scores (optional)
+    policy = "korea-2026"             # audit policy preset or file (optional)
+    seed = 0                          # seed of the audits
+    resamples = 2000                  # decision bootstrap (default: the protocol's)
+
+    [registry]                        # what submissions are audited against
+    references = ["llama-ref=/models/ref", "/models/other"]     # NAME=PATH or PATH
+    code = ["vllm=/src/vllm"]                                     # reference code trees
+
+    [benchmarks]                      # every benchmark the protocol names: pack, YAML or loader
+    ko-particles = "ko-particles"
+    kmmlu = "kmmlu:data/kmmlu"
+
+    [teams.alpha]
+    model = "/submissions/alpha/model"        # a model location (see CONTRACT.md)
+    code = "/submissions/alpha/code"          # inference code (optional)
+    tokenizer = "/submissions/alpha/tok"      # recorded in the ledger (optional)
+    bom = "/submissions/alpha/bom.json"       # the team's declaration (optional)
+    benchmarks = ["ko-reading", "en-units"]   # the team's own picks (must match the protocol)
+    backend = {kind = "http", base_url = "http://10.0.0.5:8000/v1", model = "alpha"}  # optional
+
+Relative paths are relative to the round file. Every team runs every benchmark
+of ``[benchmarks]`` (the others' picks included: the cross-evaluation that
+measures self-selection advantage needs them).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fromscratch.errors import InputError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+class TeamSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Model location.")
+    code: str | None = Field(None, description="Inference-code folder, audited for copied code.")
+    tokenizer: str | None = Field(None, description="Tokenizer files, if separate from the model.")
+    bom: str | None = Field(None, description="Declared bill of materials (TOML or CycloneDX JSON).")
+    benchmarks: list[str] = Field(default_factory=list, description="The team's own benchmark picks.")
+    backend: dict[str, Any] | None = Field(None, description="How to query the model (default: in-process).")
+
+
+class RoundMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    protocol: str
+    human: str | None = None
+    policy: str | None = None
+    seed: int = 0
+    resamples: int | None = Field(None, ge=100)
+
+
+class Registry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    references: list[str] = Field(default_factory=list)
+    code: list[str] = Field(default_factory=list)
+
+
+class RoundSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    round: RoundMeta
+    registry: Registry = Field(default_factory=Registry)
+    benchmarks: dict[str, str] = Field(default_factory=dict)
+    teams: dict[str, TeamSpec]
+    base: Path = Field(Path("."), exclude=True)
+
+    def path(self, p: str | None) -> Path | None:
+        if p is None:
+            return None
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else (self.base / q)
+
+    def labelled(self, spec: str) -> tuple[str, Path]:
+        """NAME=PATH or PATH -> (name, absolute path)."""
+        if "=" in spec and not (self.base / spec).exists() and not Path(spec).exists():
+            name, _, p = spec.partition("=")
+        else:
+            name, p = "", spec
+        path = self.path(p)
+        assert path is not None
+        return (name or path.name), path
+
+
+def load_round(path: str | Path) -> RoundSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "round file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"bad TOML: {exc}") from None
+    try:
+        spec = RoundSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(path, f"invalid round file: {where}: {first['msg']}") from None
+    spec.base = path.resolve().parent
+    if not spec.teams:
+        raise InputError(path, "no [teams.NAME] tables")
+    for name in list(spec.teams) + list(spec.benchmarks):
+        if not _NAME.match(name):
+            raise InputError(path, f"bad team or benchmark name {name!r} (letters, digits, _ . -)")
+    for team, t in spec.teams.items():
+        for b in t.benchmarks:
+            if b not in spec.benchmarks:
+                raise InputError(path, f"team {team!r} picked {b!r}, which [benchmarks] does not define")
+    return spec
