@@ -1,0 +1,573 @@
+"""Compare two fingerprints component by component (the engine behind ``compare``).
+
+Order of evidence, per candidate component:
+
+1. **identical** -- every learned tensor has the SHA-256 of a reference tensor, or
+   equals the same-named reference tensor at 1,024 fixed positions within the
+   rounding error of the coarser of the two storage types;
+2. **anchor tests** (embeddings, lm_head, learned positions, patch / audio
+   front-ends): residual-coordinate correspondence through a model-independent
+   row basis (``stats.anchor_test``); the anchor of a whole tower also yields
+   the coordinate map used for the blocks;
+3. **unit tests** (attention, MLP, experts, router, projector): matched hidden
+   units scored on held-out residual coordinates (``stats.unit_test``), under
+   the identity alignment (same width) and, only when the tower's anchor is
+   already significant, under the anchor's coordinate map; reference layers are
+   searched exhaustively (Bonferroni over them) and a monotone layer map is
+   found by dynamic programming for the report;
+4. **norms** -- naive cosine and centred correlation, supporting evidence only.
+
+p-values are then Holm-adjusted over the tested components of this pair.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+
+from fromscratch.lineage import stats
+from fromscratch.lineage.fingerprint import ANCHOR_PARTS, Fingerprint
+
+#: decision thresholds (fixed; see docs/lineage.md)
+DERIVED_P = 1e-6
+INDEPENDENT_P = 0.01
+#: full unit tests are run on this many best-screened reference layers per candidate layer
+SCREEN_KEEP = 3
+
+_TOL = [("F64", 1e-9), ("F32", 1e-6), ("F16", 2e-3), ("BF16", 6e-3), ("F8", 0.08), ("I8", 0.02), ("Q8", 0.02),
+        ("Q6", 0.04), ("Q5", 0.07), ("Q4", 0.14), ("IQ4", 0.14), ("Q3", 0.25), ("Q2", 0.4), ("IQ", 0.4)]
+
+
+def dtype_tolerance(dtype: str) -> float:
+    """Relative RMS error a round trip through ``dtype`` can introduce."""
+    d = (dtype or "").upper()
+    for prefix, tol in _TOL:
+        if d.startswith(prefix):
+            return tol
+    return 0.02
+
+
+COUNTERPART_KINDS = {
+    "attention": {"attention"}, "cross_attention": {"cross_attention", "attention"},
+    "mlp": {"mlp", "experts"}, "experts": {"mlp", "experts"}, "router": {"router"}, "projector": {"projector"},
+}
+
+
+def _kind_of(comp: dict[str, Any]) -> str:
+    name = comp["name"]
+    if name.endswith(".cross_attention"):
+        return "cross_attention"
+    return comp["kind"]
+
+
+def _learned_tensors(comp: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in comp["tensors"] if t["learned"] and not t["constant"]]
+
+
+def _prof_index(fp: Fingerprint) -> dict[str, dict[tuple[str, str], np.ndarray]]:
+    """component -> {(role, expert-or-tower): profile}."""
+    out: dict[str, dict[tuple[str, str], np.ndarray]] = defaultdict(dict)
+    for k, v in fp.arrays.items():
+        if k.startswith("prof|"):
+            _, comp, role, extra = k.split("|", 3)
+            out[comp][(role, extra)] = v
+    return out
+
+
+class _Alignment:
+    """How candidate residual coordinates in one tower map to the reference's."""
+
+    def __init__(self, name: str, c_coords: np.ndarray, r_coords: np.ndarray, signs: np.ndarray,
+                 c_pos: np.ndarray, r_pos: np.ndarray) -> None:
+        self.name = name
+        self.c_pos, self.r_pos, self.signs = c_pos, r_pos, signs
+        self.size = len(c_pos)
+
+    def apply(self, xc: np.ndarray, yr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (xc[:, self.c_pos].astype(np.float32) * self.signs[None, :], yr[:, self.r_pos].astype(np.float32))
+
+
+def _identity_alignment(cc: np.ndarray, rc: np.ndarray) -> _Alignment | None:
+    common, ci, ri = np.intersect1d(cc, rc, return_indices=True)
+    if len(common) == 0:
+        return None
+    return _Alignment("identity", common, common, np.ones(len(common), np.float32), ci, ri)
+
+
+def _anchor_alignment(cc: np.ndarray, rc: np.ndarray, res: stats.AnchorResult) -> _Alignment | None:
+    if res.mapping is None or res.confident is None:
+        return None
+    conf = set(int(i) for i in res.confident)
+    rpos = {int(v): i for i, v in enumerate(rc)}
+    c_pos, r_pos, sg, used = [], [], [], set()
+    for i, c in enumerate(cc):
+        c = int(c)
+        if c not in conf:
+            continue
+        r = int(res.mapping[c])
+        if r in rpos and r not in used:
+            used.add(r)
+            c_pos.append(i)
+            r_pos.append(rpos[r])
+            sg.append(res.signs[c])
+    if not c_pos:
+        return None
+    return _Alignment("anchor", np.asarray(c_pos), np.asarray(r_pos), np.asarray(sg, np.float32),
+                      np.asarray(c_pos), np.asarray(r_pos))
+
+
+def _anchor_rows(fp: Fingerprint, tower: str, parts: set[str] | None, head: bool = False):
+    if head:
+        k, r = fp.arrays.get(f"head_keys|{tower}"), fp.arrays.get(f"head_rows|{tower}")
+        return (k, r) if k is not None else (None, None)
+    k = fp.arrays.get(f"anchor_keys|{tower}")
+    if k is None:
+        return None, None
+    r = fp.arrays[f"anchor_rows|{tower}"]
+    if parts is not None:
+        codes = fp.arrays[f"anchor_part|{tower}"]
+        sel = np.isin(codes, [ANCHOR_PARTS.index(p) for p in parts])
+        k, r = k[sel], r[sel]
+    return k, r
+
+
+def _shared(kc, rc, kr, rr):
+    if kc is None or kr is None:
+        return None, None
+    _, ic, ir = np.intersect1d(kc, kr, assume_unique=False, return_indices=True)
+    return rc[ic].astype(np.float32), rr[ir].astype(np.float32)
+
+
+def _seed(base: int, *parts: Any) -> int:
+    h = 1469598103934665603
+    for ch in repr((base, parts)).encode():
+        h = ((h ^ ch) * 1099511628211) & ((1 << 63) - 1)
+    return h
+
+
+class Comparison:
+    """One candidate fingerprint against one reference fingerprint."""
+
+    def __init__(self, cand: Fingerprint, ref: Fingerprint, *, seed: int = 0) -> None:
+        self.c, self.r, self.seed = cand, ref, seed
+        self.cprof, self.rprof = _prof_index(cand), _prof_index(ref)
+        self.ccomps = cand.components()
+        self.rcomps = ref.components()
+        self.rby_name = {c["name"]: c for c in self.rcomps}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.anchors: dict[tuple[str, str], stats.AnchorResult] = {}
+        self.alignments: dict[tuple[str, str], list[_Alignment]] = {}
+        self.layer_maps: dict[str, dict[int, int]] = {}
+
+    # ------------------------------------------------------------------ identical
+    def _identical(self) -> dict[str, str | None]:
+        ref_sha: dict[str, str] = {}
+        ref_t: dict[tuple[str, str, Any], tuple[dict, str]] = {}
+        for rc in self.rcomps:
+            for t in rc["tensors"]:
+                ref_sha.setdefault(t["sha256"], rc["name"])
+                ref_t[(rc["name"], t["role"], t["expert"])] = (t, rc["name"])
+        out: dict[str, str | None] = {}
+        for cc in self.ccomps:
+            lt = _learned_tensors(cc)
+            if not lt:
+                continue
+            hits: list[str] = []
+            for t in lt:
+                if t["sha256"] in ref_sha:
+                    hits.append(ref_sha[t["sha256"]])
+                    continue
+                cand = ref_t.get((cc["name"], t["role"], t["expert"]))
+                if cand is None or cand[0]["shape"] != t["shape"]:
+                    break
+                a = self.c.arrays.get(f"sk|{cc['name']}|{t['role']}|{t['expert']}")
+                b = self.r.arrays.get(f"sk|{cc['name']}|{t['role']}|{t['expert']}")
+                if a is None or b is None or a.shape != b.shape:
+                    break
+                nb = float(np.linalg.norm(b))
+                tol = max(dtype_tolerance(t["dtype"]), dtype_tolerance(cand[0]["dtype"]))
+                if nb == 0 or float(np.linalg.norm(a - b)) / nb > tol:
+                    break
+                hits.append(cand[1])
+            else:
+                out[cc["name"]] = Counter(hits).most_common(1)[0][0] if hits else None
+        return out
+
+    # ------------------------------------------------------------------ anchors
+    def _tower_pairs(self) -> list[tuple[str, str]]:
+        ct = sorted(self.c.meta["towers"])
+        rt = sorted(self.r.meta["towers"])
+        pairs = []
+        for a in ct:
+            for b in rt:
+                kc = self.c.arrays.get(f"anchor_keys|{a}")
+                kr = self.r.arrays.get(f"anchor_keys|{b}")
+                shared = 0 if kc is None or kr is None else len(np.intersect1d(kc, kr))
+                same_dim = self.c.tower_dim(a) == self.r.tower_dim(b)
+                if shared >= 8 or (a == b and same_dim):
+                    pairs.append((a, b))
+        return pairs
+
+    def _setup_alignments(self) -> None:
+        for a, b in self._tower_pairs():
+            ec, er = _shared(*_anchor_rows(self.c, a, None), *_anchor_rows(self.r, b, None))
+            aligns: list[_Alignment] = []
+            cc = self.c.arrays.get(f"coords|{a}")
+            rc = self.r.arrays.get(f"coords|{b}")
+            if ec is not None and len(ec) >= 8:
+                res = stats.anchor_test(ec, er, seed=_seed(self.seed, "anchor", a, b))
+                self.anchors[(a, b)] = res
+                if res.p_value < DERIVED_P and cc is not None and rc is not None:
+                    al = _anchor_alignment(cc, rc, res)
+                    if al is not None:
+                        aligns.append(al)
+            if cc is not None and rc is not None and self.c.tower_dim(a) == self.r.tower_dim(b):
+                al = _identity_alignment(cc, rc)
+                if al is not None:
+                    aligns.append(al)
+            self.alignments[(a, b)] = aligns
+
+    # ------------------------------------------------------------------ unit tests
+    def _pair_test(self, ccomp: dict, rcomp: dict, al: _Alignment, roles: list[str] | None,
+                   tag: str) -> tuple[float, float, int, bool, list[dict]]:
+        """Bonferroni-combined unit tests over the matrices two components share."""
+        cpro, rpro = self.cprof.get(ccomp["name"], {}), self.rprof.get(rcomp["name"], {})
+        tests = []
+        for (role, extra), xc in sorted(cpro.items()):
+            if roles is not None and role not in roles:
+                continue
+            targets = [(rr, re_, yr) for (rr, re_), yr in sorted(rpro.items()) if rr == role]
+            for rr, re_, yr in targets:
+                if al.size < 8:
+                    continue
+                x, y = al.apply(xc, yr)
+                res = stats.unit_test(x, y, seed=_seed(self.seed, tag, ccomp["name"], role, extra, rcomp["name"], re_))
+                tests.append({"role": role, "expert": extra, "reference_expert": re_, "alignment": al.name,
+                              "p": res.p_value, "z": res.z, "similarity": res.similarity,
+                              "units": res.units, "coords": res.coords, "powered": res.powered})
+        if not tests:
+            return 1.0, 0.0, 0, False, []
+        p = stats.bonferroni_min([t["p"] for t in tests])
+        best = min(tests, key=lambda t: (t["p"], -t["similarity"]))
+        powered = any(t["powered"] for t in tests)
+        return p, best["similarity"], len(tests), powered, tests
+
+    def _block_tests(self) -> None:
+        screen_role = {"attention": ["q", "v"], "cross_attention": ["q", "v"], "mlp": ["up", "gate"],
+                       "experts": ["up", "gate"], "router": None, "projector": None}
+        by_group: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for cc in self.ccomps:
+            kind = _kind_of(cc)
+            if kind in COUNTERPART_KINDS and cc["name"] in self.cprof:
+                by_group[(cc["tower"], kind)].append(cc)
+        for (ctower, kind), ccs in sorted(by_group.items()):
+            for cc in ccs:
+                best: dict[str, Any] | None = None
+                candidates: list[tuple[float, dict, _Alignment, str]] = []
+                n_ref = 0
+                for (a, b), aligns in self.alignments.items():
+                    if a != ctower and kind != "projector":
+                        continue
+                    for rc in self.rcomps:
+                        if rc["tower"] != b and kind != "projector":
+                            continue
+                        if _kind_of(rc) not in COUNTERPART_KINDS[kind] or rc["name"] not in self.rprof:
+                            continue
+                        n_ref += 1
+                        for al in aligns:
+                            if kind == "projector":
+                                al = self._projector_alignment(cc, rc)
+                                if al is None:
+                                    continue
+                            p, sim, _, _, _ = self._pair_test(cc, rc, al, screen_role[kind], "screen")
+                            candidates.append((p, rc, al, b))
+                if not candidates:
+                    self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
+                                                "reference": None, "powered": False,
+                                                "reason": "no comparable component in the reference"}
+                    continue
+                candidates.sort(key=lambda x: (x[0], x[1]["name"], x[2].name))
+                keep, names = [], []
+                for p, rc, al, b in candidates:
+                    if rc["name"] not in names:
+                        if len(names) >= SCREEN_KEEP:
+                            continue
+                        names.append(rc["name"])
+                    keep.append((rc, al))
+                n_align = max(1, max(len(v) for v in self.alignments.values()) if self.alignments else 1)
+                for rc, al in keep:
+                    p, sim, ntest, powered, tests = self._pair_test(cc, rc, al, None, "full")
+                    if best is None or (p, -sim) < (best["p_pair"], -best["similarity"]):
+                        best = {"p_pair": p, "similarity": sim, "reference": rc["name"],
+                                "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
+                                "tests": tests}
+                assert best is not None
+                # Bonferroni over every reference component and alignment that could have been chosen
+                factor = max(1, n_ref) * n_align
+                p_raw = min(1.0, best["p_pair"] * factor)
+                self.results[cc["name"]] = {
+                    "p_raw": p_raw, "similarity": best["similarity"], "reference": best["reference"],
+                    "reference_layer": best["reference_layer"], "powered": best["powered"],
+                    "evidence": {"statistic": "matched-unit sign-flip test", "alignment": best["alignment"],
+                                 "bonferroni_factor": factor,
+                                 "matrices": [{k: v for k, v in t.items()} for t in best["tests"]]},
+                }
+
+    def _projector_alignment(self, cc: dict, rc: dict) -> _Alignment | None:
+        ctw = {k[1] for k in self.cprof.get(cc["name"], {})}
+        rtw = {k[1] for k in self.rprof.get(rc["name"], {})}
+        for a in sorted(ctw):
+            for b in sorted(rtw):
+                for al in self.alignments.get((a, b), []):
+                    return al
+        return None
+
+    # ------------------------------------------------------------------ anchor-type components
+    def _anchor_components(self) -> None:
+        for cc in self.ccomps:
+            name = cc["name"]
+            tower = cc["tower"]
+            if cc["kind"] == "embedding" and name.endswith(("embed_tokens", "embed_positions", "embed_patches")):
+                part = {"embed_tokens": {"tokens"}, "embed_positions": {"positions"},
+                        "embed_patches": {"patch", "conv1"}}[name.rsplit(".", 1)[-1]]
+                self._anchor_component(cc, tower, part, head=False)
+            elif cc["kind"] == "lm_head":
+                self._anchor_component(cc, tower, {"tokens"}, head=True)
+
+    def _anchor_component(self, cc: dict, tower: str, part: set[str], head: bool) -> None:
+        kc, rc_ = _anchor_rows(self.c, tower, part, head=head)
+        if kc is None:
+            self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
+                                        "reference": None, "powered": False,
+                                        "reason": "no model-independent rows (no tokenizer / anchor)"}
+            return
+        best = None
+        tried = 0
+        for b in sorted(self.r.meta["towers"]):
+            for use_head in ([True, False] if "tokens" in part else [False]):
+                kr, rr = _anchor_rows(self.r, b, part, head=use_head)
+                ec, er = _shared(kc, rc_, kr, rr)
+                if ec is None or len(ec) < 8:
+                    continue
+                tried += 1
+                res = stats.anchor_test(ec, er, seed=_seed(self.seed, "comp", cc["name"], b, use_head))
+                rname = self._ref_component_name(b, part, use_head)
+                if best is None or (res.p_value, -res.similarity) < (best[0].p_value, -best[0].similarity):
+                    best = (res, rname)
+        if best is None:
+            self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
+                                        "reference": None, "powered": False,
+                                        "reason": "fewer than 8 rows shared with the reference (tokens/positions/features)"}
+            return
+        res, rname = best
+        self.results[cc["name"]] = {
+            "p_raw": min(1.0, res.p_value * tried), "similarity": res.similarity, "reference": rname,
+            "reference_layer": None, "powered": res.powered,
+            "evidence": {"statistic": "anchor coordinate-correspondence test", "shared_rows": res.rows,
+                         "bonferroni_factor": tried, **res.detail},
+            **({} if res.powered else {"reason": f"only {res.rows} shared rows"}),
+        }
+
+    def _ref_component_name(self, tower: str, part: set[str], head: bool) -> str | None:
+        prefix = "" if tower == "text" else tower + "."
+        if head:
+            return prefix + "lm_head"
+        name = {"tokens": "embed_tokens", "positions": "embed_positions", "patch": "embed_patches",
+                "conv1": "embed_patches"}[sorted(part)[0]]
+        return prefix + name if (prefix + name) in self.rby_name else None
+
+    # ------------------------------------------------------------------ norms
+    def _norm_components(self) -> None:
+        vec_c = {k: v for k, v in self.c.arrays.items() if k.startswith("vec|")}
+        vec_r = {k: v for k, v in self.r.arrays.items() if k.startswith("vec|")}
+        for cc in self.ccomps:
+            if cc["kind"] != "norm" and not any(k.startswith(f"vec|{cc['name']}|") for k in vec_c):
+                continue
+            if cc["kind"] != "norm":
+                continue
+            keys = sorted(k for k in vec_c if k.startswith(f"vec|{cc['name']}|"))
+            if not keys:
+                reason = ("constant (still at its initial value): not learned, never evidence"
+                          if cc["tensors"] and all(t["constant"] for t in cc["tensors"]) else "no residual-indexed vector")
+                self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
+                                            "reference": None, "powered": False, "reason": reason, "norm": True}
+                continue
+            rname = self._norm_partner(cc)
+            rows = []
+            for k in keys:
+                role = k.split("|")[2]
+                rk = f"vec|{rname}|{role}|None" if rname else None
+                if rk not in vec_r:
+                    cands = sorted(x for x in vec_r if rname and x.startswith(f"vec|{rname}|"))
+                    rk = cands[0] if cands else None
+                if rk is None:
+                    continue
+                gc, gr = vec_c[k], vec_r[rk]
+                naive = None
+                if gc.shape == gr.shape:
+                    nn = float(np.linalg.norm(gc) * np.linalg.norm(gr))
+                    naive = float(gc @ gr / nn) if nn else None
+                best = None
+                for al in self.alignments.get((cc["tower"], self._rtower(rname)), []):
+                    cpos = self.c.arrays[f"coords|{cc['tower']}"][al.c_pos]
+                    rpos = self.r.arrays[f"coords|{self._rtower(rname)}"][al.r_pos]
+                    if len(cpos) < 8:
+                        continue
+                    res = stats.norm_test(gc[cpos], gr[rpos])
+                    if best is None or res.p_value < best.p_value:
+                        best = res
+                if best is None:
+                    continue
+                rows.append({"role": role, "naive_cosine": naive, "centred_correlation": best.centred_correlation,
+                             "p": best.p_value, "n": best.n})
+            if not rows:
+                self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
+                                            "reference": rname, "powered": False, "norm": True,
+                                            "reason": "no aligned residual coordinates to compare norm weights on"}
+                continue
+            p = stats.bonferroni_min([r["p"] for r in rows])
+            naive = [r["naive_cosine"] for r in rows if r["naive_cosine"] is not None]
+            self.results[cc["name"]] = {
+                "p_raw": p, "similarity": float(max(0.0, max(r["centred_correlation"] for r in rows))),
+                "reference": rname, "reference_layer": self.rby_name.get(rname, {}).get("layer") if rname else None,
+                "powered": min(r["n"] for r in rows) >= 64, "norm": True,
+                "naive_cosine": float(np.mean(naive)) if naive else None,
+                "evidence": {"statistic": "centred correlation of norm weights (Fisher z)", "vectors": rows},
+            }
+
+    def _rtower(self, rname: str | None) -> str:
+        if not rname:
+            return "text"
+        head = rname.split(".", 1)[0]
+        return head if head in {"vision", "audio"} else "text"
+
+    def _norm_partner(self, cc: dict) -> str | None:
+        layer = cc["layer"]
+        prefix = "" if cc["tower"] == "text" else cc["tower"] + "."
+        if layer is None:
+            return cc["name"] if cc["name"] in self.rby_name else None
+        for sub in ("attention", "mlp", "experts"):
+            res = self.results.get(f"{prefix}layers.{layer}.{sub}")
+            if res and res.get("reference_layer") is not None and res.get("p_raw", 1) < INDEPENDENT_P:
+                name = f"{prefix}layers.{res['reference_layer']}.norm"
+                if name in self.rby_name:
+                    return name
+        return cc["name"] if cc["name"] in self.rby_name else None
+
+    # ------------------------------------------------------------------ layer map (report)
+    def _layer_map(self) -> None:
+        for kind in ("attention", "mlp"):
+            rows = [(c["layer"], c["name"]) for c in self.ccomps
+                    if _kind_of(c) == kind and c["tower"] == "text" and c["name"] in self.results]
+            rl = sorted({r["layer"] for r in self.rcomps if _kind_of(r) == kind and r["tower"] == "text"})
+            if not rows or not rl:
+                continue
+            ev = np.zeros((len(rows), len(rl)))
+            for i, (_, name) in enumerate(rows):
+                res = self.results[name]
+                if res.get("reference_layer") in rl and res["p_raw"] < DERIVED_P:
+                    ev[i, rl.index(res["reference_layer"])] = -math.log10(max(res["p_raw"], 1e-300))
+            path = stats.monotone_layer_map(ev)
+            self.layer_maps[kind] = {rows[i][0]: rl[j] for i, j in enumerate(path) if ev[i, j] > 0}
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> list[dict[str, Any]]:
+        identical = self._identical()
+        self._setup_alignments()
+        self._anchor_components()
+        self._block_tests()
+        self._norm_components()
+        self._layer_map()
+        return self._finish(identical)
+
+    def _finish(self, identical: dict[str, str | None]) -> list[dict[str, Any]]:
+        tested = sorted(n for n, r in self.results.items() if not r.get("norm") and r.get("relation") is None)
+        adj = dict(zip(tested, stats.holm([self.results[n]["p_raw"] for n in tested])))
+        derived_layers: set[tuple[str, int]] = set()
+        any_block_derived = False
+        out: list[dict[str, Any]] = []
+        for cc in self.ccomps:
+            name = cc["name"]
+            res = self.results.get(name)
+            item: dict[str, Any] = {
+                "name": name, "kind": cc["kind"], "layer": cc["layer"], "reference_name": None,
+                "reference_layer": None, "relation": "inconclusive", "basis": None, "p_value": 1.0,
+                "similarity": 0.0, "parameters": int(cc["parameters"]),
+            }
+            learned = cc["learned_parameters"] > 0 and bool(_learned_tensors(cc))
+            if res is not None and not res.get("norm"):
+                p = adj.get(name, res.get("p_raw", 1.0))
+                item["p_value"] = float(p)
+                item["p_raw"] = float(res.get("p_raw", 1.0))
+                item["similarity"] = float(res.get("similarity", 0.0))
+                item["reference_name"] = res.get("reference")
+                item["reference_layer"] = res.get("reference_layer")
+                if res.get("relation"):
+                    item["relation"] = res["relation"]
+                elif p < DERIVED_P:
+                    item["relation"] = "derived"
+                elif p > INDEPENDENT_P and res.get("powered"):
+                    item["relation"] = "independent"
+                elif p > INDEPENDENT_P:
+                    item["reason"] = res.get("reason") or "the test lacked power (too little comparable material)"
+                else:
+                    item["reason"] = "some evidence of correspondence, below the derived threshold"
+                if "reason" in res and "reason" not in item and item["relation"] == "inconclusive":
+                    item["reason"] = res["reason"]
+                if "evidence" in res:
+                    item["evidence"] = res["evidence"]
+            if name in identical and not (cc["kind"] == "norm") and learned:
+                item["relation"] = "identical"
+                item["reference_name"] = identical[name] or item["reference_name"]
+                item["similarity"] = 1.0
+                if name not in adj:
+                    item["p_value"] = 0.0
+                item.pop("reason", None)
+            if item["relation"] in ("identical", "derived"):
+                item["basis"] = "unknown"
+                if cc["layer"] is not None:
+                    derived_layers.add((cc["tower"], cc["layer"]))
+                any_block_derived = True
+            if not learned and cc["kind"] != "norm":
+                item["relation"] = "inconclusive"
+                item["reason"] = "no learned tensors (fixed tables, constants): never evidence"
+                item["basis"] = None
+            out.append(item)
+        # norms: supporting evidence only, Holm-adjusted as a family of their own
+        norm_names = sorted(n for n, r in self.results.items() if r.get("norm") and not r.get("reason"))
+        norm_adj = dict(zip(norm_names, stats.holm([self.results[n]["p_raw"] for n in norm_names])))
+        for item, cc in zip(out, self.ccomps):
+            res = self.results.get(cc["name"])
+            if cc["kind"] != "norm":
+                continue
+            if res is None:
+                item["reason"] = "no comparable norm in the reference"
+                continue
+            item["p_value"] = float(norm_adj.get(cc["name"], res.get("p_raw", 1.0)))
+            item["p_raw"] = float(res.get("p_raw", 1.0))
+            item["similarity"] = float(res.get("similarity", 0.0))
+            item["reference_name"] = res.get("reference")
+            item["reference_layer"] = res.get("reference_layer")
+            item["naive_cosine"] = res.get("naive_cosine")
+            if "evidence" in res:
+                item["evidence"] = res["evidence"]
+            supported = (cc["layer"] is None and any_block_derived) or (cc["tower"], cc["layer"]) in derived_layers
+            if res.get("reason"):
+                item["relation"] = "inconclusive"
+                item["reason"] = res["reason"]
+            elif supported and item["p_value"] < INDEPENDENT_P:
+                item["relation"] = "derived"
+                item["basis"] = "unknown"
+            elif item["p_value"] > INDEPENDENT_P and res.get("powered"):
+                item["relation"] = "independent"
+            else:
+                item["relation"] = "inconclusive"
+                item["reason"] = ("norm weights are never decisive on their own" if item["p_value"] <= INDEPENDENT_P
+                                  else "too few aligned coordinates")
+        for item in out:
+            item["p_value"] = float(max(0.0, min(1.0, item["p_value"])))
+            item["similarity"] = float(max(0.0, min(1.0, item["similarity"])))
+        return out

@@ -1,0 +1,365 @@
+"""Per-model lineage fingerprints: one streaming pass, cached, far smaller than the model.
+
+Comparing a candidate with many references must not re-read the candidate, and
+two models must never be in memory together. So each model is read once,
+tensor by tensor, into a fingerprint holding only what the statistics need:
+
+* for every tensor: shape, dtype, SHA-256 of its float32 values, RMS, and the
+  values at 1,024 positions fixed by the shape (the ``identical`` tier);
+* per residual stream (text, vision, audio tower): an **anchor table** -- rows
+  in a model-independent basis (tokens chosen by a hash of their string, pixel
+  features of the patch embedding, mel features of the first audio
+  convolution, learned position rows), columns in the model's own residual
+  coordinates -- and a set ``S`` of at most 256 residual coordinates
+  (the first 128, plus up to 128 chosen by a locality-sensitive hash of their
+  anchor column, so that a permuted copy selects the same coordinates);
+* for every block matrix: its hidden units' weights on the coordinates in
+  ``S`` (rows of q/k/v/gate/up/router, columns of o/down), in float16;
+* learned vectors indexed by residual coordinate (norm weights) in full.
+
+Cached under ``<cache>/fingerprints`` keyed by the files' names, sizes and
+modification times plus ``METHOD_VERSION``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from fromscratch.lineage.tokens import token_key, token_strings
+
+METHOD_VERSION = "lineage-fp/1"
+ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
+FIXED_COORDS = 128            # residual coordinates always kept (0..127)
+HASHED_COORDS = 128           # expected extra coordinates chosen by content hash
+SKETCH_POSITIONS = 1024
+MAX_POSITION_ROWS = 1024
+
+ANCHOR_PARTS = ["tokens", "positions", "patch", "conv1"]
+INPUT_ROLES = {"q", "k", "v", "gate", "up", "router", "q_a", "kv_a"}
+OUTPUT_ROLES = {"o", "down"}
+MATRIX_KINDS = {"attention", "mlp", "experts", "router", "cross_attention"}
+
+
+def cache_root() -> Path:
+    try:
+        from fromscratch.zoo import cache_dir  # type: ignore[attr-defined]
+
+        return Path(cache_dir())
+    except Exception:  # the zoo helper may not expose it yet
+        return Path(os.environ.get("FROMSCRATCH_CACHE", Path.home() / ".cache" / "fromscratch"))
+
+
+@dataclass
+class Fingerprint:
+    """Everything lineage needs from one model, in memory or on disk."""
+
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # -- persistence (no pickle: plain arrays plus JSON bytes)
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        payload = dict(self.arrays)
+        payload["__meta__"] = np.frombuffer(json.dumps(self.meta, sort_keys=True).encode(), dtype=np.uint8)
+        np.savez(buf, **payload)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(buf.getvalue())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Fingerprint":
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k != "__meta__"}
+            meta = json.loads(bytes(z["__meta__"]).decode())
+        return cls(meta, arrays)
+
+    # -- accessors
+    def components(self) -> list[dict[str, Any]]:
+        return self.meta["components"]
+
+    def tower_dim(self, tower: str) -> int | None:
+        t = self.meta["towers"].get(tower)
+        return None if t is None else int(t["dim"])
+
+
+def _files_of(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file())
+    return [path]
+
+
+def cache_key(path: Path) -> str:
+    h = hashlib.sha256(METHOD_VERSION.encode())
+    h.update(str(path.resolve()).encode())
+    for f in _files_of(path):
+        st = f.stat()
+        h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _sketch_positions(shape: tuple[int, ...]) -> np.ndarray:
+    n = int(np.prod(shape)) if shape else 1
+    seed = int.from_bytes(hashlib.blake2b(repr(tuple(shape)).encode(), digest_size=8).digest(), "little")
+    rng = np.random.default_rng(seed)
+    if n <= SKETCH_POSITIONS:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=SKETCH_POSITIONS, replace=False))
+
+
+def _key_normal(keys: np.ndarray) -> np.ndarray:
+    """A standard normal value per anchor key, the same in every model."""
+    mixed = (keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(11)
+    u = (mixed.astype(np.float64) + 0.5) / float(1 << 53)
+    return special.ndtri(u)
+
+
+def _select_coords(anchor_keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The residual coordinates kept for block profiles (see module docstring)."""
+    d = rows.shape[1]
+    if d <= FIXED_COORDS + HASHED_COORDS:
+        return np.arange(d)
+    fixed = np.arange(FIXED_COORDS)
+    if rows.shape[0] < 16:
+        return fixed
+    r = _key_normal(anchor_keys)
+    a = rows.astype(np.float64)
+    a = a - a.mean(axis=0, keepdims=True)
+    s = np.linalg.norm(a, axis=0)
+    s[s == 0] = 1.0
+    proj = np.abs(r @ (a / s)) / np.sqrt(np.sum(r * r))   # ~|N(0,1)| for an unrelated column
+    rate = HASHED_COORDS / (d - FIXED_COORDS)
+    thr = special.ndtri(1 - rate / 2)
+    extra = np.flatnonzero(proj > thr)
+    return np.union1d(fixed, extra)
+
+
+def _stable_key(*parts: Any) -> int:
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little") >> 1
+
+
+def _anchor_token_rows(model: Any, tensor, strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    mat = model.load(tensor)
+    n_rows = min(mat.shape[0], len(strings))
+    frac = min(1.0, ANCHOR_TOKENS / max(n_rows, 1))
+    limit = int(frac * float(1 << 63))
+    seen: set[str] = set()
+    ids: list[int] = []
+    keys: list[int] = []
+    for i in range(n_rows):
+        s = strings[i]
+        if not s or s in seen:
+            continue
+        k = token_key(s)
+        if k < limit:
+            seen.add(s)
+            ids.append(i)
+            keys.append(k)
+    rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
+    return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
+
+
+def _hash_tensor(arr: np.ndarray) -> str:
+    a = np.ascontiguousarray(arr, dtype=np.float32)
+    return hashlib.sha256(a.view(np.uint8).reshape(-1)).hexdigest()
+
+
+def build_fingerprint(location: str | Path, *, progress: bool = False, use_cache: bool = True) -> Fingerprint:
+    """Read a model once and return (and cache) its fingerprint."""
+    from fromscratch.artifacts import open_model
+
+    path = Path(location)
+    cpath = cache_root() / "fingerprints" / f"{cache_key(path)}.npz" if path.exists() else None
+    if use_cache and cpath is not None and cpath.exists():
+        try:
+            return Fingerprint.load(cpath)
+        except Exception:  # a damaged cache entry is rebuilt, never trusted
+            cpath.unlink(missing_ok=True)
+    with open_model(path) as model:
+        fp = _fingerprint_model(model, progress=progress)
+    if use_cache and cpath is not None:
+        try:
+            fp.save(cpath)
+        except OSError:
+            pass
+    return fp
+
+
+def _progress(total: int, enabled: bool, label: str):
+    if not enabled:
+        return None
+    from rich.progress import Progress
+
+    p = Progress(transient=True)
+    p.start()
+    task = p.add_task(label, total=total)
+    return p, task
+
+
+def _fingerprint_model(model: Any, *, progress: bool = False) -> Fingerprint:
+    comps = model.components()
+    arrays: dict[str, np.ndarray] = {}
+    tensors_meta: dict[tuple[str, str, int | None], dict[str, Any]] = {}
+    towers: dict[str, dict[str, Any]] = {}
+    anchor_parts: dict[str, list[tuple[np.ndarray, np.ndarray, str]]] = {}
+    strings = token_strings(model)
+    loaded_anchor: dict[tuple[str, str, int | None], np.ndarray] = {}
+
+    def tkey(t) -> tuple[str, str, int | None]:
+        return (t.component, t.role, t.expert)
+
+    def record(t, arr: np.ndarray) -> None:
+        pos = _sketch_positions(arr.shape)
+        flat = arr.reshape(-1)
+        arrays[f"sk|{t.component}|{t.role}|{t.expert}"] = flat[pos].astype(np.float32)
+        tensors_meta[tkey(t)] = {
+            "role": t.role, "expert": t.expert, "shape": list(arr.shape), "dtype": t.dtype,
+            "learned": bool(t.learned), "sha256": _hash_tensor(arr),
+            "rms": float(np.sqrt(np.mean(np.square(flat, dtype=np.float64)))) if flat.size else 0.0,
+            "constant": bool(flat.size > 0 and float(flat.max()) == float(flat.min())),
+        }
+
+    # pass 1: anchors (define each tower's residual dimension and coordinates)
+    for c in comps:
+        for t in c.tensors:
+            if not t.learned:
+                continue
+            tower = t.tower
+            if c.kind == "embedding" and c.name.endswith("embed_tokens") and t.role == "weight" and len(t.shape) == 2:
+                if strings:
+                    keys, rows, full = _anchor_token_rows(model, t, strings)
+                    anchor_parts.setdefault(tower, []).append((keys, rows, "tokens"))
+                    towers.setdefault(tower, {"dim": int(t.shape[1])})
+                    record(t, full)
+                    loaded_anchor[tkey(t)] = None  # recorded
+                    del full
+                else:
+                    towers.setdefault(tower, {"dim": int(t.shape[1])})
+            elif c.kind == "embedding" and c.name.endswith("embed_positions") and t.role == "weight" and len(t.shape) == 2:
+                mat = model.load(t)
+                n = min(mat.shape[0], MAX_POSITION_ROWS)
+                keys = np.asarray([_stable_key("pos", tower, i) for i in range(n)], dtype=np.int64)
+                anchor_parts.setdefault(tower, []).append((keys, mat[:n].astype(np.float32), "positions"))
+                towers.setdefault(tower, {"dim": int(t.shape[1])})
+                record(t, mat)
+                loaded_anchor[tkey(t)] = None
+            elif c.kind == "embedding" and c.name.endswith("embed_patches") and t.role in {"patch", "conv1"} and len(t.shape) >= 2:
+                mat = model.load(t)
+                flat = mat.reshape(mat.shape[0], -1).T  # (input features, d)
+                keys = np.asarray([_stable_key("feat", tower, t.role, tuple(mat.shape[1:]), i)
+                                   for i in range(flat.shape[0])], dtype=np.int64)
+                anchor_parts.setdefault(tower, []).append((keys, flat.astype(np.float32), t.role))
+                towers.setdefault(tower, {"dim": int(mat.shape[0])})
+                record(t, mat)
+                loaded_anchor[tkey(t)] = None
+    for tower, parts in anchor_parts.items():
+        d = towers[tower]["dim"]
+        parts = [p for p in parts if p[1].shape[1] == d]
+        if not parts:
+            continue
+        keys = np.concatenate([p[0] for p in parts])
+        rows = np.concatenate([p[1] for p in parts])
+        arrays[f"anchor_part|{tower}"] = np.concatenate(
+            [np.full(len(p[0]), ANCHOR_PARTS.index(p[2]), dtype=np.int8) for p in parts])
+        arrays[f"anchor_keys|{tower}"] = keys
+        arrays[f"anchor_rows|{tower}"] = rows.astype(np.float16)
+        towers[tower]["anchor"] = sorted({p[2] for p in parts})
+    # towers without an anchor: take the dimension from the norms / config
+    cfg = model.config or {}
+    for c in comps:
+        if c.tower not in towers and c.kind in {"attention", "mlp"}:
+            for t in c.tensors:
+                if t.role in {"q", "up", "gate"} and len(t.shape) == 2:
+                    towers[c.tower] = {"dim": int(t.shape[1])}
+                    break
+    for tower, info in towers.items():
+        d = info["dim"]
+        if f"anchor_rows|{tower}" in arrays:
+            coords = _select_coords(arrays[f"anchor_keys|{tower}"], arrays[f"anchor_rows|{tower}"].astype(np.float32))
+        else:
+            coords = np.arange(min(d, FIXED_COORDS + HASHED_COORDS)) if d <= FIXED_COORDS + HASHED_COORDS else np.arange(FIXED_COORDS)
+        arrays[f"coords|{tower}"] = coords.astype(np.int32)
+
+    # pass 2: everything else, one tensor at a time
+    todo = [t for c in comps for t in c.tensors if tkey(t) not in loaded_anchor]
+    bar = _progress(len(todo), progress, f"fingerprint {Path(str(model.path)).name}")
+    try:
+        for t in todo:
+            arr = model.load(t)
+            record(t, arr)
+            tower = t.tower
+            d = towers.get(tower, {}).get("dim")
+            coords = arrays.get(f"coords|{tower}")
+            base_role = t.role
+            if (t.kind in MATRIX_KINDS or t.component.endswith(("router",))) and arr.ndim == 2 and d and coords is not None:
+                if base_role in INPUT_ROLES and arr.shape[1] == d:
+                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = arr[:, coords].astype(np.float16)
+                elif base_role in OUTPUT_ROLES and arr.shape[0] == d:
+                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = arr[coords, :].T.astype(np.float16)
+            elif t.kind == "experts" and arr.ndim == 3 and d and coords is not None:
+                # stacked experts (E, out, in) stored as one tensor
+                for e in range(arr.shape[0]):
+                    sub = arr[e]
+                    if base_role in INPUT_ROLES and sub.shape[1] == d:
+                        arrays[f"prof|{t.component}|{t.role}|{e}"] = sub[:, coords].astype(np.float16)
+                    elif base_role in OUTPUT_ROLES and sub.shape[0] == d:
+                        arrays[f"prof|{t.component}|{t.role}|{e}"] = sub[coords, :].T.astype(np.float16)
+            elif t.kind == "projector" and arr.ndim == 2:
+                # a projector reads one tower's residual stream: profile its units there
+                for tw, info in sorted(towers.items()):
+                    tc = arrays.get(f"coords|{tw}")
+                    if arr.shape[1] == info["dim"] and tc is not None and tw != "text":
+                        arrays[f"prof|{t.component}|{t.role}|{tw}"] = arr[:, tc].astype(np.float16)
+                        break
+            elif arr.ndim == 1 and d and arr.shape[0] == d and not t.role.endswith("bias") and t.learned:
+                arrays[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)
+            if t.role == "weight" and t.component.endswith("lm_head") and strings and arr.ndim == 2 and d and arr.shape[1] == d:
+                keys, rows, _ = _anchor_token_rows(_Loaded(arr), None, strings)
+                arrays[f"head_keys|{tower}"] = keys
+                arrays[f"head_rows|{tower}"] = rows.astype(np.float16)
+            del arr
+            if bar:
+                bar[0].advance(bar[1])
+    finally:
+        if bar:
+            bar[0].stop()
+
+    comp_meta = []
+    for c in comps:
+        comp_meta.append({
+            "name": c.name, "kind": c.kind, "layer": c.layer, "tower": c.tower,
+            "parameters": int(c.parameters), "learned_parameters": int(c.learned_parameters),
+            "tensors": [tensors_meta[tkey(t)] for t in c.tensors if tkey(t) in tensors_meta],
+        })
+    meta = {
+        "method": METHOD_VERSION, "path": str(model.path), "format": model.format,
+        "parameters": int(model.parameters), "towers": towers, "components": comp_meta,
+        "has_tokenizer": strings is not None, "claims": _plain(model.claims),
+    }
+    return Fingerprint(meta, arrays)
+
+
+class _Loaded:
+    """Adapter so an array already in memory can go through ``_anchor_token_rows``."""
+
+    def __init__(self, arr: np.ndarray) -> None:
+        self.arr = arr
+
+    def load(self, _t) -> np.ndarray:
+        return self.arr
+
+
+def _plain(obj: Any) -> Any:
+    try:
+        return json.loads(json.dumps(obj, default=str))
+    except (TypeError, ValueError):
+        return {}

@@ -1,0 +1,290 @@
+"""The statistics of weight lineage and their null distributions.
+
+Everything here works on small numpy arrays taken from fingerprints (never on
+whole models) and is deterministic given a seed. Two families of tests:
+
+* ``unit_test`` -- does a candidate matrix have hidden units that match the
+  reference's units coordinate by coordinate in an already aligned residual
+  basis? Units are matched on one half of the residual coordinates and the
+  match is scored on the other half. Under independence the candidate's law is
+  invariant to flipping the sign of any residual coordinate (Gaussian-type
+  initialisation is symmetric and the whole training run is sign-equivariant),
+  and the matching never looks at the scored half, so the score is a sum of
+  terms with independent random signs: Hoeffding's inequality turns it into a
+  valid (conservative) p-value without any simulation.
+* ``anchor_test`` -- do the residual coordinates of the two models correspond
+  at all? Columns of a table whose rows live in a shared, model-independent
+  basis (token strings, pixel positions, position indices) are matched on one
+  half of the rows and scored on the other half; a coordinate counts only if
+  its held-out correlation beats what convergent geometry of independent
+  models can produce, and the count gets a sign-test (binomial) null.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as sps
+
+#: smallest p-value written out (log-space results below this are clipped)
+P_FLOOR = 1e-300
+
+
+def hoeffding_p(z: float) -> float:
+    """One-sided p-value of a Rademacher sum standardised by its root sum of squares."""
+    if not np.isfinite(z) or z <= 0:
+        return 1.0
+    return max(P_FLOOR, math.exp(-0.5 * z * z))
+
+
+def _unit_rows(a: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(a, axis=1, keepdims=True)
+    n[n == 0] = 1.0
+    return a / n
+
+
+def _std_cols(a: np.ndarray) -> np.ndarray:
+    """Scale each residual coordinate to unit RMS so no outlier coordinate dominates.
+
+    A coordinate's RMS does not change when its sign flips, so the sign-flip
+    argument of ``unit_test`` still holds after this scaling.
+    """
+    s = np.sqrt(np.mean(a * a, axis=0, keepdims=True))
+    s[s == 0] = 1.0
+    return a / s
+
+
+@dataclass
+class UnitResult:
+    """Outcome of one matrix-pair unit test."""
+
+    p_value: float
+    z: float
+    similarity: float          # median held-out |cos| of matched units, in [0, 1]
+    units: int                 # candidate units scored
+    coords: int                # scored residual coordinates
+    powered: bool              # enough material that a derived copy would be found
+    detail: dict = field(default_factory=dict)
+
+
+#: minimum scored coordinates and units for the unit test to count as powered
+MIN_SCORED_COORDS = 40
+MIN_UNITS = 8
+
+
+def unit_test(xc: np.ndarray, yr: np.ndarray, *, seed: int, n_match: int = 64,
+              max_units: int = 256) -> UnitResult:
+    """Matched-unit test between candidate profiles ``xc`` and reference profiles ``yr``.
+
+    ``xc`` is (h_c, o) and ``yr`` (h_r, o): rows are hidden units, columns the o
+    residual coordinates already aligned between the models (same column =
+    same coordinate under the hypothesised correspondence, signs corrected).
+    A deterministic split puts ``n_match`` coordinates into the matching half
+    (argmax |cos| over reference units) and the rest into the scored half.
+    """
+    xc = _std_cols(np.asarray(xc, dtype=np.float64))
+    yr = _std_cols(np.asarray(yr, dtype=np.float64))
+    hc, o = xc.shape
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(o)
+    n1 = min(n_match, max(16, o // 3))
+    c1, c2 = order[:n1], order[n1:]
+    if hc > max_units:
+        keep = np.sort(rng.choice(hc, size=max_units, replace=False))
+        xc = xc[keep]
+    powered = len(c2) >= MIN_SCORED_COORDS and xc.shape[0] >= MIN_UNITS and yr.shape[0] >= 1
+    if n1 < 4 or len(c2) < 4 or xc.shape[0] == 0 or yr.shape[0] == 0:
+        return UnitResult(1.0, 0.0, 0.0, int(xc.shape[0]), int(len(c2)), False)
+    a1, b1 = _unit_rows(xc[:, c1]), _unit_rows(yr[:, c1])
+    sim1 = a1 @ b1.T
+    idx = np.argmax(np.abs(sim1), axis=1)
+    sgn = np.sign(sim1[np.arange(len(idx)), idx])
+    sgn[sgn == 0] = 1.0
+    a2, b2 = _unit_rows(xc[:, c2]), _unit_rows(yr[idx][:, c2])
+    contrib = (sgn[:, None] * a2 * b2)           # units x scored coords
+    per_coord = contrib.sum(axis=0)
+    denom = float(np.sqrt(np.sum(per_coord ** 2)))
+    v = float(per_coord.sum())
+    z = v / denom if denom > 0 else 0.0
+    cos2 = contrib.sum(axis=1)
+    sim = float(np.clip(np.median(cos2), 0.0, 1.0))
+    return UnitResult(hoeffding_p(z), z, sim, int(xc.shape[0]), int(len(c2)), powered,
+                      {"matched_fraction_positive": float(np.mean(cos2 > 0))})
+
+
+@dataclass
+class AnchorResult:
+    """Outcome of the residual-correspondence test on an anchor table."""
+
+    p_value: float
+    z: float
+    similarity: float             # median held-out signed correlation of matched columns, clipped to [0, 1]
+    rows: int                     # shared anchor rows used
+    mapping: np.ndarray | None    # candidate coord -> reference coord (argmax on all rows)
+    signs: np.ndarray | None
+    confident: np.ndarray | None  # candidate coords whose held-out match clears the allowance
+    powered: bool
+    detail: dict = field(default_factory=dict)
+
+
+#: minimum shared rows (tokens, pixels, positions) for the anchor test to have power
+MIN_ANCHOR_ROWS = 64
+#: minimum candidate coordinates: 0.1**7 < 1e-6, so a full match can reach the threshold
+MIN_ANCHOR_COORDS = 8
+#: bound on the chance that one coordinate of an independent model clears the allowance
+ANCHOR_NULL_RATE = 0.1
+
+
+def _zcols(a: np.ndarray) -> np.ndarray:
+    a = a - a.mean(axis=0, keepdims=True)
+    s = np.linalg.norm(a, axis=0, keepdims=True)
+    s[s == 0] = 1.0
+    return a / s
+
+
+def convergence_allowance(d_ref: int, n_scored: int) -> float:
+    """How well a coordinate of an independent model can match one of the reference's.
+
+    Independently trained models may share geometry up to an arbitrary linear
+    map A; a single coordinate then correlates with a single reference
+    coordinate at most about max_j |A_ij|, which for a generic (rotation-like)
+    map is sqrt(2 ln d / d). Sampling noise on n rows adds about 3/sqrt(n).
+    A floor of 0.25 keeps the allowance meaningful for wide models.
+    """
+    d = max(int(d_ref), 2)
+    return float(min(0.95, max(0.25, math.sqrt(2 * math.log(d) / d)) + 3 / math.sqrt(max(n_scored, 1))))
+
+
+def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
+    """Residual-coordinate correspondence between two anchor tables.
+
+    ``ec`` (n, d_c) and ``er`` (n, d_r) hold the same n anchor rows (same tokens,
+    pixels or positions) in each model's own residual coordinates. Each
+    candidate coordinate is matched to a reference coordinate (argmax |corr|)
+    on one half of the rows and scored (signed correlation) on the other half.
+    The null hypothesis allows independent models to share geometry up to an
+    arbitrary linear map, so a held-out correlation up to the
+    ``convergence_allowance`` is not evidence; the statistic is the number of
+    coordinates above it. Under the null a coordinate clears the allowance only
+    through a 3-sigma sampling excursion on top of a maximal convergent match;
+    we bound that probability by ``ANCHOR_NULL_RATE`` (0.1, some thirty times
+    the Gaussian 3-sigma rate) and take p = P(Binomial(d_c, 0.1) >= count).
+    A few privileged coordinates (outlier dimensions) that do match across
+    independent models move this count by a few units only.
+    """
+    ec = np.asarray(ec, dtype=np.float64)
+    er = np.asarray(er, dtype=np.float64)
+    n, dc = ec.shape
+    dr = er.shape[1]
+    if n < 8 or dc < 2 or dr < 2:
+        return AnchorResult(1.0, 0.0, 0.0, n, None, None, None, False, {"reason": "too few shared rows"})
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    r1, r2 = np.sort(order[: n // 2]), np.sort(order[n // 2:])
+    c1 = _zcols(ec[r1]).T @ _zcols(er[r1])
+    idx = np.argmax(np.abs(c1), axis=1)
+    sgn = np.sign(c1[np.arange(dc), idx])
+    sgn[sgn == 0] = 1.0
+    held = sgn * np.sum(_zcols(ec[r2]) * _zcols(er[r2][:, idx]), axis=0)
+    allow = convergence_allowance(dr, len(r2))
+    count = int(np.sum(held > allow))
+    p = float(sps.binom.sf(count - 1, dc, ANCHOR_NULL_RATE)) if count > 0 else 1.0
+    p = max(P_FLOOR, p)
+    full = _zcols(ec).T @ _zcols(er)
+    mapping = np.argmax(np.abs(full), axis=1)
+    mc = full[np.arange(dc), mapping]
+    signs = np.sign(mc)
+    signs[signs == 0] = 1.0
+    # a coordinate is usable for aligning blocks when both halves agree on its partner
+    idx2 = np.argmax(np.abs(_zcols(ec[r2]).T @ _zcols(er[r2])), axis=1)
+    confident = np.flatnonzero((held > allow) & (idx == idx2) & (idx == mapping))
+    z = float(sps.norm.isf(p)) if p < 0.5 else 0.0
+    sim = float(np.clip(np.median(held), 0.0, 1.0))
+    return AnchorResult(p, z, sim, n, mapping, signs, confident,
+                        n >= MIN_ANCHOR_ROWS and dc >= MIN_ANCHOR_COORDS,
+                        {"coordinates_matched": count, "coordinates": dc, "allowance": allow})
+
+
+@dataclass
+class NormResult:
+    """Norm weights: the naive cosine next to the calibrated statistic."""
+
+    naive_cosine: float | None
+    centred_correlation: float
+    p_value: float
+    n: int
+
+
+def norm_test(gc: np.ndarray, gr: np.ndarray) -> NormResult:
+    """Centred correlation of two aligned norm vectors with a Fisher-z null.
+
+    Positive-mean vectors have cosine near 1 whatever their origin; what
+    shared origin leaves is the per-coordinate deviation from the mean, whose
+    correlation is ~N(0, 1/(n-3)) on the Fisher scale when coordinates are
+    exchangeable (independent models).
+    """
+    gc = np.asarray(gc, dtype=np.float64)
+    gr = np.asarray(gr, dtype=np.float64)
+    n = len(gc)
+    nc = float(np.linalg.norm(gc) * np.linalg.norm(gr))
+    naive = float(gc @ gr / nc) if nc > 0 else None
+    a, b = gc - gc.mean(), gr - gr.mean()
+    den = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if n < 8 or den == 0:
+        return NormResult(naive, 0.0, 1.0, n)
+    r = float(np.clip(a @ b / den, -0.999999, 0.999999))
+    z = math.atanh(r) * math.sqrt(n - 3)
+    return NormResult(naive, r, max(P_FLOOR, float(sps.norm.sf(z))), n)
+
+
+def bonferroni_min(ps: list[float]) -> float:
+    """min p times the number of tests: valid under any dependence."""
+    if not ps:
+        return 1.0
+    return float(min(1.0, min(ps) * len(ps)))
+
+
+def holm(ps: list[float]) -> list[float]:
+    """Holm step-down adjusted p-values (family-wise error control, any dependence)."""
+    m = len(ps)
+    order = sorted(range(m), key=lambda i: (ps[i], i))
+    adj = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        val = min(1.0, (m - rank) * ps[i])
+        running = max(running, val)
+        adj[i] = running
+    return adj
+
+
+def monotone_layer_map(evidence: np.ndarray) -> list[int]:
+    """Map each candidate layer to a reference layer by dynamic programming.
+
+    ``evidence[i, j]`` is how strongly candidate layer i matches reference layer
+    j (e.g. -log10 p). The path is non-decreasing in j, so it represents
+    pruning (reference layers skipped), duplication / depth up-scaling (a
+    reference layer used several times) and plain fine-tuning (the diagonal),
+    but never a reordering, which real derivations do not produce.
+    """
+    lc, lr = evidence.shape
+    if lc == 0 or lr == 0:
+        return []
+    score = np.full((lc, lr), -np.inf)
+    back = np.zeros((lc, lr), dtype=int)
+    score[0] = evidence[0]
+    for i in range(1, lc):
+        best = np.maximum.accumulate(score[i - 1])
+        arg = np.zeros(lr, dtype=int)
+        cur = 0
+        for j in range(lr):
+            if score[i - 1, j] >= score[i - 1, cur]:
+                cur = j
+            arg[j] = cur
+        score[i] = best + evidence[i]
+        back[i] = arg
+    path = [int(np.argmax(score[-1]))]
+    for i in range(lc - 1, 0, -1):
+        path.append(int(back[i, path[-1]]))
+    return path[::-1]

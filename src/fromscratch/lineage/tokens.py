@@ -1,0 +1,145 @@
+"""Token strings of a model, spelled the same way whatever the tokenizer family.
+
+Embedding rows are indexed by token ids, which mean nothing across models; the
+strings the ids stand for do. To bridge two vocabularies (extended, re-ordered,
+or from another tokenizer family) every token is turned into the text it
+stands for: byte-level BPE characters are mapped back to bytes (``Ġthe`` ->
+" the"), SentencePiece ``▁`` becomes a space, WordPiece ``##x`` a continuation
+``x`` and other WordPiece tokens a word start `` x``. Only the strings are
+used (hashed); nothing from the tokenizer is executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+MAX_TOKENIZER_BYTES = 256 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """The GPT-2 byte <-> printable character table, inverted (a property of the format)."""
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+          + list(range(ord("®"), ord("ÿ") + 1)))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def _from_byte_level(tok: str) -> str:
+    table = _byte_decoder()
+    try:
+        raw = bytes(table[ch] for ch in tok)
+    except KeyError:
+        return tok  # an added token written as plain text
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def _from_metaspace(tok: str) -> str:
+    if len(tok) == 6 and tok.startswith("<0x") and tok.endswith(">"):
+        try:
+            return bytes([int(tok[3:5], 16)]).decode("latin-1")
+        except ValueError:
+            return tok
+    return tok.replace("▁", " ")
+
+
+def _from_wordpiece(tok: str) -> str:
+    if tok.startswith("[") and tok.endswith("]"):
+        return tok
+    return tok[2:] if tok.startswith("##") else " " + tok
+
+
+def normalise(tokens: list[str], style: str) -> list[str]:
+    fn = {"byte-level": _from_byte_level, "metaspace": _from_metaspace,
+          "wordpiece": _from_wordpiece}.get(style, lambda t: t)
+    return [fn(t) for t in tokens]
+
+
+def _guess_style(tokens: list[str]) -> str:
+    sample = tokens[: 5000]
+    if sum(t.startswith("##") for t in sample) > 50:
+        return "wordpiece"
+    if sum("▁" in t for t in sample) > 50:
+        return "metaspace"
+    if sum(("Ġ" in t) or ("Ċ" in t) for t in sample) > 20:
+        return "byte-level"
+    return "plain"
+
+
+def _tokenizer_json(path: Path) -> list[str] | None:
+    if path.stat().st_size > MAX_TOKENIZER_BYTES:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict):
+        return None
+    vocab = model.get("vocab")
+    pairs: list[tuple[int, str]] = []
+    if isinstance(vocab, dict):
+        pairs = [(int(i), str(t)) for t, i in vocab.items() if isinstance(i, int)]
+    elif isinstance(vocab, list):  # Unigram: [[piece, score], ...]
+        pairs = [(i, str(v[0])) for i, v in enumerate(vocab) if isinstance(v, list) and v]
+    for added in data.get("added_tokens") or []:
+        if isinstance(added, dict) and isinstance(added.get("id"), int):
+            pairs.append((added["id"], str(added.get("content", ""))))
+    if not pairs:
+        return None
+    size = max(i for i, _ in pairs) + 1
+    if size > 10_000_000:
+        return None
+    out: list[str] = [""] * size
+    for i, t in pairs:
+        if 0 <= i < size:
+            out[i] = t
+    pre = json.dumps(data.get("pre_tokenizer")) + json.dumps(data.get("decoder"))
+    mtype = str(model.get("type", ""))
+    if "ByteLevel" in pre:
+        style = "byte-level"
+    elif "Metaspace" in pre or mtype == "Unigram" or "▁" in pre:
+        style = "metaspace"
+    elif mtype == "WordPiece" or "WordPiece" in pre:
+        style = "wordpiece"
+    else:
+        style = _guess_style(out)
+    return normalise(out, style)
+
+
+def token_strings(model: Any) -> list[str] | None:
+    """The model's token strings by id (canonical spelling), or None if it has no tokenizer."""
+    emb = getattr(model, "embedded_tokenizer", None)
+    if isinstance(emb, dict) and isinstance(emb.get("tokens"), list) and emb["tokens"]:
+        toks = [str(t) for t in emb["tokens"]]
+        kind = str(emb.get("model", ""))
+        style = {"gpt2": "byte-level", "llama": "metaspace", "bert": "wordpiece",
+                 "t5": "metaspace", "gemma": "metaspace"}.get(kind) or _guess_style(toks)
+        return normalise(toks, style)
+    side = getattr(model, "side_files", {}) or {}
+    if "tokenizer.json" in side:
+        got = _tokenizer_json(Path(side["tokenizer.json"]))
+        if got:
+            return got
+    if "vocab.txt" in side:
+        p = Path(side["vocab.txt"])
+        if p.stat().st_size <= MAX_TOKENIZER_BYTES:
+            toks = p.read_text(encoding="utf-8", errors="replace").splitlines()
+            return normalise(toks, "wordpiece")
+    return None
+
+
+def token_key(text: str) -> int:
+    """A 63-bit hash of a token string: the same token gets the same key in every model."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "little") >> 1
