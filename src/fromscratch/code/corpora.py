@@ -1,0 +1,150 @@
+"""Real reference corpora for evaluation: model code shipped in PyPI wheels.
+
+WHY: claims about copy detection must be measured on real model code, not on toy
+files. transformers and vLLM ship their model files as plain Python inside their
+wheels, so `pip download --no-deps` fetches them without installing or running
+anything; only the model folders are extracted (as text, never imported).
+
+Also extracts ground truth: the `# Copied from transformers.models.X...`
+annotations that transformers keeps in sync with its own consistency checker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+TRANSFORMERS_COPIES = "4.46.3"  # many `# Copied from` annotations (later releases moved to modular files)
+TRANSFORMERS_PORTS = "5.24.0"   # contemporary with the vLLM release below
+VLLM = "0.33.0"
+
+
+class CorpusUnavailable(RuntimeError):
+    """The wheel could not be fetched (offline, registry down)."""
+
+
+def cache_dir() -> Path:
+    try:
+        from fromscratch.zoo import cache_dir as zoo_cache  # type: ignore[attr-defined]
+
+        return Path(zoo_cache())
+    except Exception:  # the zoo area may not exist yet
+        return Path(os.environ.get("FROMSCRATCH_CACHE", Path.home() / ".cache" / "fromscratch"))
+
+
+def _wheel(package: str, version: str) -> Path:
+    dest = cache_dir() / "code-corpora"
+    dest.mkdir(parents=True, exist_ok=True)
+    norm = package.replace("-", "_")
+    found = sorted(dest.glob(f"{norm}-{version}-*.whl"))
+    if found:
+        return found[0]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+           f"{package}=={version}", "-d", str(dest)]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        raise CorpusUnavailable(f"could not download {package}=={version}: {exc}") from exc
+    found = sorted(dest.glob(f"{norm}-{version}-*.whl"))
+    if not found:
+        raise CorpusUnavailable(f"{package}=={version}: no wheel after download")
+    return found[0]
+
+
+def _extract(package: str, version: str, member_prefix: str) -> Path:
+    out = cache_dir() / "code-corpora" / "x" / f"{package}-{version}"
+    target = out / member_prefix
+    marker = out / ".complete"
+    if marker.exists():
+        return target
+    wheel = _wheel(package, version)
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if not name.startswith(member_prefix) or not name.endswith(".py") or ".." in name.split("/"):
+                continue
+            path = out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(zf.read(info))
+    marker.write_text("ok\n")
+    return target
+
+
+def transformers_models(version: str = TRANSFORMERS_COPIES) -> Path:
+    """The `transformers/models` folder of a transformers release."""
+    return _extract("transformers", version, "transformers/models/")
+
+
+def vllm_models(version: str = VLLM) -> Path:
+    """vLLM's `model_executor/models` folder."""
+    return _extract("vllm", version, "vllm/model_executor/models/")
+
+
+def model_files(models: Path) -> list[Path]:
+    """The PyTorch/TF/Flax modelling files of a transformers models folder (`*/modeling_*.py`)."""
+    return sorted(models.glob("*/modeling_*.py"))
+
+
+_COPIED = re.compile(r"^([ \t]*)# Copied from transformers\.models\.([\w.]+?)(?:\s+with\s+(.*))?\s*$")
+_DEF = re.compile(r"^[ \t]*(?:async\s+)?(def|class)\s+(\w+)")
+
+
+@dataclass(frozen=True)
+class CopyEdge:
+    """`target` (in `target_file`) is declared a copy of `source` (in `source_file`); names are Class.method."""
+
+    target_file: str
+    target: str
+    source_file: str
+    source: str
+
+
+def copied_from_edges(models: Path) -> list[CopyEdge]:
+    """Every `# Copied from transformers.models...` annotation resolved to (file, qualified name) pairs."""
+    edges: list[CopyEdge] = []
+    for path in model_files(models):
+        rel = path.relative_to(models).as_posix()
+        lines = path.read_text(encoding="utf-8").splitlines()
+        classes: list[tuple[int, str]] = []  # (indent, class name) stack
+        for i, line in enumerate(lines):
+            d = _DEF.match(line)
+            if d:
+                indent = len(line) - len(line.lstrip())
+                while classes and classes[-1][0] >= indent:
+                    classes.pop()
+                if d.group(1) == "class":
+                    classes.append((indent, d.group(2)))
+            m = _COPIED.match(line)
+            if not m:
+                continue
+            # the definition this annotation sits on (skip decorators)
+            j = i + 1
+            while j < len(lines) and lines[j].lstrip().startswith("@"):
+                j += 1
+            if j >= len(lines):
+                continue
+            nd = _DEF.match(lines[j])
+            if not nd:
+                continue
+            indent = len(lines[j]) - len(lines[j].lstrip())
+            outer = [c for ind, c in classes if ind < indent]
+            target = ".".join(outer[-1:] + [nd.group(2)])
+            dotted = m.group(2).split(".")
+            # <dir>.<module>.<Qual>[.<method>]
+            if len(dotted) < 3:
+                continue
+            src_file = f"{dotted[0]}/{dotted[1]}.py"
+            if not (models / src_file).exists():
+                continue
+            edges.append(CopyEdge(rel, target, src_file, ".".join(dotted[2:])))
+    return edges
+
+
+def strip_copy_annotations(text: str) -> str:
+    """Remove the `# Copied from` lines so the labels are invisible to the detector."""
+    return "\n".join(line for line in text.splitlines() if "# Copied from" not in line) + "\n"

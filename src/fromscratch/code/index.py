@@ -1,0 +1,233 @@
+"""The reference index: a corpus fingerprinted once, queried one way many times.
+
+WHY: the references (a whole transformers, vLLM or SGLang release) are large and
+stable while candidates change, so the corpus is parsed once into sparse binary
+unit x feature matrices per channel, with the inverse document frequency of every
+feature and the calibration null. A query multiplies a candidate's few units by
+these matrices: candidate -> corpus, never all pairs.
+
+On disk it is a compressed `.npz` read with `allow_pickle=False` (plain arrays and
+one JSON blob; nothing executable), so an index from an untrusted source cannot
+run code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import scipy.sparse as sp
+
+from fromscratch.code.fingerprint import CHANNELS, unit_features
+from fromscratch.code.lang import SourceFile
+from fromscratch.code.sources import Skipped, list_sources, read_source
+from fromscratch.errors import InputError
+
+FORMAT = "fromscratch.code-index/1"
+
+
+@dataclass
+class Index:
+    """A fingerprinted reference corpus (see module docstring)."""
+
+    files: list[str]                 # reference_file names (root prefix + relative path)
+    groups: list[str]                # the folder of each file: files of one model share it
+    texts: list[str]                 # source text, for line-level evidence and the HTML view
+    unit_file: np.ndarray            # int32 [n_units]
+    unit_start: np.ndarray           # int32 [n_units]
+    unit_end: np.ndarray             # int32 [n_units]
+    unit_name: list[str]
+    file_units: np.ndarray           # int64 [n_files + 1]: units of file i are file_units[i]:file_units[i+1]
+    vocab: dict[str, np.ndarray]     # sorted uint64 feature ids per channel
+    idf: dict[str, np.ndarray]       # float32 per vocab entry
+    mat: dict[str, sp.csr_matrix]    # binary units x vocab per channel
+    mass: dict[str, np.ndarray]      # float32 [n_units]: sum of idf of the unit's features
+    n_docs: int
+    null: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    _matT: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
+
+    def idf_unseen(self) -> float:
+        """Weight of a feature the corpus never contains: the rarest possible."""
+        return float(math.log((self.n_docs + 1) / 0.5))
+
+    def matT(self, channel: str) -> sp.csr_matrix:
+        if channel not in self._matT:
+            self._matT[channel] = self.mat[channel].T.tocsr()
+        return self._matT[channel]
+
+    def lookup(self, channel: str, feats: set[int]) -> tuple[np.ndarray, int]:
+        """Column ids of the features the corpus knows, and how many it does not."""
+        if not feats:
+            return np.zeros(0, dtype=np.int64), 0
+        arr = np.fromiter(feats, dtype=np.uint64, count=len(feats))
+        voc = self.vocab[channel]
+        pos = np.searchsorted(voc, arr)
+        pos_c = np.minimum(pos, max(len(voc) - 1, 0))
+        ok = (pos < len(voc)) & (voc[pos_c] == arr) if len(voc) else np.zeros(len(arr), dtype=bool)
+        cols = np.sort(pos_c[ok])
+        return cols, int(len(arr) - ok.sum())
+
+
+def parse_refs(spec: str | Path) -> tuple[str, Path]:
+    """`NAME=PATH` or PATH -> (prefix, path); the prefix defaults to the root's last folder name."""
+    s = str(spec)
+    if "=" in s and not Path(s).exists():
+        name, _, path = s.partition("=")
+        if not name or "/" in name:
+            raise InputError(s, "expected NAME=PATH with a plain NAME")
+        return name, Path(path)
+    p = Path(s)
+    if p.is_file():
+        return p.resolve().parent.name or "ref", p
+    return p.resolve().name or "ref", p
+
+
+def _group(name: str) -> str:
+    return str(PurePosixPath(name).parent)
+
+
+def build_index(refs: list[str | Path], *, progress=None, null_size: int = 200) -> Index:
+    """Parse and fingerprint every source file under the given reference roots."""
+    parsed: list[tuple[str, SourceFile]] = []
+    skipped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for spec in refs:
+        prefix, root = parse_refs(spec)
+        entries = list_sources(root)
+        for rel, path in entries:
+            name = f"{prefix}/{rel}"
+            if name in seen:
+                raise InputError(spec, f"two references are both named {name!r}; give them distinct NAME= prefixes")
+            seen.add(name)
+            res = read_source(rel, path)
+            if isinstance(res, Skipped):
+                skipped.append((name, res.reason))
+                continue
+            parsed.append((name, res))
+            if progress:
+                progress(1)
+    if not parsed:
+        raise InputError(", ".join(map(str, refs)), "no readable source files among the references")
+    return index_from_sources(parsed, skipped, null_size=null_size)
+
+
+def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple[str, str]] | None = None,
+                       *, null_size: int = 200) -> Index:
+    """Build the matrices and IDF tables from parsed files (in the given order)."""
+    parsed = sorted(parsed, key=lambda x: x[0])
+    files = [n for n, _ in parsed]
+    unit_feats: list[dict[str, set[int]]] = []
+    unit_file, unit_start, unit_end, unit_name = [], [], [], []
+    file_units = [0]
+    for fi, (_, sf) in enumerate(parsed):
+        for u in sf.units:
+            unit_feats.append(unit_features(u.masked, u.idents, u.struct))
+            unit_file.append(fi)
+            unit_start.append(u.start)
+            unit_end.append(u.end)
+            unit_name.append(u.name)
+        file_units.append(len(unit_feats))
+    n_docs = len(files)
+    vocab, idf, mat, mass = {}, {}, {}, {}
+    for c in CHANNELS:
+        all_ids = [np.fromiter(f[c], dtype=np.uint64, count=len(f[c])) for f in unit_feats]
+        cat = np.concatenate(all_ids) if all_ids else np.zeros(0, dtype=np.uint64)
+        voc = np.unique(cat)
+        # document frequency over files (a feature counts once per file)
+        per_file = []
+        for fi in range(n_docs):
+            a, b = file_units[fi], file_units[fi + 1]
+            if b > a:
+                per_file.append(np.unique(np.concatenate(all_ids[a:b])))
+        df = np.zeros(len(voc), dtype=np.int64)
+        if per_file:
+            np.add.at(df, np.searchsorted(voc, np.concatenate(per_file)), 1)
+        w = np.maximum(np.log((n_docs + 1) / (df + 0.5)), 0.0).astype(np.float32)
+        indptr = np.zeros(len(all_ids) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(a) for a in all_ids])
+        indices = np.searchsorted(voc, cat).astype(np.int32)
+        m = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(all_ids), len(voc)))
+        m.sort_indices()
+        vocab[c], idf[c], mat[c] = voc, w, m
+        mass[c] = np.asarray(m @ w.astype(np.float64)).astype(np.float32).ravel()
+    index = Index(
+        files=files, groups=[_group(n) for n in files], texts=[sf.text for _, sf in parsed],
+        unit_file=np.asarray(unit_file, dtype=np.int32), unit_start=np.asarray(unit_start, dtype=np.int32),
+        unit_end=np.asarray(unit_end, dtype=np.int32), unit_name=unit_name,
+        file_units=np.asarray(file_units, dtype=np.int64), vocab=vocab, idf=idf, mat=mat, mass=mass,
+        n_docs=n_docs, skipped=list(skipped or []),
+    )
+    from fromscratch.code.score import calibration_null  # the null needs the scorer
+
+    index.null = calibration_null(index, parsed, size=null_size)
+    return index
+
+
+def save_index(index: Index, path: str | Path) -> None:
+    """Write the index as a compressed npz (plain arrays + a JSON header)."""
+    meta = {"format": FORMAT, "files": index.files, "groups": index.groups, "unit_name": index.unit_name,
+            "n_docs": index.n_docs, "skipped": index.skipped}
+    texts = [t.encode("utf-8") for t in index.texts]
+    arrays: dict[str, np.ndarray] = {
+        "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+        "text_blob": np.frombuffer(b"".join(texts), dtype=np.uint8),
+        "text_off": np.cumsum([0] + [len(t) for t in texts]).astype(np.int64),
+        "unit_file": index.unit_file, "unit_start": index.unit_start, "unit_end": index.unit_end,
+        "file_units": index.file_units, "null": index.null.astype(np.float32),
+    }
+    for c in CHANNELS:
+        arrays[f"{c}_vocab"] = index.vocab[c]
+        arrays[f"{c}_idf"] = index.idf[c]
+        arrays[f"{c}_indptr"] = index.mat[c].indptr.astype(np.int64)
+        arrays[f"{c}_indices"] = index.mat[c].indices.astype(np.int32)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    Path(path).write_bytes(buf.getvalue())
+
+
+def is_index_file(path: Path) -> bool:
+    """True when `path` is a zip holding our index header (cheap check, no full load)."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "meta.npy" in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def load_index(path: str | Path) -> Index:
+    """Read an index written by `save_index`; anything else is an InputError."""
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+            if meta.get("format") != FORMAT:
+                raise InputError(p, f"not a {FORMAT} file")
+            blob = bytes(z["text_blob"])
+            off = z["text_off"]
+            texts = [blob[off[i]:off[i + 1]].decode("utf-8") for i in range(len(off) - 1)]
+            n_units = len(z["unit_file"])
+            vocab, idf, mat, mass = {}, {}, {}, {}
+            for c in CHANNELS:
+                vocab[c] = z[f"{c}_vocab"]
+                idf[c] = z[f"{c}_idf"]
+                indices = z[f"{c}_indices"]
+                mat[c] = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, z[f"{c}_indptr"]),
+                                       shape=(n_units, len(vocab[c])))
+                mass[c] = np.asarray(mat[c] @ idf[c].astype(np.float64)).astype(np.float32).ravel()
+            return Index(files=meta["files"], groups=meta["groups"], texts=texts, unit_file=z["unit_file"],
+                         unit_start=z["unit_start"], unit_end=z["unit_end"], unit_name=meta["unit_name"],
+                         file_units=z["file_units"], vocab=vocab, idf=idf, mat=mat, mass=mass,
+                         n_docs=int(meta["n_docs"]), null=z["null"],
+                         skipped=[tuple(s) for s in meta.get("skipped", [])])
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(p, f"not a readable code index ({type(exc).__name__})") from exc

@@ -1,0 +1,137 @@
+"""Scoring a candidate file against the index: unit -> unit, then file -> file.
+
+Unit similarity, per channel c (tokens, identifiers, structure):
+    s_c(u, r) = sum of idf(f) over features shared by u and r / max(mass_c(u), mass_c(r))
+where mass_c is the idf-weighted size of a unit's feature set. Features common to
+the whole corpus (imports, framework boilerplate, licence headers, `super().__init__`)
+have idf near 0, so they add almost nothing to either side; rare features (a model's
+own attribute names, its arithmetic) decide. The unit score is a fixed mix of the
+channels, `ALPHA`.
+
+File score: every candidate unit takes its best match inside the reference file
+(so reordered functions and split files do not matter), and the file score is the
+mean of those best matches weighted by each unit's informative mass (tiny helpers
+and boilerplate weigh little).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from fromscratch.code.fingerprint import CHANNELS, unit_features
+from fromscratch.code.lang import SourceFile
+
+ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
+
+
+@dataclass
+class Query:
+    """A candidate file's unit x reference-unit similarities (sparse) and unit masses."""
+
+    sim: sp.csr_matrix          # n_cand_units x n_ref_units, combined score in [0, 1]
+    mass: np.ndarray            # informative mass of each candidate unit
+    best: np.ndarray            # n_cand_units x n_ref_files: best unit score inside each file
+    file_score: np.ndarray      # n_ref_files
+
+
+def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Query:
+    """Score every unit of `sf` against every reference unit sharing a feature with it."""
+    n_u = len(sf.units)
+    n_r = len(index.unit_file)
+    feats = [unit_features(u.masked, u.idents, u.struct) for u in sf.units]
+    keys, vals_all = [], []
+    mass = np.zeros(n_u)
+    unseen_w = index.idf_unseen()
+    for c in CHANNELS:
+        rows, cols, data = [], [], []
+        mass_c = np.zeros(n_u)
+        idf = index.idf[c]
+        for i, f in enumerate(feats):
+            col, unseen = index.lookup(c, f[c])
+            w = idf[col].astype(np.float64)
+            mass_c[i] = w.sum() + unseen * unseen_w
+            rows.append(np.full(len(col), i, dtype=np.int64))
+            cols.append(col)
+            data.append(w)
+        q = sp.csr_matrix((np.concatenate(data) if data else np.zeros(0),
+                           np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64),
+                           np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)),
+                          shape=(n_u, len(idf)))
+        shared = (q @ index.matT(c)).tocoo()
+        denom = np.maximum(mass_c[shared.row], index.mass[c][shared.col].astype(np.float64))
+        vals = np.where(denom > 0, shared.data / np.where(denom > 0, denom, 1.0), 0.0)
+        keys.append(shared.row.astype(np.int64) * n_r + shared.col)
+        vals_all.append(ALPHA[c] * np.minimum(vals, 1.0))
+        mass += ALPHA[c] * mass_c
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    uk, inv = np.unique(key, return_inverse=True)
+    summed = np.bincount(inv, weights=np.concatenate(vals_all)) if len(key) else np.zeros(0)
+    total = sp.coo_matrix((summed, (uk // max(n_r, 1), uk % max(n_r, 1))), shape=(n_u, n_r))
+    n_files = len(index.files)
+    best = np.zeros((n_u, n_files))
+    if total.nnz:
+        np.maximum.at(best, (total.row, index.unit_file[total.col]), total.data)
+    if exclude_files:
+        best[:, sorted(exclude_files)] = 0.0
+    denom = mass.sum()
+    file_score = (mass @ best) / denom if denom > 0 else np.zeros(n_files)
+    return Query(sim=total.tocsr(), mass=mass, best=best, file_score=np.clip(file_score, 0.0, 1.0))
+
+
+def best_pairs(index, q: Query, file_id: int) -> list[tuple[int, int, float]]:
+    """(candidate unit, reference unit, score) of the best match of each candidate unit inside one file."""
+    a, b = int(index.file_units[file_id]), int(index.file_units[file_id + 1])
+    sub = q.sim[:, a:b].toarray()
+    out = []
+    for i in range(sub.shape[0]):
+        if sub.shape[1] == 0:
+            break
+        j = int(np.argmax(sub[i]))
+        if sub[i, j] > 0:
+            out.append((i, a + j, float(sub[i, j])))
+    return out
+
+
+def _order_key(name: str) -> bytes:
+    return hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+
+
+def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int = 200) -> np.ndarray:
+    """Scores of reference files against reference files of *other* models.
+
+    Each of up to `size` reference files (a fixed, name-hashed sample) is scored
+    against the index as if it were a candidate, leaving out itself and every file
+    of its own folder (its own model). The pooled scores are the null: what a file
+    scores against code it was not taken from, inside the same corpus and role.
+    Copy families inside the corpus (models whose code was copied from each other)
+    also land in this pool and only make p-values larger: the test stays
+    conservative. Stored sorted, subsampled to at most 20,000 values.
+    """
+    if len(parsed) < 3:
+        return np.zeros(0, dtype=np.float32)
+    by_name = {n: i for i, n in enumerate(index.files)}
+    order = sorted(parsed, key=lambda x: _order_key(x[0]))[:size]
+    vals = []
+    for name, sf in order:
+        fi = by_name[name]
+        same = {j for j, g in enumerate(index.groups) if g == index.groups[fi]}
+        q = query(index, sf, exclude_files=same)
+        keep = np.ones(len(index.files), dtype=bool)
+        keep[sorted(same)] = False
+        vals.append(q.file_score[keep])
+    pool = np.sort(np.concatenate(vals)).astype(np.float32) if vals else np.zeros(0, dtype=np.float32)
+    if len(pool) > 20000:
+        pool = pool[np.linspace(0, len(pool) - 1, 20000).round().astype(np.int64)]
+    return pool
+
+
+def p_value(null: np.ndarray, score: float) -> float | None:
+    """Conformal p-value (1 + #{null >= s}) / (n + 1); None without a null."""
+    if len(null) == 0:
+        return None
+    ge = len(null) - int(np.searchsorted(null, score, side="left"))
+    return (1 + ge) / (len(null) + 1)
