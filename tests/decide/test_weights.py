@@ -168,3 +168,23 @@ def test_paired_bootstrap_test_is_calibrated_and_has_power():
                 rejections[gap] += 1
     assert 0.0 <= rejections[0.0] / sims <= 0.11
     assert rejections[0.10] / sims >= 0.6
+
+
+def test_krippendorff_alpha_properties():
+    from fromscratch.decide.reliability import krippendorff_interval
+
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0, 1, 40)
+    perfect = np.repeat(truth[:, None], 5, axis=1)
+    ones = np.ones_like(perfect, dtype=bool)
+    assert krippendorff_interval(perfect, ones) == pytest.approx(1.0)
+    noise = rng.uniform(0, 1, (40, 5))
+    assert abs(krippendorff_interval(noise, ones)) < 0.1
+    # reliability falls as rater noise grows; missing ratings are allowed
+    mild = perfect + rng.normal(0, 0.05, perfect.shape)
+    loud = perfect + rng.normal(0, 0.3, perfect.shape)
+    mask = rng.random(perfect.shape) > 0.2
+    assert krippendorff_interval(mild, mask) > 0.9 > krippendorff_interval(loud, mask) > 0.2
+    # two raters, hand-computed: units (1, 2), (3, 3): D_o = (2*1)/4 = 0.5, D_e = 2*4*s/12 with s = 2.75
+    two = np.array([[1.0, 2.0], [3.0, 3.0]])
+    assert krippendorff_interval(two, np.ones_like(two, dtype=bool)) == pytest.approx(1 - 0.5 / (8 * 2.75 / 12))

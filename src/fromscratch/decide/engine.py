@@ -24,6 +24,7 @@ from fromscratch.decide import influence, selection, stats, weights
 from fromscratch.decide.bootstrap import resample
 from fromscratch.decide.data import RoundData, build
 from fromscratch.decide.protocol import NORMALISATIONS, Protocol, check_seal, digest, load_raw, parse
+from fromscratch.decide.reliability import krippendorff_interval
 from fromscratch.decide.robustness import robustness
 from fromscratch.decide.tables import file_sha256, read_human, read_results
 from fromscratch.errors import InputError
@@ -285,7 +286,8 @@ def compute(
         "selection": sel_section,
         "benchmarks": [{"benchmark": bd.name, "pillar": bd.pillar, "items": len(bd.items),
                         "teams_required": [teams[i] for i in np.flatnonzero(bd.required)]} for bd in data.benchmarks],
-        "human": [{"pillar": hd.pillar, "raters": len(hd.raters)} for hd in data.human],
+        "human": [{"pillar": hd.pillar, "raters": len(hd.raters),
+                   "krippendorff_alpha": krippendorff_interval(hd.R, hd.RM)} for hd in data.human],
         "warnings": data.warnings,
     }
 
