@@ -32,7 +32,7 @@ import numpy as np
 
 from fromscratch.artifacts import hfdir
 from fromscratch.artifacts._dtypes import NUMPY_DTYPES, convert
-from fromscratch.artifacts._io import CHUNK_BYTES, file_size, read_rows, with_range
+from fromscratch.artifacts._io import CHUNK_BYTES, file_size, read_prefix, read_rows, with_range
 from fromscratch.artifacts.base import ModelReader, TensorInfo
 from fromscratch.errors import InputError, UnsafeInputError
 
@@ -178,6 +178,12 @@ class _Shard:
     def __init__(self, path: Path) -> None:
         self.path = path
         size = file_size(path)
+        head = read_prefix(path, 4)
+        if head != b"PK\x03\x04":
+            if head[:1] == b"\x80":
+                raise InputError(path, "legacy (non-zip) pickle checkpoint refused: it cannot be read without "
+                                       "executing pickle code; re-save it as safetensors")
+            raise InputError(path, "not a PyTorch zip checkpoint (no zip signature)")
         try:
             zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
