@@ -135,3 +135,37 @@ def test_null_is_not_tuned_to_one_pair(bpe_pair, seed):
     other = parse_tokenizer_json(json.loads(train_bpe(seed, vocab_size=700).to_str()), Path(f"seed{seed}"))
     result = compare_tokenizers(other, read_tokenizer_json(bpe_pair[0]))
     assert result["verdict"] == "independent"
+
+
+def test_unigram_pruned_and_resorted_is_caught_by_its_scores():
+    """Pruning tools may re-sort the kept pieces (by new-corpus frequency); the scores survive."""
+    spm = pytest.importorskip("sentencepiece")
+    import io
+    from pathlib import Path
+
+    from fromscratch.tokenizer.spm import parse_sentencepiece
+    from fromscratch.tokenizer.vocab import Vocabulary
+    from tests.tokenizer.tokfixtures import language
+
+    def train(seed):
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(language(seed, 800).splitlines()),
+                                       model_writer=buf, vocab_size=600, model_type="unigram", minloglevel=2)
+        return parse_sentencepiece(buf.getvalue(), Path(f"s{seed}.model"))
+
+    ref, other = train(11), train(12)
+    rng = random.Random(3)
+    keep = [i for i in range(ref.size) if i in ref.special or rng.random() < 0.7]
+    body = [i for i in keep if i not in ref.special]
+    rng.shuffle(body)
+    order = [i for i in keep if i in ref.special] + body
+    cand = Vocabulary(kind="unigram", style="metaspace", tokens=[ref.tokens[i] for i in order],
+                      source="pruned", scores=[ref.scores[i] for i in order],
+                      special={j for j, i in enumerate(order) if i in ref.special})
+    result = compare_tokenizers(cand, ref)
+    assert result["vocabulary"]["order"]["p_value"] > 0.01  # the order is gone ...
+    assert result["scores"]["equal_fraction"] == 1.0         # ... the scores are not
+    assert result["verdict"] == "pruned"
+    independent = compare_tokenizers(other, ref)
+    assert independent["verdict"] == "independent"
+    assert independent["scores"]["equal_fraction"] < 0.05
