@@ -171,8 +171,9 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
         pol_arg: Any = str(pol_src) if pol_src else policy
         pol_digest = L.file_sha256(pol_src) if pol_src else policy
         counts = {"computed": 0, "cached": 0}
+        code_ok = _available("fromscratch.code.api")
         for team, t in sorted(spec.teams.items()):
-            k = _key("audit", __version__, team_digest[team], ref_digests, pol_digest, spec.round.seed)
+            k = _key("audit", __version__, team_digest[team], ref_digests, pol_digest, spec.round.seed, code_ok)
             cpath = cache / "audit" / f"{k}.json"
             if cpath.is_file():
                 audit = json.loads(cpath.read_text(encoding="utf-8"))
@@ -180,8 +181,8 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
             else:
                 log(f"audit: {team}")
                 audit = run_audit(spec.path(t.model), [f"{n}={p}" for n, p in refs], policy=pol_arg,
-                                  declared=spec.path(t.bom), code=spec.path(t.code),
-                                  code_against=[f"{n}={p}" for n, p in code_refs] if t.code else None,
+                                  declared=spec.path(t.bom), code=spec.path(t.code) if code_ok else None,
+                                  code_against=[f"{n}={p}" for n, p in code_refs] if t.code and code_ok else None,
                                   seed=spec.round.seed, progress=bool(progress))
                 audit = json.loads(dumps(audit))
                 cpath.parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +194,8 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
         if verdicts:
             out.json("verdicts.json", verdicts)
         stages["audit"] = {"status": "done", **counts}
+        if not code_ok and any(t.code for t in spec.teams.values()):
+            stages["audit"]["note"] = "source-code reuse (fromscratch.code.api) is not available in this build yet"
 
     # -- benchmarks ------------------------------------------------------------------------
     results_rel = "results.jsonl"

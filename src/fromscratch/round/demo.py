@@ -1,0 +1,148 @@
+"""`fromscratch demo`: a five-team round on the fixture zoo, end to end.
+
+The teams (all models from the fixture zoo, all material in ``demo_material``):
+
+* ``hana``, ``dul`` — independently trained llama models, honest declarations;
+* ``set`` — the zoo's two-tower model whose vision encoder was copied from
+  another model (the registry's ``open-encoder``) and trained further; its
+  declaration says "trained from scratch" (undeclared copied encoder);
+* ``net`` — an independent model whose inference code copies two files of the
+  reference library ``openinfer`` with renamed identifiers and the copyright
+  and licence header removed (unattributed copied code);
+* ``daseot`` — a model with its own tokenizer, and declared, attributed reuse
+  of one small helper file.
+
+Human (expert and user) scores are demo inputs written for this round; they
+are set so that the two lowest teams on score end up close — the near-tie at
+the bottom that the robustness analysis is for. Everything else (audits,
+benchmark scores, decision) is computed. A stage whose code is not available
+in this build is run as far as possible and named in the output.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+MATERIAL = Path(__file__).parent / "demo_material"
+TEAMS = {  # team -> (zoo model, own benchmark picks)
+    "hana": ("llama-s1", ["en-units", "ko-dates"]),
+    "dul": ("llama-s2", ["en-reading", "en-units"]),
+    "set": ("llava-transplant", ["ko-dates", "en-arith"]),
+    "net": ("llama-s3", ["en-reading", "ko-dates"]),
+    "daseot": ("llama-tokb", ["en-arith", "en-units"]),
+}
+REFERENCES = {"open-llama": "llama-s0", "open-encoder": "bert-s0"}
+COMMON = {"ko-knowledge": "common", "en-knowledge": "common", "ko-particles": "common", "en-dates": "common",
+          "ko-arith": "national", "ko-reading": "national"}
+# expert / user pillar means per team (0-1), three raters each (demo inputs, see module doc)
+HUMAN = {"expert": {"hana": 0.78, "dul": 0.66, "set": 0.74, "net": 0.70, "daseot": 0.64},
+         "user": {"hana": 0.72, "dul": 0.62, "set": 0.70, "net": 0.66, "daseot": 0.63}}
+RATER_OFFSETS = (-0.03, 0.0, 0.04)
+
+
+def _toml_list(xs: list[str]) -> str:
+    return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
+
+
+def _q(p: Path | str) -> str:
+    return '"' + str(p).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_inputs(zoo, where: Path) -> Path:
+    """Write protocol, human scores and round file for the demo; return the round file."""
+    where.mkdir(parents=True, exist_ok=True)
+    picks = "\n".join(f"{t} = {_toml_list(p)}" for t, (_, p) in TEAMS.items())
+    benches = "\n".join(f'{b} = "{p}"' for b, p in COMMON.items())
+    (where / "protocol.toml").write_text(f"""# The demo round's decision protocol (sealed by the run).
+name = "fromscratch-demo"
+seed = 20260115
+eliminate = 1
+normalisation = "raw"
+alpha = 0.05
+resamples = 2000
+weight_samples = 5000
+
+[pillars]
+national = 10
+common = 20
+individual = 10
+expert = 35
+user = 25
+
+[benchmarks]
+{benches}
+
+[choices]
+pillar = "individual"
+{picks}
+
+[originality]
+gate = "disqualify"
+""", encoding="utf-8")
+    lines = ["team,pillar,rater,criterion,score"]
+    for pillar, means in HUMAN.items():
+        for team, m in means.items():
+            for r, off in enumerate(RATER_OFFSETS):
+                for c, coff in (("quality", 0.01), ("usefulness", -0.01)):
+                    lines.append(f"{team},{pillar},{pillar}-r{r + 1},{c},{min(1.0, max(0.0, m + off + coff)):.2f}")
+    (where / "human.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    all_benches = sorted(set(COMMON) | {b for _, p in TEAMS.values() for b in p})
+    teams = []
+    for team, (model, p) in TEAMS.items():
+        teams.append(f"""[teams.{team}]
+model = {_q(zoo.path(model))}
+code = {_q(MATERIAL / "teams" / team / "code")}
+bom = {_q(MATERIAL / "teams" / team / "bom.toml")}
+benchmarks = {_toml_list(p)}
+""")
+    refs = ", ".join(_q(f"{label}={zoo.path(name)}") for label, name in REFERENCES.items())
+    (where / "round.toml").write_text(f"""# The demo round: five teams on the fixture zoo.
+[round]
+name = "fromscratch-demo"
+protocol = "protocol.toml"
+human = "human.csv"
+policy = "korea-2026"
+seed = 0
+
+[registry]
+references = [{refs}]
+code = [{_q("openinfer=" + str(MATERIAL / "refcode" / "openinfer"))}]
+
+[benchmarks]
+{chr(10).join(f'{b} = "{b}"' for b in all_benches)}
+
+{chr(10).join(teams)}""", encoding="utf-8")
+    return where / "round.toml"
+
+
+@click.command(name="demo")
+@click.option("--out", "out_dir", default="fromscratch-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the round's outputs.")
+def demo_cmd(out_dir: str) -> None:
+    """Run a five-team round on the fixture zoo and built-in packs; print the report's path."""
+    from fromscratch.round.run import run_round
+    from fromscratch.zoo import build_zoo, cache_dir, zoo_version
+
+    tty = sys.stderr.isatty()
+    say = lambda s: click.echo(s, err=True)  # noqa: E731
+    say("fromscratch demo: building or loading the fixture zoo (cached after the first run)")
+    zoo = build_zoo(progress=tty)
+    inputs = cache_dir() / "demo" / zoo_version()
+    round_file = write_inputs(zoo, inputs)
+    say(f"round inputs: {inputs}")
+    summary = run_round(round_file, out_dir, progress=tty, log=say)
+    missing = {k: v for k, v in summary["stages"].items() if v.get("status") == "unavailable"}
+    for name, st in summary["stages"].items():
+        note = f" — {st['note']}" if st.get("note") else ""
+        say(f"  {name}: {st['status']}{note}")
+    if missing:
+        say("NOT AVAILABLE in this build yet: " + ", ".join(missing) + " (their results are absent, not faked)")
+    dec = summary.get("decision")
+    if dec:
+        say(f"eliminated: {', '.join(dec.get('eliminated') or []) or 'none'}; "
+            f"robustness: {(dec.get('robustness') or {}).get('class')}")
+    say(f"signed by {summary['key_fingerprint']}; check with: fromscratch verify {out_dir}")
+    click.echo(str(Path(summary["index"]).resolve()))
