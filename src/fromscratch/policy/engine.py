@@ -82,7 +82,13 @@ def _label(ref: dict[str, Any], i: int) -> str:
 
 
 def weight_findings(audit: dict[str, Any], policy: Policy) -> list[Finding]:
-    """Per (kind, reference): Bonferroni over the kind's components, then alpha."""
+    """Per (kind, reference): is any non-norm component identical/derived at p <= alpha?
+
+    Weight lineage already corrects its component p-values for multiplicity
+    (Holm over a reference's components, Bonferroni over references), so they
+    are used as given. Norm components never decide alone: norms of
+    independent models can be near-equal (the "LayerNorm cosine 0.99" mistake).
+    """
     alpha = policy.thresholds.alpha
     out: list[Finding] = []
     for i, ref in enumerate(audit.get("references") or []):
@@ -92,37 +98,34 @@ def weight_findings(audit: dict[str, Any], policy: Policy) -> list[Finding]:
             groups.setdefault(kind_of_component(str(comp.get("name", ""))), []).append((j, comp))
         for kind, comps in groups.items():
             tested = [c for _, c in comps if c.get("p_value") is not None]
-            reused = [(j, c) for j, c in comps if c.get("relation") in WEIGHT_REUSE and c.get("p_value") is not None]
+            flagged = [(j, c) for j, c in comps
+                       if c.get("relation") in WEIGHT_REUSE and c.get("p_value") is not None]
+            reused = [(j, c) for j, c in flagged if c.get("kind") != "norm"]
             total = sum(int(c.get("parameters") or 0) for _, c in comps) or 1
             reused_params = sum(int(c.get("parameters") or 0) for _, c in reused)
-            if tested:
-                p_min = min(float(c["p_value"]) for c in tested)
-                p_adj = min(1.0, p_min * len(tested))
-            else:
-                p_adj = None
-            if reused:
-                p_reuse = min(1.0, min(float(c["p_value"]) for _, c in reused) * max(1, len(tested)))
-            else:
-                p_reuse = None
+            p_min = min((float(c["p_value"]) for c in tested), default=None)
+            p_reuse = min((float(c["p_value"]) for _, c in reused), default=None)
             significant = (p_reuse is not None and p_reuse <= alpha
                            and reused_params / total >= policy.thresholds.min_reused_parameter_fraction)
             all_inconclusive = bool(comps) and all(c.get("relation") == "inconclusive" for _, c in comps)
             items = [{"pointer": f"/references/{i}/components/{j}", "component": c.get("name"),
                       "relation": c.get("relation"), "reference_name": c.get("reference_name"),
                       "p_value": c.get("p_value"), "parameters": c.get("parameters")}
-                     for j, c in (reused if reused else [])]
+                     for j, c in flagged]
             if significant:
                 summary = (f"{len(reused)} of {len(comps)} {kind} components identical/derived "
-                           f"({reused_params / total:.1%} of its parameters); Bonferroni p = {p_reuse:.3g}")
+                           f"({reused_params / total:.1%} of its parameters); smallest p = {p_reuse:.3g}")
             elif reused:
-                summary = (f"{len(reused)} of {len(comps)} {kind} components flagged, but Bonferroni p = "
-                           f"{p_reuse:.3g} > alpha {alpha:g} or below the reuse-size threshold")
+                summary = (f"{len(reused)} of {len(comps)} {kind} components flagged, but p = {p_reuse:.3g} "
+                           f"> alpha {alpha:g} or below the reuse-size threshold")
+            elif flagged:
+                summary = f"only norm components of {kind} flagged ({len(flagged)}); norms never decide alone"
             elif all_inconclusive:
                 summary = f"all {len(comps)} {kind} components inconclusive (too little comparable material)"
             else:
                 summary = f"{len(comps)} {kind} components compared, none identical or derived"
             out.append(Finding(kind=kind, source="weights", reference=label, reused=significant,
-                               p_value=p_reuse if reused else p_adj, pointer=f"/references/{i}",
+                               p_value=p_reuse if reused else p_min, pointer=f"/references/{i}",
                                summary=summary, items=items, inconclusive=all_inconclusive))
     return out
 

@@ -58,8 +58,9 @@ class Thresholds(BaseModel):
 
     alpha: float = Field(default=1e-3, gt=0, lt=1, description=(
         "Significance level for calling reuse. A component kind counts as reused from a reference "
-        "when the smallest p-value among its components, Bonferroni-adjusted for their number, is at "
-        "most alpha."))
+        "when one of its (non-norm) components is identical/derived with a p-value at most alpha "
+        "(weight-lineage p-values arrive corrected for multiplicity); a tokenizer when its order or "
+        "score test gives p at most alpha."))
     min_reused_parameter_fraction: float = Field(default=0.0, ge=0, le=1, description=(
         "Weight reuse in a component kind is reported but not acted on when the reused components "
         "hold less than this share of the kind's parameters (0 = act on any reuse)."))
