@@ -265,3 +265,44 @@ def test_fast_dequantisers_equal_gguf_reference(qtype):
     x = np.random.default_rng(5).standard_normal((7, 256)).astype(np.float32) * 3
     q = quants.quantize(x, qtype)
     np.testing.assert_array_equal(dequantize_rows(q, qtype), quants.dequantize(q, qtype))
+
+
+def test_onnx_dynamic_int8_matmulinteger_and_dequantizelinear(tmp_path):
+    """onnxruntime's quantize_dynamic (MatMulInteger) and QDQ (DequantizeLinear) layouts."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    wq = rng.standard_normal((16, 8)).astype(np.float32)  # HF (out, in)
+    wk = rng.standard_normal((16, 8)).astype(np.float32)
+    # dynamic: uint8 with per-column scale and zero point, stored (in, out)
+    t = wq.T
+    scale = ((t.max(0) - t.min(0)) / 255).astype(np.float32)
+    zp = np.round(-t.min(0) / scale).clip(0, 255).astype(np.uint8)
+    q = np.clip(np.round(t / scale) + zp, 0, 255).astype(np.uint8)
+    # QDQ: int8 per-output-channel along axis 1 of the (in, out) matrix
+    t2 = wk.T
+    s2 = (np.abs(t2).max(0) / 127).astype(np.float32)
+    q2 = np.round(t2 / s2).astype(np.int8)
+    inits = [numpy_helper.from_array(q, "onnx::MatMul_9_quantized"), numpy_helper.from_array(scale, "onnx::MatMul_9_scale"),
+             numpy_helper.from_array(zp, "onnx::MatMul_9_zero_point"),
+             numpy_helper.from_array(np.zeros(16, np.float32), "encoder.layer.0.attention.self.query.bias"),
+             numpy_helper.from_array(q2, "val_3_q"), numpy_helper.from_array(s2, "val_3_s"),
+             numpy_helper.from_array(np.zeros(16, np.float32), "encoder.layer.0.attention.self.key.bias")]
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+             helper.make_node("MatMulInteger", ["xq", "onnx::MatMul_9_quantized", "xz", "onnx::MatMul_9_zero_point"], ["mi"]),
+             helper.make_node("Cast", ["mi"], ["mf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["mf", "xs"], ["mm"]),
+             helper.make_node("Add", ["mm", "encoder.layer.0.attention.self.query.bias"], ["yq"]),
+             helper.make_node("DequantizeLinear", ["val_3_q", "val_3_s"], ["val_3"], axis=1),
+             helper.make_node("MatMul", ["x", "val_3"], ["mk"]),
+             helper.make_node("Add", ["mk", "encoder.layer.0.attention.self.key.bias"], ["yk"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                          [helper.make_tensor_value_info("yq", TensorProto.FLOAT, None)], initializer=inits)
+    onnx.save(helper.make_model(g), str(tmp_path / "q.onnx"))
+    with open_model(tmp_path / "q.onnx") as m:
+        got = canon(m)
+        assert set(got) == {("layers.0.attention", r) for r in ("q", "q.bias", "k", "k.bias")}
+        assert np.abs(got[("layers.0.attention", "q")] - wq).max() <= scale.max()
+        assert np.abs(got[("layers.0.attention", "k")] - wk).max() <= s2.max()
+        assert {i.dtype for i in m.tensor_infos() if i.name in ("onnx::MatMul_9_quantized", "val_3")} == {"U8", "I8"}

@@ -4,8 +4,9 @@ Several real encoders ship only as ONNX. Exporters lose information a lineage
 audit needs, and this reader recovers it from the graph (data only; nothing is
 run):
 
-- **Explicit dequantisation** (``Cast(W_q) -> [Sub(zero point)] -> Mul(scale)``
-  or ``DequantizeLinear(W_q, scale, zero_point)``) is folded: the weight is
+- **Explicit dequantisation** (``Cast(W_q) -> [Sub(zero point)] -> Mul(scale)``,
+  ``DequantizeLinear(W_q, scale, zero_point)``, or onnxruntime's dynamic
+  ``MatMulInteger(x, W_quantized, ., W_zero_point)`` with ``W_scale``) is folded: the weight is
   presented once, as float values, and its scale/zero-point initializers are
   not listed separately.
 - **Anonymous, transposed matmul weights** (``val_49``, ``onnx::MatMul_123``):
@@ -148,9 +149,24 @@ class OnnxReader(ModelReader):
                                     self._stored_nbytes(q), scale=other, zero_point=zp)
                         weights[w.name] = w
                         hidden.update(x for x in (q.name, other, zp) if x)
+        # dynamic int8 (onnxruntime quantize_dynamic): W_quantized + W_scale + W_zero_point -> MatMulInteger
+        for node in graph.node:
+            if node.op_type != "MatMulInteger" or len(node.input) < 2 or node.input[1] not in self._inits:
+                continue
+            qname = node.input[1]
+            q = self._inits[qname]
+            stem = qname[: -len("_quantized")] if qname.endswith("_quantized") else qname
+            scale = stem + "_scale" if stem + "_scale" in self._inits else None
+            zp = node.input[3] if len(node.input) > 3 and node.input[3] in self._inits else None
+            if scale is None or self._label(q) is None or qname in hidden:
+                continue
+            w = _Weight(qname, qname, self._label(q), tuple(int(d) for d in q.dims), self._stored_nbytes(q),
+                        scale=scale, zero_point=zp, axis=1)
+            weights[w.name] = w
+            hidden.update(x for x in (scale, zp) if x)
         # plain initializers
         for name, t in self._inits.items():
-            if name in hidden:
+            if name in hidden or name in weights:
                 continue
             lab = self._label(t)
             if lab is None:
@@ -169,13 +185,9 @@ class OnnxReader(ModelReader):
             bias = None
             scope = None
             for node, idx in uses:
-                if node.op_type == "MatMul" and idx == 1 and len(w.shape) == 2:
+                if node.op_type in ("MatMul", "MatMulInteger") and idx == 1 and len(w.shape) == 2:
                     w.transpose = True
-                    for nxt, _ in consumers.get(node.output[0], []):
-                        if nxt.op_type == "Add":
-                            for inp in nxt.input:
-                                if inp in self._inits and inp.endswith(".bias") and not _is_anonymous(inp):
-                                    bias = inp
+                    bias = bias or self._bias_after(node.output[0], consumers)
                     scope = scope or node.name
                 elif node.op_type == "Gemm" and idx == 1 and len(w.shape) == 2:
                     trans_b = 0
@@ -199,6 +211,22 @@ class OnnxReader(ModelReader):
                 self._aliases[w.name] = alias
                 taken.add(alias)
         self._weights = weights
+
+    def _bias_after(self, out: str, consumers: dict[str, list[tuple[Any, int]]]) -> str | None:
+        """The named bias added to a matmul's product, a few elementwise steps downstream."""
+        frontier = [out]
+        for _ in range(4):
+            nxt_frontier = []
+            for name in frontier:
+                for node, _idx in consumers.get(name, []):
+                    if node.op_type == "Add":
+                        for inp in node.input:
+                            if inp in self._inits and inp.endswith(".bias") and not _is_anonymous(inp):
+                                return inp
+                    if node.op_type in ("Cast", "Mul", "Add"):
+                        nxt_frontier.extend(node.output)
+            frontier = nxt_frontier
+        return None
 
     # -- data ----------------------------------------------------------
     def _external(self, t: Any) -> tuple[Path, int, int]:
