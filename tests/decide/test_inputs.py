@@ -169,3 +169,31 @@ def test_hostile_tables_are_input_errors(tmp_path, name, body, needle):
     with pytest.raises(InputError) as exc:
         read_results(path)
     assert needle in exc.value.one_line() and str(path) in exc.value.one_line()
+
+
+def test_cluster_column_widens_the_interval(tmp_path):
+    """Items that come in passages of 10 sharing one outcome carry far less information than
+    independent items: the cluster bootstrap sees it, the item bootstrap does not."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for team, p in (("a", 0.7), ("b", 0.5)):
+        for b in ("c0", "c1", {"a": "p1", "b": "p2"}[team]):
+            for c in range(20):
+                x = float(rng.random() < p)
+                rows += [{"team": team, "benchmark": b, "item": f"{c}-{i}", "score": x, "cluster": f"passage-{c}"}
+                         for i in range(10)]
+    pr, res = _round(tmp_path, rows)
+    clustered = decide(pr, res, resamples=400)
+    plain_rows = [{k: v for k, v in r.items() if k != "cluster"} for r in rows]
+    (tmp_path / "plain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in plain_rows))
+    plain = decide(pr, tmp_path / "plain.jsonl", resamples=400)
+    assert [t["total"] for t in clustered["teams"]] == [t["total"] for t in plain["teams"]]
+    width = lambda d: d["teams"][0]["ci"][1] - d["teams"][0]["ci"][0]  # noqa: E731
+    assert width(clustered) > 2.0 * width(plain)
+    assert clustered["benchmarks"][0]["clusters"] == 20 and plain["benchmarks"][0]["clusters"] is None
+    bad = [dict(r, cluster="elsewhere") if i == 5 else r for i, r in enumerate(rows)]
+    (tmp_path / "bad.jsonl").write_text("".join(json.dumps(r) + "\n" for r in bad))
+    with pytest.raises(InputError, match="elsewhere|cluster"):
+        decide(pr, tmp_path / "bad.jsonl", resamples=200)

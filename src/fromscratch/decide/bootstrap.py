@@ -34,15 +34,23 @@ def _counts(rng: np.random.Generator, reps: int, n: int) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=reps * n).reshape(reps, n).astype(np.float64)
 
 
-def _stream(rng: np.random.Generator, reps: int, X: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """(reps, T) resampled means of X (T, n) over present entries M: sum(c x) / sum(c m)."""
-    full = bool(M.all())
+def _stream(rng: np.random.Generator, reps: int, X: np.ndarray, M: np.ndarray,
+            cluster: np.ndarray | None = None, n_clusters: int = 0) -> np.ndarray:
+    """(reps, T) resampled means of X (T, n) over present entries M: sum(c x) / sum(c m).
+
+    With `cluster` codes, n_clusters clusters are drawn with replacement and every item
+    counts as often as its cluster was drawn (the cluster bootstrap for correlated items).
+    """
+    full = bool(M.all()) and cluster is None
     XT = np.ascontiguousarray((X * M).T)
     MT = np.ascontiguousarray(M.T.astype(np.float64))
     out = np.empty((reps, X.shape[0]))
     for start in range(0, reps, CHUNK):
         m = min(CHUNK, reps - start)
-        c = _counts(rng, m, X.shape[1])
+        if cluster is None:
+            c = _counts(rng, m, X.shape[1])
+        else:
+            c = _counts(rng, m, n_clusters)[:, cluster]
         num = c @ XT
         if full:
             out[start : start + m] = num / X.shape[1]
@@ -63,12 +71,12 @@ def resample(data: RoundData, reps: int, seed: int, progress=None, workers: int 
     """
     nb, nh = len(data.benchmarks), len(data.human)
     seqs = np.random.SeedSequence([int(seed) & (2**63 - 1), 0xB007]).spawn(nb + nh)
-    jobs = [(seqs[b], bd.X, bd.M) for b, bd in enumerate(data.benchmarks)]
-    jobs += [(seqs[nb + h], hd.R, hd.RM) for h, hd in enumerate(data.human)]
+    jobs = [(seqs[b], bd.X, bd.M, bd.cluster, bd.n_clusters) for b, bd in enumerate(data.benchmarks)]
+    jobs += [(seqs[nb + h], hd.R, hd.RM, None, 0) for h, hd in enumerate(data.human)]
 
     def run(job):
-        seq, X, M = job
-        r = _stream(np.random.default_rng(seq), reps, X, M)
+        seq, X, M, cl, ncl = job
+        r = _stream(np.random.default_rng(seq), reps, X, M, cl, ncl)
         if progress is not None:
             progress(reps / len(jobs))
         return r

@@ -10,7 +10,8 @@ here too. The rule for gaps is the protocol's `missing_items`:
 - `skip`: the team is scored on the items it has (a benchmark it lacks entirely is left
   out of its pillar mean); every such gap is listed in `warnings`.
 
-A benchmark's item set is the union of the item ids any team has on it. Results of
+A benchmark's item set is the union of the item ids any team has on it. When the results
+carry a `cluster` column, the bootstrap draws whole clusters of items instead of items. Results of
 teams on *other* teams' picks are optional (they feed the self-selection analysis
 only) and are always used as they are.
 """
@@ -36,6 +37,8 @@ class BenchmarkData:
     X: np.ndarray  # (T, n) float64
     M: np.ndarray  # (T, n) bool: the item counts for team t
     required: np.ndarray  # (T,) bool: the team must be scored on this benchmark
+    cluster: np.ndarray | None = None  # (n,) cluster code of each item; the bootstrap resamples clusters
+    n_clusters: int = 0
 
 
 @dataclass
@@ -88,6 +91,7 @@ def build(
     human: dict[str, dict[str, dict[str, dict[str, float]]]] | None,
     results_path: str | Path,
     human_path: str | Path | None,
+    clusters: dict[str, dict[str, str]] | None = None,
 ) -> RoundData:
     """Align the tables with the protocol; raise InputError for anything the rules refuse."""
     rpath = Path(results_path)
@@ -142,7 +146,13 @@ def build(
                 warnings.append(gap + "; missing items scored 0")
             else:
                 warnings.append(gap + "; scored on the items it has")
-        benches.append(BenchmarkData(bench, bench_pillar[bench], items, X, M, required))
+        code, ncl = None, 0
+        if clusters and bench in clusters:
+            names = sorted(set(clusters[bench].values()))
+            cix = {c: k for k, c in enumerate(names)}
+            code = np.array([cix[clusters[bench][it]] for it in items], dtype=np.int64)
+            ncl = len(names)
+        benches.append(BenchmarkData(bench, bench_pillar[bench], items, X, M, required, code, ncl))
 
     humans: list[HumanData] = []
     hpillars = protocol.human_pillars

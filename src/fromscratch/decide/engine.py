@@ -104,9 +104,10 @@ def decide_from_files(
     reps = int(resamples if resamples is not None else proto.resamples)
     if not 100 <= reps <= 1_000_000:
         raise InputError("--resamples", f"must be between 100 and 1000000, got {reps}")
-    results = read_results(results_path)
+    clusters: dict[str, dict[str, str]] = {}
+    results = read_results(results_path, clusters)
     human = read_human(human_path, proto.human_scale) if human_path is not None else None
-    data = build(proto, results, human, results_path, human_path)
+    data = build(proto, results, human, results_path, human_path, clusters)
     verdicts = dict(proto.originality.verdicts)
     if verdicts_path is not None:
         verdicts.update(read_verdicts(verdicts_path))
@@ -285,6 +286,7 @@ def compute(
         },
         "selection": sel_section,
         "benchmarks": [{"benchmark": bd.name, "pillar": bd.pillar, "items": len(bd.items),
+                        "clusters": bd.n_clusters if bd.cluster is not None else None,
                         "teams_required": [teams[i] for i in np.flatnonzero(bd.required)]} for bd in data.benchmarks],
         "human": [{"pillar": hd.pillar, "raters": len(hd.raters),
                    "krippendorff_alpha": krippendorff_interval(hd.R, hd.RM)} for hd in data.human],

@@ -80,7 +80,7 @@ def _rows_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(path, f"malformed CSV ({exc})") from None
 
 
-def _rows_parquet(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _rows_parquet(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
     pq = require("pyarrow.parquet", "dataframe")
     try:
         pf = pq.ParquetFile(path)
@@ -88,6 +88,7 @@ def _rows_parquet(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, d
         missing = [c for c in columns if c not in names]
         if missing:
             raise InputError(path, f"missing column(s) {', '.join(missing)} (need {', '.join(columns)})")
+        columns = columns + tuple(c for c in optional if c in names)
         table = pf.read(columns=list(columns))
     except InputError:
         raise
@@ -98,8 +99,8 @@ def _rows_parquet(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, d
         yield i + 1, {c: cols[c][i] for c in columns}
 
 
-def read_rows(path: str | Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (row number, row) with at least `columns`; refuse missing columns up front."""
+def read_rows(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (row number, row) with at least `columns` (and `optional` ones where present)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(p, "file not found")
@@ -107,7 +108,7 @@ def read_rows(path: str | Path, columns: tuple[str, ...]) -> Iterator[tuple[int,
         raise InputError(p, "table larger than 4 GiB")
     fmt = _format(p)
     if fmt == "parquet":
-        yield from _rows_parquet(p, columns)
+        yield from _rows_parquet(p, columns, optional)
         return
     rows = _rows_jsonl(p) if fmt == "jsonl" else _rows_csv(p)
     first = True
@@ -149,16 +150,33 @@ def _number(path: Path, lineno: int, v: Any, lo: float, hi: float) -> float:
     return x
 
 
-def read_results(path: str | Path) -> dict[str, dict[str, dict[str, float]]]:
-    """benchmark -> team -> item -> score, refusing duplicates and scores outside [0, 1]."""
+def read_results(
+    path: str | Path, clusters: dict[str, dict[str, str]] | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    """benchmark -> team -> item -> score, refusing duplicates and scores outside [0, 1].
+
+    The optional `cluster` column (passage, exam paper, subject...) groups correlated
+    items; pass a dict as `clusters` to receive benchmark -> item -> cluster. An item
+    must name the same cluster on every row, and either every row of a benchmark names
+    a cluster or none does.
+    """
     p = Path(path)
     out: dict[str, dict[str, dict[str, float]]] = {}
+    seen: dict[str, dict[str, str | None]] = {}
     n = 0
-    for lineno, row in read_rows(p, RESULT_COLUMNS):
+    for lineno, row in read_rows(p, RESULT_COLUMNS, ("cluster",)):
         team = _text(p, lineno, "team", row["team"])
         bench = _text(p, lineno, "benchmark", row["benchmark"])
         item = _text(p, lineno, "item", row["item"])
         score = _number(p, lineno, row["score"], 0.0, 1.0)
+        raw_c = row.get("cluster")
+        cl = None if raw_c is None or (isinstance(raw_c, str) and not raw_c.strip()) else _text(p, lineno, "cluster", raw_c)
+        per = seen.setdefault(bench, {})
+        if per and (cl is None) != (next(iter(per.values())) is None):
+            raise InputError(p, f"row {lineno}: benchmark {bench!r} mixes rows with and without a cluster")
+        if per.get(item, cl) != cl:
+            raise InputError(p, f"row {lineno}: item {item!r} of benchmark {bench!r} is in cluster {per[item]!r} elsewhere")
+        per[item] = cl
         cell = out.setdefault(bench, {}).setdefault(team, {})
         if item in cell:
             raise InputError(p, f"row {lineno}: duplicate row for team {team!r}, benchmark {bench!r}, item {item!r}")
@@ -166,6 +184,10 @@ def read_results(path: str | Path) -> dict[str, dict[str, dict[str, float]]]:
         n += 1
     if n == 0:
         raise InputError(p, "results table has no rows")
+    if clusters is not None:
+        for bench, per in seen.items():
+            if per and next(iter(per.values())) is not None:
+                clusters[bench] = {i: c for i, c in per.items() if c is not None}
     return out
 
 
