@@ -50,13 +50,14 @@ def _format(path: Path) -> str:
 
 
 def _rows_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    decode = json.JSONDecoder().decode
     with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line:
-                continue
+        for lineno, raw in enumerate(fh, start=1):
             try:
-                obj = json.loads(line)
+                line = raw.decode("utf-8-sig").strip()
+                if not line:
+                    continue
+                obj = decode(line)
             except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
                 raise InputError(path, f"line {lineno}: not valid JSON ({exc.__class__.__name__})") from None
             if not isinstance(obj, dict):
@@ -123,6 +124,10 @@ def read_rows(path: str | Path, columns: tuple[str, ...], optional: tuple[str, .
 
 
 def _text(path: Path, lineno: int, col: str, v: Any) -> str:
+    if type(v) is str:
+        s = v.strip()
+        if s:
+            return s
     if isinstance(v, bool) or v is None or isinstance(v, (dict, list)):
         raise InputError(path, f"row {lineno}: column {col!r} must be a string, got {json.dumps(v)}")
     s = str(v).strip()
