@@ -246,3 +246,19 @@ def test_bad_gguf_alignment_and_type(capsys, tmp_path):
     buf.write(b"\0" * 256)
     (tmp_path / "type.gguf").write_bytes(buf.getvalue())
     assert "unknown ggml type" in run_inspect(capsys, tmp_path / "type.gguf")
+
+
+def test_pickle_with_self_referencing_containers_is_not_a_bomb(capsys, tmp_path):
+    """A state dict whose containers refer to themselves must not explode the name walk."""
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.ones(2)}, tmp_path / "ok.pt")
+    with zipfile.ZipFile(tmp_path / "ok.pt") as src:
+        members = {i.filename: src.read(i) for i in src.infolist()}
+    node: dict = {}
+    for i in range(12):
+        node[f"k{i}"] = node
+    root = "archive/" if "archive/data.pkl" in members else [k for k in members if k.endswith("data.pkl")][0][:-8]
+    members[root + "data.pkl"] = pickle.dumps({"a": node, "b": [node, node]}, protocol=2)
+    p = write_zip(tmp_path / "cyclic.pt", members)
+    line = run_inspect(capsys, p)
+    assert "no tensors" in line

@@ -138,7 +138,7 @@ class _Parser:
                 raise InputError(self.path, f"GGUF key {key!r}: arrays nested too deeply")
             etype = self.u32(f"array type of {key!r}")
             count = self.u64(f"array length of {key!r}")
-            if count > _MAX_COUNT * 4:
+            if count > _MAX_COUNT or (etype == _STRING and count * 8 > self.size - self.pos):
                 raise InputError(self.path, f"GGUF key {key!r}: implausible array length {count}")
             start = self.pos
             if etype in _SCALARS:

@@ -244,17 +244,26 @@ def _is_tensor_dict(v: Any) -> bool:
     return isinstance(v, dict) and any(isinstance(x, _TensorRef) for x in v.values())
 
 
-def _flatten(obj: Any, prefix: str, out: dict[str, _TensorRef], depth: int = 0) -> None:
-    if depth > 16:
+def _flatten(obj: Any, prefix: str, out: dict[str, _TensorRef], depth: int = 0,
+             seen: set[int] | None = None) -> None:
+    """Dotted names for every tensor reachable from ``obj``.
+
+    Each container is visited once (a pickle can build shared or cyclic
+    structures whose paths multiply exponentially) and depth is capped.
+    """
+    seen = set() if seen is None else seen
+    if depth > 16 or len(out) > 1_000_000:
         return
     if isinstance(obj, _TensorRef):
-        out[prefix.rstrip(".")] = obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            _flatten(v, f"{prefix}{k}.", out, depth + 1)
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _flatten(v, f"{prefix}{i}.", out, depth + 1)
+        out.setdefault(prefix.rstrip("."), obj)
+        return
+    if isinstance(obj, (dict, list, tuple)):
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        for k, v in items:
+            _flatten(v, f"{prefix}{k}.", out, depth + 1, seen)
 
 
 def find_state_dict(obj: Any) -> tuple[dict[str, _TensorRef], dict[str, Any]]:
