@@ -183,3 +183,12 @@ def test_random_baseline_and_target_relative(clear_loser, tmp_path):
     row = d["teams"][0]
     assert row["normalised"]["c2"] == pytest.approx(row["benchmarks"]["c2"] / 0.8)
     assert next(n for n in d["normalisations"] if n["normalisation"] == "target-relative")["available"]
+
+
+def test_pairwise_probabilities(clear_decision, near_tie):
+    above = clear_decision["bootstrap"]["p_above"]
+    assert above["a"]["e"] == 1.0 and above["e"]["a"] == 0.0
+    d = decide(near_tie / "round.toml", near_tie / "results.jsonl", resamples=1000)
+    pa = d["bootstrap"]["p_above"]
+    assert 0.3 < pa["d"]["e"] < 0.7
+    assert pa["d"]["e"] + pa["e"]["d"] <= 1.0 + 1e-12

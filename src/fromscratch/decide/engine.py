@@ -157,6 +157,7 @@ def compute(
     rint = np.quantile(Rr, q, axis=0, method="inverted_cdf").astype(int)
     p_elim = np.where(disq, 1.0, Er.mean(axis=0))
     p_same = float(np.all(Er == on_score, axis=1).mean())
+    above = (Tr[:, :, None] > Tr[:, None, :]).mean(axis=0)  # P(total_i > total_j)
 
     # ---- paired tests: each score-eliminated team against the lowest survivor -------
     pair = influence.boundary_pair(tot, on_score, eligible)
@@ -264,7 +265,9 @@ def compute(
         "spared": spared,
         "originality_flagged": flagged,
         "bootstrap": {"resamples": reps, "paired": True, "raters_resampled": bool(data.human),
-                      "p_same_decision": p_same, "confidence": 1 - alpha},
+                      "p_same_decision": p_same, "confidence": 1 - alpha,
+                      "p_above": {teams[i]: {teams[j]: float(above[i, j]) for j in range(T) if j != i}
+                                  for i in range(T)}},
         "tests": tests,
         "benchmark_tests": bench_tests,
         "weights": {
