@@ -190,3 +190,15 @@ def test_every_tensor_in_exactly_one_component():
     comps, out = mapping([(n, (4, 4)) for n in names])
     assert sorted(out) == sorted(names)
     assert sum(len(c.tensors) for c in comps) == len(names)
+
+
+def test_gguf_multimodal_projector_files():
+    comps, out = mapping([("v.patch_embd.weight", (8, 3, 2, 2)), ("v.blk.0.attn_q.weight", (8, 8)),
+                          ("v.blk.0.ln1.weight", (8,)), ("v.blk.0.ffn_up.weight", (16, 8)),
+                          ("v.post_ln.weight", (8,)), ("mm.0.weight", (8, 8)), ("mm.2.weight", (8, 8))],
+                         scheme="gguf")
+    assert out["v.blk.0.attn_q.weight"][0] == ("vision.layers.0.attention", "attention", 0, "q")
+    assert out["v.blk.0.ln1.weight"][0] == ("vision.layers.0.norm", "norm", 0, "attn_norm")
+    assert out["v.patch_embd.weight"][0][:2] == ("vision.embed_patches", "embedding")
+    assert out["v.post_ln.weight"][0][0] == "vision.norm"
+    assert [r[0][3] for k, r in out.items() if k.startswith("mm.")] == ["weight", "weight.1"]

@@ -299,11 +299,36 @@ _GGUF_TOP: dict[str, tuple[str, str, str]] = {
 }
 
 
+_GGUF_TOWER_LAYER = {"ln1": ("norm", "attn_norm"), "ln2": ("norm", "mlp_norm")}
+_GGUF_TOWER_TOP = {
+    "patch_embd": ("embed_patches", "embedding", "patch"), "position_embd": ("embed_positions", "embedding", "weight"),
+    "class_embd": ("embed_patches", "embedding", "class_embedding"), "pre_ln": ("embed_norm", "norm", "weight"),
+    "post_ln": ("norm", "norm", "weight"),
+}
+
+
 def assign_gguf(name: str, ctx: _Ctx) -> _Assign:
-    """Map one llama.cpp tensor name (``blk.N.attn_q.weight``...)."""
+    """Map one llama.cpp tensor name (``blk.N.attn_q.weight``; ``v.blk.N.*``/``a.blk.N.*`` and
+    ``mm.*`` in multimodal projector files)."""
     mod, param = _split_param(name)
     suffix = _bias_suffix(param)
+    if mod.startswith("mm.") or name.startswith("mm."):
+        return _Assign("projector", "projector", None, name[3:])
+    prefix = ""
+    if mod.startswith(("v.", "a.")):
+        prefix = "vision." if mod[0] == "v" else "audio."
+        mod = mod[2:]
+        top = _GGUF_TOWER_TOP.get(mod)
+        if top is not None:
+            comp, kind, role = top
+            if suffix:
+                role = "bias" if role == "weight" else role + ".bias"
+            return _Assign(prefix + comp, kind, None, role, learned=not (prefix == "audio." and comp == "embed_positions"))
     m = re.fullmatch(r"blk\.(\d+)\.(\w+)", mod)
+    if m and prefix and m.group(2) in _GGUF_TOWER_LAYER:
+        layer = int(m.group(1))
+        sub, role = _GGUF_TOWER_LAYER[m.group(2)]
+        return _Assign(f"{prefix}layers.{layer}.{sub}", sub, layer, role + suffix)
     if m:
         layer, key = int(m.group(1)), m.group(2)
         if key in _GGUF_LAYER:
@@ -316,8 +341,10 @@ def assign_gguf(name: str, ctx: _Ctx) -> _Assign:
             if role == "rotary:nonlearned":
                 role, learned = "rotary", False
             kind = {"cross_attention": "attention"}.get(sub, sub)
-            return _Assign(f"layers.{layer}.{sub}", kind, layer, role + suffix, learned=learned, split=split)
-        return _Assign(f"layers.{layer}.other", "other", layer, f"{key}.{param}")
+            return _Assign(f"{prefix}layers.{layer}.{sub}", kind, layer, role + suffix, learned=learned, split=split)
+        return _Assign(f"{prefix}layers.{layer}.other", "other", layer, f"{key}.{param}")
+    if prefix:
+        return _Assign(prefix + "other", "other", None, name)
     if mod in _GGUF_TOP:
         comp, kind, role = _GGUF_TOP[mod]
         learned = mod != "rope_freqs"
