@@ -77,6 +77,16 @@ def labelled_pairs(models: Path, parsed: dict[str, SourceFile], *, negatives_per
         for u in sf.units:
             if u.kind in ("function", "method", "class"):
                 defs[(f, u.name)] = _role(u.name)
+    per_file: dict[str, list[str]] = {}
+    for (f, q) in defs:
+        per_file.setdefault(f, []).append(q)
+    masked_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def masked(f: str, q: str) -> tuple[str, ...]:
+        if (f, q) not in masked_cache:
+            masked_cache[(f, q)] = _masked_of(parsed[f], q)
+        return masked_cache[(f, q)]
+
     uf = _UF()
     pos: list[LabelledPair] = []
     for e in edges:
@@ -85,9 +95,9 @@ def labelled_pairs(models: Path, parsed: dict[str, SourceFile], *, negatives_per
             continue
         uf.union(a, b)
         # a class copy links its methods too
-        for (f, q) in list(defs):
-            if f == e.target_file and q.startswith(e.target + "."):
-                uf.union((f, q), (e.source_file, e.source + q[len(e.target):]))
+        for q in per_file.get(e.target_file, []):
+            if q.startswith(e.target + "."):
+                uf.union((e.target_file, q), (e.source_file, e.source + q[len(e.target):]))
         pos.append(LabelledPair(e.target_file, e.target, e.source_file, e.source, 1))
     pos = sorted(set(pos), key=lambda p: _h(p.target_file, p.target, p.source_file, p.source))
     if limit is not None:
@@ -100,8 +110,13 @@ def labelled_pairs(models: Path, parsed: dict[str, SourceFile], *, negatives_per
     neg: list[LabelledPair] = []
     for p in pos:
         role = _role(p.target)
-        pool = sorted(by_role.get(role, []), key=lambda k: _h(p.target_file, p.target, *k))
-        t_masked = _masked_of(parsed[p.target_file], p.target)
+        pool = by_role.get(role, [])
+        if len(pool) > 64:  # a deterministic pseudo-random subset is enough to draw from
+            step = len(pool) // 64
+            off = int.from_bytes(_h(p.target_file, p.target)[:4], "little") % step
+            pool = pool[off::step]
+        pool = sorted(pool, key=lambda k: _h(p.target_file, p.target, *k))
+        t_masked = masked(p.target_file, p.target)
         got = 0
         for f, q in pool:
             if got >= negatives_per_positive:
@@ -110,7 +125,7 @@ def labelled_pairs(models: Path, parsed: dict[str, SourceFile], *, negatives_per
                 continue  # same model folder
             if uf.find((f, q)) == uf.find((p.target_file, p.target)):
                 continue
-            if _masked_of(parsed[f], q) == t_masked:
+            if masked(f, q) == t_masked:
                 continue  # undeclared clone
             neg.append(LabelledPair(p.target_file, p.target, f, q, 0))
             got += 1
@@ -133,8 +148,14 @@ def parse_models(models: Path) -> dict[str, SourceFile]:
     return out
 
 
-def pair_scores(index, prefix: str, parsed: dict[str, SourceFile], pairs: list[LabelledPair]) -> np.ndarray:
-    """The scorer's similarity for each labelled pair (the target file is left out of the index)."""
+def pair_scores(index, prefix: str, parsed: dict[str, SourceFile], pairs: list[LabelledPair]) -> dict[str, np.ndarray]:
+    """The scorer's similarity for each labelled pair (the target file is left out of the index).
+
+    A pair of definitions scores like a file pair restricted to them: each unit of
+    the target definition (a class has one per method plus its body) takes its best
+    match among the source definition's units, weighted by informative mass. Returns
+    the combined score under "score" and each channel's own score.
+    """
     from fromscratch.code.score import query
 
     file_id = {f: i for i, f in enumerate(index.files)}
@@ -142,14 +163,15 @@ def pair_scores(index, prefix: str, parsed: dict[str, SourceFile], pairs: list[L
     for fi, f in enumerate(index.files):
         a, b = int(index.file_units[fi]), int(index.file_units[fi + 1])
         unit_ids[f] = {index.unit_name[j]: j for j in range(a, b)}
-    out = np.zeros(len(pairs))
+    keys = ("score", "tok", "ident", "struct")
+    out = {k: np.zeros(len(pairs)) for k in keys}
     by_target: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         by_target.setdefault(p.target_file, []).append(i)
     for tf in sorted(by_target):
         sf = parsed[tf]
         q = query(index, sf, exclude_files={file_id[f"{prefix}/{tf}"]})
-        sim = q.sim.tocsr()
+        mats = {"score": q.sim.tocsr(), **q.channel}
         for i in by_target[tf]:
             p = pairs[i]
             src_units = unit_ids[f"{prefix}/{p.source_file}"]
@@ -157,10 +179,12 @@ def pair_scores(index, prefix: str, parsed: dict[str, SourceFile], pairs: list[L
             rows = [k for k, u in enumerate(sf.units) if u.name == p.target or u.name.startswith(p.target + ".")]
             if not rows or not cols:
                 continue
-            block = sim[rows][:, cols].toarray()
-            best = block.max(axis=1)
             w = q.mass[rows]
-            out[i] = float((w * best).sum() / w.sum()) if w.sum() > 0 else 0.0
+            if w.sum() <= 0:
+                continue
+            for k in keys:
+                best = mats[k][rows][:, cols].toarray().max(axis=1)
+                out[k][i] = float((w * best).sum() / w.sum())
     return out
 
 

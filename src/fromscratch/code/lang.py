@@ -97,7 +97,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
 
     Normalisation choices and why: identifiers -> "N" (renaming is the first thing a
     copier does) except keywords, builtins and `self`, which a renamer leaves alone;
-    numbers -> "0", strings -> "S"; NEWLINE/INDENT/DEDENT kept as ";", "{", "}" so
+    numbers -> "0", strings -> "S"; grouping parentheses dropped (not call ones); NEWLINE/INDENT/DEDENT kept as ";", "{", "}" so
     block structure counts but line wrapping does not; a trailing comma before a
     closing bracket is dropped (formatters add and remove it); a string that forms a
     whole statement (docstring) is dropped.
@@ -109,6 +109,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     out: list[tuple[str, str, int]] = []
     pending: tuple[str, str, int] | None = None  # a string at statement start
     at_stmt_start = True
+    parens: list[bool] = []  # for each open "(": is it a grouping parenthesis?
     for kind, s, line in stream:
         if pending is not None:
             if kind == "NEWLINE":  # bare string statement: a docstring, drop it
@@ -147,6 +148,17 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
             else:
                 if s in _CLOSERS and out and out[-1][0] == ",":
                     out.pop()
+                if s == "(":
+                    # grouping/tuple parentheses are formatting (formatters add and drop
+                    # them); call and definition parentheses follow a name or a bracket
+                    prev = out[-1][0] if out else ""
+                    grouping = not (prev == "N" or prev in (")", "]", "self") or prev in _BUILTINS)
+                    parens.append(grouping)
+                    if grouping:
+                        continue
+                elif s == ")" and parens:
+                    if parens.pop():
+                        continue
                 out.append((s, s, line))
     if pending is not None:
         out.append(pending)
@@ -314,8 +326,12 @@ class PythonLanguage:
                     module_nodes.append(node)
             specs.insert(0, (units[0], module_nodes, top_skip))
             units = [s[0] for s in specs]
+        last = 0
         for masked, raw, line in toks:
-            u = units[owner[line] if line < len(owner) else 0]
+            # a DEDENT closes the block before it: it belongs to that unit, not the next one
+            idx = last if masked == "}" else (owner[line] if line < len(owner) else 0)
+            last = idx
+            u = units[idx]
             u.masked.append(masked)
             u.raw.append(raw)
         for unit, nodes, skip in specs:

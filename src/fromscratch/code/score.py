@@ -32,10 +32,25 @@ ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
 class Query:
     """A candidate file's unit x reference-unit similarities (sparse) and unit masses."""
 
-    sim: sp.csr_matrix          # n_cand_units x n_ref_units, combined score in [0, 1]
+    sim: sp.csr_matrix          # n_cand_units x n_ref_units, combined unit score in [0, 1]
+    channel: dict[str, sp.csr_matrix]  # the per-channel similarities behind it
     mass: np.ndarray            # informative mass of each candidate unit
     best: np.ndarray            # n_cand_units x n_ref_files: best unit score inside each file
     file_score: np.ndarray      # n_ref_files
+
+
+def combine(s: dict[str, np.ndarray], present: dict[str, np.ndarray]) -> np.ndarray:
+    """Unit score from channel scores: the larger of the token score and the channel mix.
+
+    The token channel alone recognises copies (renamed or not); the mix of tokens,
+    identifiers and structure recognises ports, whose tokens changed with the API.
+    A channel empty on both sides (a one-line getter has no arithmetic) is left out
+    of the mix instead of counting as a mismatch.
+    """
+    num = sum(ALPHA[c] * s[c] for c in CHANNELS)
+    den = sum(ALPHA[c] * present[c] for c in CHANNELS)
+    mix = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return np.maximum(s["tok"], mix)
 
 
 def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Query:
@@ -43,34 +58,40 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
     n_u = len(sf.units)
     n_r = len(index.unit_file)
     feats = [unit_features(u.masked, u.idents, u.struct) for u in sf.units]
-    keys, vals_all = [], []
     mass = np.zeros(n_u)
     unseen_w = index.idf_unseen()
+    chan: dict[str, sp.csr_matrix] = {}
+    mass_c: dict[str, np.ndarray] = {}
     for c in CHANNELS:
-        rows, cols, data = [], [], []
-        mass_c = np.zeros(n_u)
+        cols_l, lens, data = [], [], []
+        m = np.zeros(n_u)
         idf = index.idf[c]
         for i, f in enumerate(feats):
             col, unseen = index.lookup(c, f[c])
             w = idf[col].astype(np.float64)
-            mass_c[i] = w.sum() + unseen * unseen_w
-            rows.append(np.full(len(col), i, dtype=np.int64))
-            cols.append(col)
+            m[i] = w.sum() + unseen * unseen_w
+            cols_l.append(col)
+            lens.append(len(col))
             data.append(w)
+        indptr = np.zeros(n_u + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(lens)
         q = sp.csr_matrix((np.concatenate(data) if data else np.zeros(0),
-                           np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64),
-                           np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)),
+                           np.concatenate(cols_l) if cols_l else np.zeros(0, dtype=np.int64), indptr),
                           shape=(n_u, len(idf)))
         shared = (q @ index.matT(c)).tocoo()
-        denom = np.maximum(mass_c[shared.row], index.mass[c][shared.col].astype(np.float64))
+        denom = np.maximum(m[shared.row], index.mass[c][shared.col].astype(np.float64))
         vals = np.where(denom > 0, shared.data / np.where(denom > 0, denom, 1.0), 0.0)
-        keys.append(shared.row.astype(np.int64) * n_r + shared.col)
-        vals_all.append(ALPHA[c] * np.minimum(vals, 1.0))
-        mass += ALPHA[c] * mass_c
-    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-    uk, inv = np.unique(key, return_inverse=True)
-    summed = np.bincount(inv, weights=np.concatenate(vals_all)) if len(key) else np.zeros(0)
-    total = sp.coo_matrix((summed, (uk // max(n_r, 1), uk % max(n_r, 1))), shape=(n_u, n_r))
+        chan[c] = sp.csr_matrix((np.minimum(vals, 1.0), (shared.row, shared.col)), shape=(n_u, n_r))
+        mass_c[c] = m
+        mass += ALPHA[c] * m
+    # union of pairs that share anything, then the combined score on those pairs
+    keys = np.unique(np.concatenate([(chan[c].tocoo().row.astype(np.int64) * n_r + chan[c].tocoo().col)
+                                     for c in CHANNELS])) if n_u and n_r else np.zeros(0, dtype=np.int64)
+    rows, cols = keys // max(n_r, 1), keys % max(n_r, 1)
+    s_vals = {c: np.asarray(chan[c][rows, cols]).ravel() if len(keys) else np.zeros(0) for c in CHANNELS}
+    present = {c: ((mass_c[c][rows] > 0) | (index.mass[c][cols] > 0)).astype(np.float64) for c in CHANNELS}
+    vals = combine(s_vals, present) if len(keys) else np.zeros(0)
+    total = sp.coo_matrix((vals, (rows, cols)), shape=(n_u, n_r))
     n_files = len(index.files)
     best = np.zeros((n_u, n_files))
     if total.nnz:
@@ -79,7 +100,7 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         best[:, sorted(exclude_files)] = 0.0
     denom = mass.sum()
     file_score = (mass @ best) / denom if denom > 0 else np.zeros(n_files)
-    return Query(sim=total.tocsr(), mass=mass, best=best, file_score=np.clip(file_score, 0.0, 1.0))
+    return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=np.clip(file_score, 0.0, 1.0))
 
 
 def best_pairs(index, q: Query, file_id: int) -> list[tuple[int, int, float]]:
