@@ -14,7 +14,8 @@ tensor by tensor, into a fingerprint holding only what the statistics need:
   (the first 128, plus up to 128 chosen by a locality-sensitive hash of their
   anchor column, so that a permuted copy selects the same coordinates);
 * for every block matrix: its hidden units' weights on the coordinates in
-  ``S`` (rows of q/k/v/gate/up/router, columns of o/down), in float16;
+  ``S`` (rows of q/k/v/gate/up/router, columns of o/down), as int8 with one
+  scale per unit (the tests normalise units anyway);
 * learned vectors indexed by residual coordinate (norm weights) in full.
 
 Cached under ``<cache>/fingerprints`` keyed by the files' names, sizes and
@@ -36,10 +37,10 @@ from scipy import special
 
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/1"
+METHOD_VERSION = "lineage-fp/2"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
-FIXED_COORDS = 128            # residual coordinates always kept (0..127)
-HASHED_COORDS = 128           # expected extra coordinates chosen by content hash
+FIXED_COORDS = 96             # residual coordinates always kept (0..95)
+HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
 SKETCH_POSITIONS = 1024
 MAX_POSITION_ROWS = 1024
 
@@ -166,6 +167,23 @@ def _anchor_token_rows(model: Any, tensor, strings: list[str]) -> tuple[np.ndarr
             keys.append(k)
     rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
     return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
+
+
+def _q8(a: np.ndarray) -> np.ndarray:
+    """Unit profiles as int8 with a per-row scale packed in front (float32 bits as 4 int8)."""
+    a = np.asarray(a, dtype=np.float32)
+    scale = np.max(np.abs(a), axis=1, keepdims=True) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(a / scale), -127, 127).astype(np.int8)
+    return np.concatenate([scale.astype(np.float32).view(np.int8), q], axis=1)
+
+
+def unpack_profile(p: np.ndarray) -> np.ndarray:
+    """Inverse of ``_q8``: float32 profiles (units x coordinates)."""
+    if p.dtype != np.int8:
+        return p.astype(np.float32)
+    scale = np.ascontiguousarray(p[:, :4]).view(np.float32)
+    return p[:, 4:].astype(np.float32) * scale
 
 
 def _hash_tensor(arr: np.ndarray) -> str:
@@ -302,23 +320,23 @@ def _fingerprint_model(model: Any, *, progress: bool = False) -> Fingerprint:
             base_role = t.role
             if (t.kind in MATRIX_KINDS or t.component.endswith(("router",))) and arr.ndim == 2 and d and coords is not None:
                 if base_role in INPUT_ROLES and arr.shape[1] == d:
-                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = arr[:, coords].astype(np.float16)
+                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(arr[:, coords])
                 elif base_role in OUTPUT_ROLES and arr.shape[0] == d:
-                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = arr[coords, :].T.astype(np.float16)
+                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(arr[coords, :].T)
             elif t.kind == "experts" and arr.ndim == 3 and d and coords is not None:
                 # stacked experts (E, out, in) stored as one tensor
                 for e in range(arr.shape[0]):
                     sub = arr[e]
                     if base_role in INPUT_ROLES and sub.shape[1] == d:
-                        arrays[f"prof|{t.component}|{t.role}|{e}"] = sub[:, coords].astype(np.float16)
+                        arrays[f"prof|{t.component}|{t.role}|{e}"] = _q8(sub[:, coords])
                     elif base_role in OUTPUT_ROLES and sub.shape[0] == d:
-                        arrays[f"prof|{t.component}|{t.role}|{e}"] = sub[coords, :].T.astype(np.float16)
+                        arrays[f"prof|{t.component}|{t.role}|{e}"] = _q8(sub[coords, :].T)
             elif t.kind == "projector" and arr.ndim == 2:
                 # a projector reads one tower's residual stream: profile its units there
                 for tw, info in sorted(towers.items()):
                     tc = arrays.get(f"coords|{tw}")
                     if arr.shape[1] == info["dim"] and tc is not None and tw != "text":
-                        arrays[f"prof|{t.component}|{t.role}|{tw}"] = arr[:, tc].astype(np.float16)
+                        arrays[f"prof|{t.component}|{t.role}|{tw}"] = _q8(arr[:, tc])
                         break
             elif arr.ndim == 1 and d and arr.shape[0] == d and not t.role.endswith("bias") and t.learned:
                 arrays[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)

@@ -74,6 +74,54 @@ MIN_SCORED_COORDS = 40
 MIN_UNITS = 8
 
 
+@dataclass
+class PreparedUnits:
+    """One side's unit profiles split into the matching and the scored coordinates.
+
+    Rows normalised separately on each half; prepared once per profile and
+    alignment so that testing many layer pairs costs one small GEMM each.
+    """
+
+    match: np.ndarray   # (units, n_match), unit rows
+    score: np.ndarray   # (units, n_scored), unit rows
+
+
+def split_coords(o: int, seed: int, n_match: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A data-independent split of o aligned coordinates into matching and scored halves."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(o)
+    n1 = min(n_match, max(16, o // 3))
+    return np.sort(order[:n1]), np.sort(order[n1:])
+
+
+def prepare_units(x: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, max_units: int | None = None,
+                  seed: int = 0) -> PreparedUnits:
+    x = _std_cols(np.asarray(x, dtype=np.float32))
+    if max_units is not None and x.shape[0] > max_units:
+        keep = np.sort(np.random.default_rng(seed).choice(x.shape[0], size=max_units, replace=False))
+        x = x[keep]
+    return PreparedUnits(_unit_rows(x[:, c1]), _unit_rows(x[:, c2]))
+
+
+def unit_test_prepared(pc: PreparedUnits, pr: PreparedUnits) -> UnitResult:
+    """The matched-unit sign-flip test on prepared profiles (see module docstring)."""
+    hc, n2 = pc.score.shape
+    if pc.match.shape[1] < 4 or n2 < 4 or hc == 0 or pr.match.shape[0] == 0:
+        return UnitResult(1.0, 0.0, 0.0, int(hc), int(n2), False)
+    sim1 = pc.match @ pr.match.T
+    idx = np.argmax(np.abs(sim1), axis=1)
+    sgn = np.sign(sim1[np.arange(hc), idx])
+    sgn[sgn == 0] = 1.0
+    contrib = (sgn[:, None] * pc.score * pr.score[idx]).astype(np.float64)
+    per_coord = contrib.sum(axis=0)
+    denom = float(np.sqrt(np.sum(per_coord ** 2)))
+    z = float(per_coord.sum()) / denom if denom > 0 else 0.0
+    cos2 = contrib.sum(axis=1)
+    powered = n2 >= MIN_SCORED_COORDS and hc >= MIN_UNITS
+    return UnitResult(hoeffding_p(z), z, float(np.clip(np.median(cos2), 0.0, 1.0)), int(hc), int(n2), powered,
+                      {"matched_fraction_positive": float(np.mean(cos2 > 0))})
+
+
 def unit_test(xc: np.ndarray, yr: np.ndarray, *, seed: int, n_match: int = 64,
               max_units: int = 256) -> UnitResult:
     """Matched-unit test between candidate profiles ``xc`` and reference profiles ``yr``.
@@ -81,37 +129,17 @@ def unit_test(xc: np.ndarray, yr: np.ndarray, *, seed: int, n_match: int = 64,
     ``xc`` is (h_c, o) and ``yr`` (h_r, o): rows are hidden units, columns the o
     residual coordinates already aligned between the models (same column =
     same coordinate under the hypothesised correspondence, signs corrected).
-    A deterministic split puts ``n_match`` coordinates into the matching half
+    A seeded split puts up to ``n_match`` coordinates into the matching half
     (argmax |cos| over reference units) and the rest into the scored half.
+    Each scored coordinate contributes one term to the statistic; under
+    independence its sign is a fair coin, so z = sum / sqrt(sum of squares)
+    has the Hoeffding tail exp(-z^2/2).
     """
-    xc = _std_cols(np.asarray(xc, dtype=np.float64))
-    yr = _std_cols(np.asarray(yr, dtype=np.float64))
-    hc, o = xc.shape
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(o)
-    n1 = min(n_match, max(16, o // 3))
-    c1, c2 = order[:n1], order[n1:]
-    if hc > max_units:
-        keep = np.sort(rng.choice(hc, size=max_units, replace=False))
-        xc = xc[keep]
-    powered = len(c2) >= MIN_SCORED_COORDS and xc.shape[0] >= MIN_UNITS and yr.shape[0] >= 1
-    if n1 < 4 or len(c2) < 4 or xc.shape[0] == 0 or yr.shape[0] == 0:
-        return UnitResult(1.0, 0.0, 0.0, int(xc.shape[0]), int(len(c2)), False)
-    a1, b1 = _unit_rows(xc[:, c1]), _unit_rows(yr[:, c1])
-    sim1 = a1 @ b1.T
-    idx = np.argmax(np.abs(sim1), axis=1)
-    sgn = np.sign(sim1[np.arange(len(idx)), idx])
-    sgn[sgn == 0] = 1.0
-    a2, b2 = _unit_rows(xc[:, c2]), _unit_rows(yr[idx][:, c2])
-    contrib = (sgn[:, None] * a2 * b2)           # units x scored coords
-    per_coord = contrib.sum(axis=0)
-    denom = float(np.sqrt(np.sum(per_coord ** 2)))
-    v = float(per_coord.sum())
-    z = v / denom if denom > 0 else 0.0
-    cos2 = contrib.sum(axis=1)
-    sim = float(np.clip(np.median(cos2), 0.0, 1.0))
-    return UnitResult(hoeffding_p(z), z, sim, int(xc.shape[0]), int(len(c2)), powered,
-                      {"matched_fraction_positive": float(np.mean(cos2 > 0))})
+    o = np.asarray(xc).shape[1]
+    c1, c2 = split_coords(o, seed, n_match)
+    pc = prepare_units(xc, c1, c2, max_units=max_units, seed=seed + 1)
+    pr = prepare_units(yr, c1, c2)
+    return unit_test_prepared(pc, pr)
 
 
 @dataclass
