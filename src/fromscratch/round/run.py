@@ -274,7 +274,11 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
     # -- report ----------------------------------------------------------------------------------
     from fromscratch.report import build_report_data, render_report
 
-    data = build_report_data(out_dir, spec.round.name, stages)
+    # the report shows what the folder holds, not how this run got it (cached == done),
+    # so re-running an unchanged round rewrites an identical page
+    shown = {k: {"status": "done" if v.get("status") == "cached" else v.get("status"),
+                 **({"note": v["note"]} if v.get("note") else {})} for k, v in stages.items()}
+    data = build_report_data(out_dir, spec.round.name, shown)
     out.text("index.html", render_report(data))
     stages["report"] = {"status": "done"}
 
