@@ -1,0 +1,114 @@
+"""The round report: bilingual, self-contained, escaped, and it renders in a headless browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from fromscratch.report import render_report
+from fromscratch.round.sensitivity import sensitivity_map
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from fromscratch.decide import synthetic as s
+    from fromscratch.decide.api import decide
+
+    d = tmp_path_factory.mktemp("dec")
+    teams = ["alpha", "beta", "gamma", HOSTILE]
+    acc = {t: {"kb1": 0.45 + 0.1 * i, "kb2": 0.5 + 0.05 * i, "p1": 0.5, "p2": 0.55} for i, t in enumerate(teams)}
+    s.write_jsonl(s.make_results(acc, items=40), d / "results.jsonl")
+    s.write_jsonl(s.make_human({"expert": {t: 0.6 + 0.03 * i for i, t in enumerate(teams)}}), d / "human.jsonl")
+    picks = "\n".join(f'"{t}" = ["p1"]' if i % 2 else f'"{t}" = ["p2"]' for i, t in enumerate(teams))
+    (d / "protocol.toml").write_text(f"""name = "r"\nseed = 1\nresamples = 200\nweight_samples = 500
+[pillars]\ncommon = 40\nindividual = 10\nexpert = 35
+[benchmarks]\nkb1 = "common"\nkb2 = "common"
+[choices]\npillar = "individual"\n{picks}\n""")
+    decision = decide(d / "protocol.toml", d / "results.jsonl", d / "human.jsonl")
+    comps = [{"name": n, "kind": k, "layer": None, "reference_name": n, "reference_layer": None,
+              "relation": r, "basis": None, "p_value": p, "similarity": sim, "parameters": 100}
+             for n, k, r, p, sim in [("embed_tokens", "embedding", "independent", 0.7, 0.01),
+                                     ("vision.layers.0.attention", "attention", "derived", 1e-12, 0.93),
+                                     ("vision.layers.0.mlp", "mlp", "derived", 1e-9, 0.9),
+                                     ("layers.0.mlp", "mlp", "inconclusive", 0.2, 0.1)]]
+    audit = {"schema": "fromscratch.audit/1", "verdict": "violation", "lineage_verdict": "derived",
+             "verdicts": [{"component": "vision-encoder", "verdict": "violation", "rule": "must-be-independent",
+                           "evidence": []}],
+             "references": [{"label": "open-encoder", "reference": {"path": "/x"}, "verdict": "derived",
+                             "p_value": 1e-12, "shared_parameter_fraction": 0.31, "coverage": 0.97,
+                             "components": comps}],
+             "code": {"files": [{"file": "netllm/attn.py", "ranking": [], "relation": "copied",
+                                 "origins": ["openinfer/attention.py"],
+                                 "attribution": {"licence": None, "copyright": [], "mentions": [], "attributed": False}}],
+                      "matches": [{"candidate_file": "netllm/attn.py", "candidate_lines": [1, 60],
+                                   "reference_file": "openinfer/attention.py", "reference_lines": [8, 70],
+                                   "score": 0.94, "kind": "renamed"}]}}
+    return {"name": "test round", "stages": {"audit": {"status": "done"}, "bench": {"status": "done"}},
+            "decision": decision, "sensitivity": sensitivity_map(decision), "audits": {"gamma": audit},
+            "bench": {"summary": [{"team": "alpha", "benchmark": "kb1", "n": 40, "mean": 0.475}]},
+            "seal": {"sha256": decision["protocol_sha256"]}}
+
+
+def test_report_content_escaping_and_self_containment(data):
+    html = render_report(data)
+    assert HOSTILE not in html and "&lt;img src=x" in html  # autoescaped everywhere, SVG included
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "external resource referenced"
+    assert "<script" not in html
+    for ko, en in [("결정", "Decision"), ("탈락 확률", "Elimination probabilities"),
+                   ("가중치 민감도 지도", "Weight-sensitivity map"), ("자기선택", "Self-selected"),
+                   ("독창성 감사", "Originality audits")]:
+        assert f'<span lang="ko">{ko}' in html and f'<span lang="en">{en}' in html
+    dec = data["decision"]
+    # numbers on the page are the JSON's, formatted
+    for t in dec["teams"]:
+        assert f"{t['total']:.2f}" in html
+    assert dec["robustness"]["statement"].split(":")[0] in html
+    assert "netllm/attn.py:1–60" in html and "openinfer/attention.py:8–70" in html
+    assert html.count("<svg") >= 4
+    # the sensitivity map agrees with the decision at the official weights
+    assert data["sensitivity"]["official"] in (dec["eliminated_on_score"] or [None])
+
+
+def _png_size_and_variance(path: Path) -> tuple[int, int, int]:
+    raw = path.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", raw[16:24])
+    idat, pos = b"", 8
+    while pos < len(raw):
+        n = struct.unpack(">I", raw[pos:pos + 4])[0]
+        if raw[pos + 4:pos + 8] == b"IDAT":
+            idat += raw[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    pixels = zlib.decompress(idat)
+    return w, h, len(set(pixels[: 200_000]))
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium_offline(data, tmp_path):
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip("chromium not installed")
+    page = tmp_path / "index.html"
+    page.write_text(render_report(data), encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND", "--no-first-run",
+           "--hide-scrollbars", "--window-size=1000,2400", f"--screenshot={shot}", page.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, timeout=90)
+    assert shot.is_file(), proc.stderr.decode(errors="replace")[-2000:]
+    w, h, distinct = _png_size_and_variance(shot)
+    assert (w, h) == (1000, 2400)
+    assert distinct > 20  # text and charts drawn, not a blank page
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
+                          "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", page.as_uri()],
+                         capture_output=True, timeout=90)
+    text = dom.stdout.decode("utf-8", errors="replace")
+    assert "가중치 민감도 지도" in text and "<svg" in text
