@@ -167,7 +167,8 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
         from fromscratch.policy.api import run_audit
 
         policy = spec.round.policy
-        pol_src = spec.path(policy) if policy and spec.path(policy) and spec.path(policy).exists() else None  # type: ignore[union-attr]
+        pol_path = spec.path(policy) if policy else None
+        pol_src = pol_path if pol_path is not None and pol_path.is_file() else None  # else a preset name
         pol_arg: Any = str(pol_src) if pol_src else policy
         pol_digest = L.file_sha256(pol_src) if pol_src else policy
         counts = {"computed": 0, "cached": 0}

@@ -1,0 +1,58 @@
+"""The demo's round: valid inputs always; a full run when the zoo is already built."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fromscratch.decide.protocol import load as load_protocol
+from fromscratch.round.config import load_round
+from fromscratch.round.demo import MATERIAL, REFERENCES, TEAMS, write_inputs
+
+
+class _FakeZoo:
+    """Stands in for the zoo's *paths* only: the inputs writer needs locations, not models."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, name):
+        p = self.root / name
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+def test_demo_inputs_are_a_valid_round(tmp_path):
+    rf = write_inputs(_FakeZoo(tmp_path / "zoo"), tmp_path / "in")
+    spec = load_round(rf)
+    proto = load_protocol(rf.parent / "protocol.toml")
+    assert sorted(spec.teams) == sorted(TEAMS) and len(spec.teams) == 5
+    assert proto.choices is not None and proto.originality.gate == "disqualify"
+    for team, t in spec.teams.items():
+        assert spec.path(t.code).is_dir() and spec.path(t.bom).is_file()
+        assert sorted(proto.choices.picks[team]) == sorted(t.benchmarks)
+    assert {spec.labelled(r)[0] for r in spec.registry.references} == set(REFERENCES)
+    assert (MATERIAL / "refcode" / "openinfer" / "attention.py").is_file()
+    # the demo's copied code really is a copy of the reference (same structure), minus the licence header
+    ref = (MATERIAL / "refcode" / "openinfer" / "attention.py").read_text()
+    cand = (MATERIAL / "teams" / "net" / "code" / "netllm" / "attn.py").read_text()
+    assert "Copyright" in ref and "Copyright" not in cand
+    assert ref.count("np.") == cand.count("np.")
+    human = (rf.parent / "human.csv").read_text().splitlines()
+    assert len(human) == 1 + 2 * 5 * 3 * 2
+
+
+@pytest.mark.slow
+def test_full_demo_when_the_zoo_is_built(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from fromscratch.cli import main
+    from fromscratch.zoo import find_zoo
+
+    if find_zoo() is None:
+        pytest.skip("fixture zoo not built yet (fromscratch zoo)")
+    t0 = time.time()
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert (tmp_path / "demo" / "index.html").is_file()
+    assert main(["verify", str(tmp_path / "demo")]) == 0
+    assert time.time() - t0 < 600
