@@ -41,7 +41,11 @@ def _summary(fp: Fingerprint) -> dict[str, Any]:
 
 
 def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
-    """Fill verdict, p_value, shared_parameter_fraction and coverage from the components."""
+    """Fill verdict, p_value, shared_parameter_fraction and coverage from the components.
+
+    ``identical`` as a whole needs every decisive component identical and the
+    same number of parameters on both sides (a pruned copy is derived).
+    """
     learned = {c["name"]: _learned_params(c) for c in cfp_components}
     total = sum(learned.values())
     comps = obj["components"]
@@ -53,7 +57,8 @@ def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
     p_overall = min([c["p_value"] for c in decisive], default=1.0)
     independent_share = sum(learned.get(c["name"], 0) for c in decisive if c["relation"] == "independent")
     decisive_share = sum(learned.get(c["name"], 0) for c in decisive)
-    if decisive and all(c["relation"] == "identical" for c in decisive):
+    same_size = obj["candidate"]["parameters"] == obj["reference"]["parameters"]
+    if decisive and same_size and all(c["relation"] == "identical" for c in decisive):
         verdict = "identical"
     elif any(c["relation"] in ("identical", "derived") for c in decisive) or p_overall < DERIVED_P:
         verdict = "derived"

@@ -514,6 +514,36 @@ class Comparison:
             path = stats.monotone_layer_map(ev)
             self.layer_maps[kind] = {rows[i][0]: rl[j] for i, j in enumerate(path) if ev[i, j] > 0}
 
+    # ------------------------------------------------------------------ calibration
+    def pair_pvalues(self) -> list[dict[str, Any]]:
+        """Every component-pair p-value the tool computes, before any correction over layers.
+
+        For calibration on known-independent pairs: one entry per (candidate
+        component, reference component, alignment) with the p-value of that
+        single comparison (anchor tests and Bonferroni over the matrices of the
+        pair only), i.e. the raw material the thresholds act on.
+        """
+        self._setup_alignments()
+        out: list[dict[str, Any]] = []
+        for (a, b), res in sorted(self.anchors.items()):
+            out.append({"kind": "anchor", "candidate": a, "reference": b, "p": res.p_value, "powered": res.powered})
+        for cc in self.ccomps:
+            kind = _kind_of(cc)
+            if kind not in COUNTERPART_KINDS or cc["name"] not in self.cprof or kind == "projector":
+                continue
+            for (a, b), aligns in sorted(self.alignments.items()):
+                if a != cc["tower"]:
+                    continue
+                for rc in self.rcomps:
+                    if rc["tower"] != b or _kind_of(rc) not in COUNTERPART_KINDS[kind] or rc["name"] not in self.rprof:
+                        continue
+                    for al in aligns:
+                        p, sim, n, powered, _ = self._pair_test(cc, rc, al, None, "full")
+                        if n:
+                            out.append({"kind": kind, "candidate": cc["name"], "reference": rc["name"],
+                                        "alignment": al.name, "p": p, "powered": powered})
+        return out
+
     # ------------------------------------------------------------------ run
     def run(self) -> list[dict[str, Any]]:
         identical = self._identical()

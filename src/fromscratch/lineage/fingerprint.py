@@ -51,6 +51,9 @@ MATRIX_KINDS = {"attention", "mlp", "experts", "router", "cross_attention"}
 
 
 def cache_root() -> Path:
+    """Where fingerprints are cached: ``$FROMSCRATCH_LINEAGE_CACHE`` or the project cache."""
+    if os.environ.get("FROMSCRATCH_LINEAGE_CACHE"):
+        return Path(os.environ["FROMSCRATCH_LINEAGE_CACHE"])
     try:
         from fromscratch.zoo import cache_dir  # type: ignore[attr-defined]
 

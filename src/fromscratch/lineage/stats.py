@@ -172,6 +172,28 @@ def _zcols(a: np.ndarray) -> np.ndarray:
     return a / s
 
 
+#: shrinkage of the whitening towards the identity (share of the mean eigenvalue)
+WHITEN_SHRINK = 0.1
+
+
+def whiten(a: np.ndarray) -> np.ndarray:
+    """Shrinkage ZCA whitening of the columns (residual coordinates) of an anchor table.
+
+    Independent models can share a few dominant directions (token frequency,
+    a common low-rank structure); without whitening one such direction makes
+    many coordinates of one model correlate strongly with one coordinate of
+    the other. The symmetric inverse square root commutes with permutations and
+    sign flips of coordinates (Q^T S^-1/2 Q = (Q^T S Q)^-1/2), so a disguised
+    copy stays a disguised copy while shared dominant directions are flattened.
+    """
+    a = a - a.mean(axis=0, keepdims=True)
+    cov = a.T @ a / max(a.shape[0] - 1, 1)
+    w, v = np.linalg.eigh(cov)
+    w = np.clip(w, 0.0, None)
+    lam = WHITEN_SHRINK * float(np.mean(w)) if np.mean(w) > 0 else 1.0
+    return a @ ((v / np.sqrt(w + lam)) @ v.T)
+
+
 def convergence_allowance(d_ref: int, n_scored: int) -> float:
     """How well a coordinate of an independent model can match one of the reference's.
 
@@ -208,6 +230,7 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     dr = er.shape[1]
     if n < 8 or dc < 2 or dr < 2:
         return AnchorResult(1.0, 0.0, 0.0, n, None, None, None, False, {"reason": "too few shared rows"})
+    ec, er = whiten(ec), whiten(er)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     r1, r2 = np.sort(order[: n // 2]), np.sort(order[n // 2:])

@@ -162,3 +162,49 @@ def write_model(sd: dict[str, np.ndarray], out: Path, shape: Shape = Shape(), *,
            "model": {"type": "BPE", "vocab": {w: i for i, w in enumerate(words[:nvocab])}, "merges": []}}
     (out / "tokenizer.json").write_text(json.dumps(tok))
     return out
+
+
+def relayer(sd: dict[str, np.ndarray], order: list[int]) -> dict[str, np.ndarray]:
+    """New layer i is old layer ``order[i]`` (pruning drops indices, up-scaling repeats them)."""
+    out = {k: v for k, v in sd.items() if not k.startswith("model.layers.")}
+    for new, old in enumerate(order):
+        pre = f"model.layers.{old}."
+        for k, v in sd.items():
+            if k.startswith(pre):
+                out[f"model.layers.{new}." + k[len(pre):]] = v.copy()
+    return out
+
+
+def prune_units(sd: dict[str, np.ndarray], keep: float, seed: int) -> dict[str, np.ndarray]:
+    """Width pruning: keep a random ``keep`` share of every MLP's hidden units."""
+    rng = np.random.default_rng(seed)
+    out = dict(sd)
+    for k in sd:
+        if k.endswith("mlp.up_proj.weight"):
+            pre = k[: -len("up_proj.weight")]
+            ff = sd[k].shape[0]
+            idx = np.sort(rng.choice(ff, size=int(ff * keep), replace=False))
+            out[pre + "up_proj.weight"] = sd[pre + "up_proj.weight"][idx]
+            out[pre + "gate_proj.weight"] = sd[pre + "gate_proj.weight"][idx]
+            out[pre + "down_proj.weight"] = np.ascontiguousarray(sd[pre + "down_proj.weight"][:, idx])
+    return out
+
+
+def reorder_vocab(sd: dict[str, np.ndarray], words: list[str], seed: int, extra: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Shuffle token ids (rows and strings together) and append ``extra`` new tokens."""
+    rng = np.random.default_rng(seed)
+    n = sd["model.embed_tokens.weight"].shape[0]
+    perm = rng.permutation(n)
+    out = dict(sd)
+    new_words = [words[i] for i in perm]
+    for k in ("model.embed_tokens.weight", "lm_head.weight"):
+        m = sd[k][perm]
+        if extra:
+            m = np.concatenate([m, (rng.standard_normal((extra, m.shape[1])) * 0.02).astype(np.float32)])
+        out[k] = np.ascontiguousarray(m)
+    new_words += [f"Ġnewtok{i}" for i in range(extra)]
+    return out, new_words
+
+
+def vocab_words(n: int) -> list[str]:
+    return _words(n)

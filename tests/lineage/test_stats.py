@@ -1,0 +1,84 @@
+"""The statistics alone, on synthetic matrices: nulls hold, disguises do not hide reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fromscratch.lineage import stats
+
+
+def _trained_like(rng, h, d):
+    w = rng.standard_t(4, size=(h, d)) * 0.02
+    w += (rng.standard_normal((h, 6)) @ rng.standard_normal((6, d))) * 0.01
+    w[:, rng.choice(d, 3, replace=False)] *= 5
+    return w
+
+
+def test_unit_test_null_is_not_anticonservative():
+    rng = np.random.default_rng(0)
+    ps = np.array([stats.unit_test(_trained_like(rng, 300, 128), _trained_like(rng, 300, 128), seed=s).p_value
+                   for s in range(120)])
+    assert ps.min() > 1e-4
+    assert np.mean(ps < 0.05) <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / len(ps))
+
+
+@pytest.mark.parametrize("noise", [0.5, 2.0, 3.0])
+def test_unit_test_finds_permuted_noised_copy(noise):
+    rng = np.random.default_rng(1)
+    a = _trained_like(rng, 400, 192)
+    b = a[rng.permutation(400)] + noise * 0.02 * rng.standard_normal(a.shape)
+    b[rng.random(400) < 0.5] *= -1  # unit sign flips
+    res = stats.unit_test(b, a, seed=3)
+    assert res.p_value < 1e-6 and res.powered
+
+
+def test_unit_test_survives_width_pruning():
+    rng = np.random.default_rng(2)
+    a = _trained_like(rng, 400, 192)
+    keep = np.sort(rng.choice(400, 200, replace=False))
+    assert stats.unit_test(a[keep], a, seed=0).p_value < 1e-6
+
+
+def test_anchor_test_null_and_power():
+    rng = np.random.default_rng(3)
+    d, n = 96, 1200
+    nulls = []
+    for s in range(20):
+        shared = rng.standard_normal((n, 8))
+        e1 = shared @ rng.standard_normal((8, d)) + rng.standard_normal((n, d))
+        e2 = shared @ rng.standard_normal((8, d)) + rng.standard_normal((n, d))  # convergent geometry, no reuse
+        nulls.append(stats.anchor_test(e1, e2, seed=s).p_value)
+    assert min(nulls) > 0.01
+    e = rng.standard_normal((n, d))
+    perm, sg = rng.permutation(d), rng.choice([-1.0, 1.0], d)
+    res = stats.anchor_test(e[:, perm] * sg + 0.8 * rng.standard_normal((n, d)), e, seed=0)
+    assert res.p_value < 1e-6
+    assert np.mean(res.mapping == perm) > 0.95
+    assert np.all(res.signs[res.confident] == sg[res.confident])
+
+
+def test_layernorm_trap_cosine_is_not_evidence():
+    """Two independent positive-mean norm vectors: cosine ~0.99, calibrated p large."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0.35, 0.04, 4096), rng.normal(0.95, 0.10, 4096)
+    res = stats.norm_test(a, b)
+    assert res.naive_cosine > 0.98
+    assert res.p_value > 0.01
+    derived = stats.norm_test(a + rng.normal(0, 0.01, 4096), a)
+    assert derived.p_value < 1e-6
+
+
+def test_holm_and_bonferroni():
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.bonferroni_min([0.2, 0.001]) == pytest.approx(0.002)
+
+
+def test_monotone_layer_map_handles_pruning_and_duplication():
+    ev = np.zeros((4, 3))
+    for i, j in enumerate([0, 1, 1, 2]):  # depth up-scaling: layer 1 used twice
+        ev[i, j] = 10
+    assert stats.monotone_layer_map(ev) == [0, 1, 1, 2]
+    ev = np.zeros((2, 4))
+    ev[0, 0] = ev[1, 3] = 10  # pruning
+    assert stats.monotone_layer_map(ev) == [0, 3]
