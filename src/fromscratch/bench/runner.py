@@ -46,6 +46,20 @@ def run_item(task: Task, item: Item, backend: Backend) -> dict[str, Any]:
     return rec
 
 
+def run_items(task: Task, items: list[Item], backend: Backend) -> list[dict[str, Any]]:
+    """Several multiple-choice items in one backend call when the backend batches."""
+    many = getattr(backend, "loglikelihood_many", None)
+    if many is None or len(items) == 1 or any(it.request.kind != "loglikelihood" for it in items):
+        return [run_item(task, it, backend) for it in items]
+    results = many([(it.request.context, list(it.request.continuations)) for it in items])
+    out = []
+    for it, res in zip(items, results):
+        score, pred = score_choices(task, it, [ll for ll, _ in res])
+        out.append({"item": it.item_id, "prompt_sha256": it.request.sha256(), "score": score, "prediction": pred,
+                    "gold": it.gold_index, "logliks": [ll for ll, _ in res], "greedy": [g for _, g in res]})
+    return out
+
+
 def read_log(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Finished items of an existing log (dropping a torn last line)."""
     done: dict[str, dict[str, Any]] = {}
@@ -103,31 +117,33 @@ def run_task(task: Task, backend: Backend, log_path: str | Path, *, progress: bo
     try:
         if log_path.stat().st_size == 0:
             _append(fh, header)
+        per_call = max(1, int(getattr(backend, "batch_items", 1)))
+        groups = [todo[i:i + per_call] for i in range(0, len(todo), per_call)]
         with ThreadPoolExecutor(max_workers=max(1, backend.concurrency)) as pool:
-            it = iter(todo)
+            it = iter(groups)
             pending = set()
             for _ in range(max(1, backend.concurrency) * 2):
                 nxt = next(it, None)
                 if nxt is None:
                     break
-                pending.add(pool.submit(run_item, task, nxt, backend))
+                pending.add(pool.submit(run_items, task, nxt, backend))
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 failure = next((f.exception() for f in finished if f.exception() is not None), None)
                 for fut in finished:
                     if fut.exception() is not None:
                         continue
-                    rec = fut.result()
-                    _append(fh, rec)
-                    done[rec["item"]] = rec
-                    counts["asked"] += 1
-                    if bar:
-                        bar.advance()
-                    if on_item:
-                        on_item(rec)
+                    for rec in fut.result():
+                        _append(fh, rec)
+                        done[rec["item"]] = rec
+                        counts["asked"] += 1
+                        if bar:
+                            bar.advance()
+                        if on_item:
+                            on_item(rec)
                     nxt = None if failure else next(it, None)
                     if nxt is not None:
-                        pending.add(pool.submit(run_item, task, nxt, backend))
+                        pending.add(pool.submit(run_items, task, nxt, backend))
                 if failure is not None:  # stop; every finished item stays logged
                     for f in pending:
                         f.cancel()

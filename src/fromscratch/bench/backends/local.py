@@ -140,8 +140,10 @@ class LocalBackend:
     """Runs a small llama-family model with torch on the CPU (or a GPU if present)."""
 
     concurrency = 1
+    #: items the runner may hand over at once (see `loglikelihood_many`)
+    batch_items = 8
 
-    def __init__(self, location: str | Path, *, batch_size: int = 8, device: str | None = None) -> None:
+    def __init__(self, location: str | Path, *, batch_size: int = 16, device: str | None = None) -> None:
         self.torch = torch = require("torch", "torch")
         tokenizers = require("tokenizers", "tokenizers")
         self.location = Path(location)
@@ -295,10 +297,22 @@ class LocalBackend:
         return out
 
     def loglikelihood(self, context: str, continuations: list[str]) -> list[tuple[float, bool]]:
-        texts = [context + c for c in continuations]
-        rows = self.token_logprobs(texts)
-        return [continuation_score(r["starts"], r["logprobs"], r["greedy"], len(t), len(context))
-                for r, t in zip(rows, texts)]
+        return self.loglikelihood_many([(context, continuations)])[0]
+
+    def loglikelihood_many(self, requests: list[tuple[str, list[str]]]) -> list[list[tuple[float, bool]]]:
+        """Several items in one go: their sequences share forward batches (sorted by
+        length to limit padding), which is several times faster for small models."""
+        flat = [(i, context, context + c) for i, (context, conts) in enumerate(requests) for c in conts]
+        order = sorted(range(len(flat)), key=lambda j: len(flat[j][2]))
+        rows = self.token_logprobs([flat[j][2] for j in order])
+        scores: dict[int, tuple[float, bool]] = {}
+        for j, r in zip(order, rows):
+            _, context, text = flat[j]
+            scores[j] = continuation_score(r["starts"], r["logprobs"], r["greedy"], len(text), len(context))
+        out: list[list[tuple[float, bool]]] = [[] for _ in requests]
+        for j, (i, _, _) in enumerate(flat):
+            out[i].append(scores[j])
+        return out
 
     def generate(self, prompt: str, until: list[str], max_tokens: int) -> str:
         torch = self.torch
