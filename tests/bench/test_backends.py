@@ -99,7 +99,12 @@ def test_resume_never_repeats_finished_items(local, tmp_path):
     counting = _Interrupting(local, 10**9)
     again, counts = run_task(task, counting, log, progress=False)
     assert counts == {"items": 20, "reused": 7, "asked": 13} and counting.calls == 13
-    assert json.dumps(again, sort_keys=True) == json.dumps(ref, sort_keys=True)
+    # same answers; log-likelihoods equal up to float rounding (items batched differently)
+    assert [(r["item"], r["score"], r["prediction"], r["prompt_sha256"]) for r in again] == \
+        [(r["item"], r["score"], r["prediction"], r["prompt_sha256"]) for r in ref]
+    for a, b in zip(again, ref):
+        assert a["logliks"] == pytest.approx(b["logliks"], abs=1e-4)
+    json.dumps(again)
     # a log from another task is refused, not mixed in
     with pytest.raises(InputError, match="another task"):
         run_task(_subset("en-dates", 19), local, log, progress=False)

@@ -117,8 +117,14 @@ def run_task(task: Task, backend: Backend, log_path: str | Path, *, progress: bo
     try:
         if log_path.stat().st_size == 0:
             _append(fh, header)
+        # Groups are aligned to absolute item positions, so a clean run and a resumed
+        # one batch the same items together (floating-point sums depend on batch shape).
         per_call = max(1, int(getattr(backend, "batch_items", 1)))
-        groups = [todo[i:i + per_call] for i in range(0, len(todo), per_call)]
+        position = {item.item_id: n for n, item in enumerate(task.items)}
+        grouped: dict[int, list[Item]] = {}
+        for item in todo:
+            grouped.setdefault(position[item.item_id] // per_call, []).append(item)
+        groups = [grouped[k] for k in sorted(grouped)]
         with ThreadPoolExecutor(max_workers=max(1, backend.concurrency)) as pool:
             it = iter(groups)
             pending = set()
