@@ -64,7 +64,11 @@ def public_key_b64(key: Ed25519PublicKey) -> str:
 
 def key_fingerprint(pub_b64: str) -> str:
     """SHA-256 of the raw public key, the short form to publish and compare."""
-    return "SHA256:" + hashlib.sha256(base64.b64decode(pub_b64)).hexdigest()[:32]
+    try:
+        raw = base64.b64decode(pub_b64, validate=True)
+    except ValueError:  # binascii.Error: a tampered key is reported by the signature check
+        return "SHA256:invalid-key"
+    return "SHA256:" + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def list_outputs(out_dir: Path) -> list[dict[str, Any]]:
@@ -120,8 +124,8 @@ def check_chain(entries: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{where}: hash does not match its content")
         if e.get("kind") == "head":
             try:
-                pub = Ed25519PublicKey.from_public_bytes(base64.b64decode(e["public_key"]))
-                pub.verify(base64.b64decode(e["signature"]), str(e["prev"]).encode())
+                pub = Ed25519PublicKey.from_public_bytes(base64.b64decode(e["public_key"], validate=True))
+                pub.verify(base64.b64decode(e["signature"], validate=True), str(e["prev"]).encode())
             except (KeyError, ValueError, TypeError, InvalidSignature):
                 problems.append(f"{where}: signature invalid")
         prev = e.get("hash", h)
