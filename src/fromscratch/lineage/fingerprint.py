@@ -37,7 +37,7 @@ from scipy import special
 
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/2"
+METHOD_VERSION = "lineage-fp/3"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
 HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
@@ -140,7 +140,7 @@ def _select_coords(anchor_keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
     a = a - a.mean(axis=0, keepdims=True)
     s = np.linalg.norm(a, axis=0)
     s[s == 0] = 1.0
-    proj = np.abs(r @ (a / s)) / np.sqrt(np.sum(r * r))   # ~|N(0,1)| for an unrelated column
+    proj = np.abs(r @ (a / s))   # ~|N(0,1)| for a unit-norm column unrelated to the keys
     rate = HASHED_COORDS / (d - FIXED_COORDS)
     thr = special.ndtri(1 - rate / 2)
     extra = np.flatnonzero(proj > thr)

@@ -1,0 +1,71 @@
+"""Real checkpoints from registry packages (marked ``real``; skipped offline).
+
+SmolLM2-135M vs Gemma-3-270M must be independent; SmolLM2 against its own
+re-quantised (Q4_1 -> Q8_0) copy and against a permuted (residual stream,
+MLP units, heads, sign flips) re-quantised copy must be derived or identical.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from realmodels import real_model
+
+pytestmark = pytest.mark.real
+
+
+@pytest.fixture(scope="module")
+def persistent_cache():
+    """Real-model fingerprints are worth keeping between sessions (the tool's normal cache)."""
+    from fromscratch.zoo import cache_dir
+
+    old = os.environ.get("FROMSCRATCH_LINEAGE_CACHE")
+    os.environ["FROMSCRATCH_LINEAGE_CACHE"] = str(Path(cache_dir()) / "lineage-real")
+    yield Path(os.environ["FROMSCRATCH_LINEAGE_CACHE"])
+    if old is None:
+        os.environ.pop("FROMSCRATCH_LINEAGE_CACHE", None)
+    else:
+        os.environ["FROMSCRATCH_LINEAGE_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def smollm_variants(persistent_cache):
+    from fromscratch.lineage.gguf_variants import write_variant
+
+    src = real_model("smollm2-gguf")
+    out = persistent_cache / "variants"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, perm in (("requant", False), ("permuted", True)):
+        dst = out / f"smollm2-{name}-q8_0.gguf"
+        if not dst.exists():
+            tmp = dst.with_suffix(".tmp")
+            write_variant(src, tmp, permute=perm, seed=11)
+            tmp.replace(dst)
+        paths[name] = dst
+    return src, paths
+
+
+def test_smollm2_vs_gemma3_independent(persistent_cache):
+    from fromscratch.lineage.api import compare
+
+    obj = compare(real_model("smollm2-gguf"), real_model("gemma3-gguf"))
+    assert obj["verdict"] == "independent"
+    assert obj["p_value"] > 0.01
+    assert not [c for c in obj["components"] if c["relation"] in ("identical", "derived")]
+
+
+@pytest.mark.parametrize("variant", ["requant", "permuted"])
+def test_smollm2_vs_own_copy_derived(smollm_variants, variant):
+    from fromscratch.lineage.api import compare
+
+    src, paths = smollm_variants
+    obj = compare(paths[variant], src)
+    assert obj["verdict"] in ("derived", "identical")
+    assert obj["p_value"] < 1e-6
+    blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp", "embedding")]
+    assert all(c["relation"] in ("derived", "identical") and c["p_value"] < 1e-6 for c in blocks)
+    assert obj["shared_parameter_fraction"] > 0.99
