@@ -77,6 +77,12 @@ def _prof_index(fp: Fingerprint) -> dict[str, dict[tuple[str, str], np.ndarray]]
     return out
 
 
+#: a component of a kind the reference does not have at all cannot have been taken from it
+_NO_COUNTERPART: dict[str, Any] = {
+    "p_raw": 1.0, "similarity": 0.0, "reference": None, "reference_layer": None, "powered": True,
+    "evidence": {"statistic": "no counterpart: the reference has no component of this kind"}}
+
+
 class _Alignment:
     """How candidate residual coordinates in one tower map to the reference's."""
 
@@ -221,7 +227,7 @@ class Comparison:
                 kr = self.r.arrays.get(f"anchor_keys|{b}")
                 shared = 0 if kc is None or kr is None else len(np.intersect1d(kc, kr))
                 same_dim = self.c.tower_dim(a) == self.r.tower_dim(b)
-                if shared >= 8 or (a == b and same_dim):
+                if shared >= 8 or same_dim:
                     pairs.append((a, b))
         return pairs
 
@@ -344,8 +350,7 @@ class Comparison:
         """
         has_counterpart = any(_kind_of(rc) in COUNTERPART_KINDS.get(kind, set()) for rc in self.rcomps)
         if not has_counterpart:
-            return {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0, "reference": None,
-                    "powered": False, "reason": "no comparable component in the reference"}
+            return {**_NO_COUNTERPART, "evidence": dict(_NO_COUNTERPART["evidence"])}
         anchors = [(b, res) for (a, b), res in sorted(self.anchors.items()) if a == cc["tower"]]
         powered = [(b, res) for b, res in anchors if res.powered]
         if powered:
@@ -398,6 +403,11 @@ class Comparison:
                 rname = self._ref_component_name(b, part, use_head)
                 if best is None or (res.p_value, -res.similarity) < (best[0].p_value, -best[0].similarity):
                     best = (res, rname)
+        base = cc["name"].rsplit(".", 1)[-1]
+        if best is None and not any(rc["name"].rsplit(".", 1)[-1] == base or (head and rc["kind"] == "embedding")
+                                    for rc in self.rcomps):
+            self.results[cc["name"]] = dict(_NO_COUNTERPART)
+            return
         if best is None:
             self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
                                         "reference": None, "powered": False,

@@ -37,7 +37,7 @@ from scipy import special
 
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/3"
+METHOD_VERSION = "lineage-fp/4"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
 HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
@@ -268,7 +268,7 @@ def _fingerprint_model(model: Any, *, progress: bool = False) -> Fingerprint:
             elif c.kind == "embedding" and c.name.endswith("embed_positions") and t.role == "weight" and len(t.shape) == 2:
                 mat = model.load(t)
                 n = min(mat.shape[0], MAX_POSITION_ROWS)
-                keys = np.asarray([_stable_key("pos", tower, i) for i in range(n)], dtype=np.int64)
+                keys = np.asarray([_stable_key("pos", i) for i in range(n)], dtype=np.int64)
                 anchor_parts.setdefault(tower, []).append((keys, mat[:n].astype(np.float32), "positions"))
                 towers.setdefault(tower, {"dim": int(t.shape[1])})
                 record(t, mat)
