@@ -73,6 +73,11 @@ def token_fingerprints(tokens: list[str]) -> set[int]:
         return set((picked * _MULT + salt).tolist())
 
 
+def unit_digest(masked: list[str]) -> int:
+    """Hash of a unit's whole normalised token stream: equal digests = copies up to renaming and format."""
+    return _h("\x01".join(masked)) if masked else 0
+
+
 def unit_features(masked: list[str], idents: list[str], struct: list[str]) -> dict[str, set[int]]:
     """The three feature channels of a unit as sets of 64-bit ids."""
     return {

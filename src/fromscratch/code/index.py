@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import scipy.sparse as sp
 
-from fromscratch.code.fingerprint import CHANNELS, unit_features
+from fromscratch.code.fingerprint import CHANNELS, unit_digest, unit_features
 from fromscratch.code.lang import SourceFile
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
@@ -48,13 +48,14 @@ class Index:
     mat: dict[str, sp.csr_matrix]    # binary units x vocab per channel
     mass: dict[str, np.ndarray]      # float32 [n_units]: sum of idf of the unit's features
     n_docs: int
+    digest: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))  # per unit
     null: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     skipped: list[tuple[str, str]] = field(default_factory=list)
     _matT: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
 
     def idf_unseen(self) -> float:
         """Weight of a feature the corpus never contains: the rarest possible."""
-        return float(math.log((self.n_docs + 1) / 0.5))
+        return float(idf_weights(np.zeros(1, dtype=np.int64), self.n_docs)[0])
 
     def matT(self, channel: str) -> sp.csr_matrix:
         if channel not in self._matT:
@@ -72,6 +73,23 @@ class Index:
         ok = (pos < len(voc)) & (voc[pos_c] == arr) if len(voc) else np.zeros(len(arr), dtype=bool)
         cols = np.sort(pos_c[ok])
         return cols, int(len(arr) - ok.sum())
+
+
+def boilerplate_cut(n_docs: int) -> float:
+    """Document frequency from which a feature weighs nothing: a quarter of the corpus (at least 20 files)."""
+    return max(20.0, 0.5 * n_docs)
+
+
+def idf_weights(df: np.ndarray, n_docs: int) -> np.ndarray:
+    """Inverse document frequency with a boilerplate cut-off.
+
+    w(f) = log((cut + 0.5) / (df + 0.5)), clipped at 0, with cut = boilerplate_cut(N):
+    the usual log-inverse frequency, shifted so that a feature found in a quarter of
+    all reference files or more (imports, framework idiom, licence headers) weighs
+    exactly zero and is not even stored — which is also what keeps queries sparse.
+    """
+    cut = boilerplate_cut(n_docs)
+    return np.maximum(np.log((cut + 0.5) / (np.asarray(df, dtype=np.float64) + 0.5)), 0.0).astype(np.float32)
 
 
 def parse_refs(spec: str | Path) -> tuple[str, Path]:
@@ -123,11 +141,12 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
     parsed = sorted(parsed, key=lambda x: x[0])
     files = [n for n, _ in parsed]
     unit_feats: list[dict[str, set[int]]] = []
-    unit_file, unit_start, unit_end, unit_name = [], [], [], []
+    unit_file, unit_start, unit_end, unit_name, digests = [], [], [], [], []
     file_units = [0]
     for fi, (_, sf) in enumerate(parsed):
         for u in sf.units:
             unit_feats.append(unit_features(u.masked, u.idents, u.struct))
+            digests.append(unit_digest(u.masked))
             unit_file.append(fi)
             unit_start.append(u.start)
             unit_end.append(u.end)
@@ -148,11 +167,14 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
         df = np.zeros(len(voc), dtype=np.int64)
         if per_file:
             np.add.at(df, np.searchsorted(voc, np.concatenate(per_file)), 1)
-        w = np.maximum(np.log((n_docs + 1) / (df + 0.5)), 0.0).astype(np.float32)
-        indptr = np.zeros(len(all_ids) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(a) for a in all_ids])
+        w = idf_weights(df, n_docs)
+        # boilerplate features (weight 0) stay in the vocabulary (so a query knows they are
+        # common, not new) but get no matrix entries: they cannot create or score a match
         indices = np.searchsorted(voc, cat).astype(np.int32)
-        m = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(all_ids), len(voc)))
+        keep = w[indices] > 0
+        row_of = np.repeat(np.arange(len(all_ids)), [len(a) for a in all_ids])
+        m = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (row_of[keep], indices[keep])),
+                          shape=(len(all_ids), len(voc)))
         m.sort_indices()
         vocab[c], idf[c], mat[c] = voc, w, m
         mass[c] = np.asarray(m @ w.astype(np.float64)).astype(np.float32).ravel()
@@ -161,7 +183,7 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
         unit_file=np.asarray(unit_file, dtype=np.int32), unit_start=np.asarray(unit_start, dtype=np.int32),
         unit_end=np.asarray(unit_end, dtype=np.int32), unit_name=unit_name,
         file_units=np.asarray(file_units, dtype=np.int64), vocab=vocab, idf=idf, mat=mat, mass=mass,
-        n_docs=n_docs, skipped=list(skipped or []),
+        n_docs=n_docs, skipped=list(skipped or []), digest=np.asarray(digests, dtype=np.uint64),
     )
     from fromscratch.code.score import calibration_null  # the null needs the scorer
 
@@ -179,7 +201,7 @@ def save_index(index: Index, path: str | Path) -> None:
         "text_blob": np.frombuffer(b"".join(texts), dtype=np.uint8),
         "text_off": np.cumsum([0] + [len(t) for t in texts]).astype(np.int64),
         "unit_file": index.unit_file, "unit_start": index.unit_start, "unit_end": index.unit_end,
-        "file_units": index.file_units, "null": index.null.astype(np.float32),
+        "file_units": index.file_units, "null": index.null.astype(np.float32), "digest": index.digest,
     }
     for c in CHANNELS:
         arrays[f"{c}_vocab"] = index.vocab[c]
@@ -225,7 +247,7 @@ def load_index(path: str | Path) -> Index:
             return Index(files=meta["files"], groups=meta["groups"], texts=texts, unit_file=z["unit_file"],
                          unit_start=z["unit_start"], unit_end=z["unit_end"], unit_name=meta["unit_name"],
                          file_units=z["file_units"], vocab=vocab, idf=idf, mat=mat, mass=mass,
-                         n_docs=int(meta["n_docs"]), null=z["null"],
+                         n_docs=int(meta["n_docs"]), null=z["null"], digest=z["digest"],
                          skipped=[tuple(s) for s in meta.get("skipped", [])])
     except InputError:
         raise

@@ -334,6 +334,10 @@ class PythonLanguage:
             u = units[idx]
             u.masked.append(masked)
             u.raw.append(raw)
+        for u in units:  # block ends carry no content; how many close depends on what follows
+            while u.masked and u.masked[-1] == "}":
+                u.masked.pop()
+                u.raw.pop()
         for unit, nodes, skip in specs:
             fv = _Features(skip)
             for n in nodes:

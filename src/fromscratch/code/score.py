@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from fromscratch.code.fingerprint import CHANNELS, unit_features
+from fromscratch.code.fingerprint import CHANNELS, unit_digest, unit_features
 from fromscratch.code.lang import SourceFile
 
 ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
@@ -70,6 +70,8 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
             col, unseen = index.lookup(c, f[c])
             w = idf[col].astype(np.float64)
             m[i] = w.sum() + unseen * unseen_w
+            nz = w > 0
+            col, w = col[nz], w[nz]
             cols_l.append(col)
             lens.append(len(col))
             data.append(w)
@@ -84,13 +86,25 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         chan[c] = sp.csr_matrix((np.minimum(vals, 1.0), (shared.row, shared.col)), shape=(n_u, n_r))
         mass_c[c] = m
         mass += ALPHA[c] * m
+    # identical normalised token streams are copies whatever their features weigh
+    # (a widely copied helper consists of common features only)
+    d_rows, d_cols = _digest_pairs(index, [unit_digest(u.masked) for u in sf.units])
     # union of pairs that share anything, then the combined score on those pairs
-    keys = np.unique(np.concatenate([(chan[c].tocoo().row.astype(np.int64) * n_r + chan[c].tocoo().col)
-                                     for c in CHANNELS])) if n_u and n_r else np.zeros(0, dtype=np.int64)
+    coos = {c: chan[c].tocoo() for c in CHANNELS}
+    all_keys = [coos[c].row.astype(np.int64) * n_r + coos[c].col for c in CHANNELS]
+    all_keys.append(d_rows * n_r + d_cols)
+    keys, inv = np.unique(np.concatenate(all_keys), return_inverse=True)
+    s_vals = {}
+    off = 0
+    for c, k in zip(CHANNELS, all_keys):
+        arr = np.zeros(len(keys))
+        arr[inv[off:off + len(k)]] = coos[c].data
+        s_vals[c] = arr
+        off += len(k)
+    s_vals["tok"][inv[off:]] = 1.0
     rows, cols = keys // max(n_r, 1), keys % max(n_r, 1)
-    s_vals = {c: np.asarray(chan[c][rows, cols]).ravel() if len(keys) else np.zeros(0) for c in CHANNELS}
     present = {c: ((mass_c[c][rows] > 0) | (index.mass[c][cols] > 0)).astype(np.float64) for c in CHANNELS}
-    vals = combine(s_vals, present) if len(keys) else np.zeros(0)
+    vals = combine(s_vals, present)
     total = sp.coo_matrix((vals, (rows, cols)), shape=(n_u, n_r))
     n_files = len(index.files)
     best = np.zeros((n_u, n_files))
@@ -101,6 +115,28 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
     denom = mass.sum()
     file_score = (mass @ best) / denom if denom > 0 else np.zeros(n_files)
     return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=np.clip(file_score, 0.0, 1.0))
+
+
+def _digest_pairs(index, digests: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(candidate unit, reference unit) pairs with equal whole-unit digests."""
+    if not len(index.digest):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if not hasattr(index, "_digest_order"):
+        index._digest_order = np.argsort(index.digest, kind="stable")
+    order = index._digest_order
+    sorted_d = index.digest[order]
+    rows, cols = [], []
+    for i, d in enumerate(digests):
+        if d == 0:
+            continue
+        a = np.searchsorted(sorted_d, np.uint64(d), side="left")
+        b = np.searchsorted(sorted_d, np.uint64(d), side="right")
+        if b > a:
+            rows.append(np.full(b - a, i, dtype=np.int64))
+            cols.append(order[a:b].astype(np.int64))
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
 
 
 def best_pairs(index, q: Query, file_id: int) -> list[tuple[int, int, float]]:

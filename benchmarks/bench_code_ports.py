@@ -1,0 +1,169 @@
+"""Port identification and speed: vLLM model files -> the transformers models folder.
+
+For every vLLM model file (candidates, up to 300) each tool ranks the transformers
+`*/modeling_*.py` files; ground truth comes from architecture names: the vLLM file
+defines `XForCausalLM`/`XForConditionalGeneration` and the correct answers are the
+transformers model folders whose modelling file defines a class of that name.
+fromscratch, copydetect (PyPI) and Dolos (npm, via benchmarks/dolos/run_dolos.mjs)
+run on the same files in the same run; accuracy is top-1 over the candidates with
+ground truth, time is wall-clock for the whole job (index/fingerprint all
+references + query all candidates).
+
+Usage: python benchmarks/bench_code_ports.py [--candidates 300] [--no-copydetect] [--no-dolos]
+       [--copydetect-candidates N] [--out benchmarks/_work/code_ports.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fromscratch.code import corpora
+from fromscratch.code.index import index_from_sources
+from fromscratch.code.score import query
+from fromscratch.code.sources import Skipped, read_source
+
+ARCH = re.compile(r"^class (\w+For(?:CausalLM|ConditionalGeneration))\b", re.M)
+HERE = Path(__file__).parent
+
+
+def ground_truth(refs: list[Path], models: Path, cands: list[Path]) -> dict[str, set[str]]:
+    owner: dict[str, set[str]] = {}
+    for p in refs:
+        for name in ARCH.findall(p.read_text(encoding="utf-8")):
+            owner.setdefault(name, set()).add(p.relative_to(models).parts[0])
+    gt = {}
+    for c in cands:
+        dirs = set()
+        for name in ARCH.findall(c.read_text(encoding="utf-8")):
+            dirs |= owner.get(name, set())
+        if dirs:
+            gt[c.name] = dirs
+    return gt
+
+
+def run_ours(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[str, list[str]], dict]:
+    t0 = time.perf_counter()
+    parsed = []
+    for p in refs:
+        rel = p.relative_to(models).as_posix()
+        r = read_source(rel, p)
+        if not isinstance(r, Skipped):
+            parsed.append((rel, r))
+    idx = index_from_sources(parsed)
+    t_index = time.perf_counter() - t0
+    rankings = {}
+    for c in cands:
+        r = read_source(c.name, c)
+        if isinstance(r, Skipped) or not r.units:
+            rankings[c.name] = []
+            continue
+        q = query(idx, r)
+        order = np.argsort(-q.file_score, kind="stable")[:10]
+        rankings[c.name] = [idx.files[i] for i in order]
+    total = time.perf_counter() - t0
+    return rankings, {"seconds": total, "index_seconds": t_index, "query_seconds": total - t_index,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_copydetect(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[str, list[str]], dict]:
+    from copydetect import CopyDetector
+
+    t0 = time.perf_counter()
+    det = CopyDetector(extensions=["py"], autoopen=False, silent=True, display_t=1.0)
+    for c in cands:
+        det.add_file(str(c), "test")
+    for r in refs:
+        det.add_file(str(r), "ref")
+    det.run()
+    sim = np.asarray(det.similarity_matrix)
+    rankings = {}
+    ref_names = [Path(r).relative_to(models).as_posix() for r in det.ref_files]
+    for i, t in enumerate(det.test_files):
+        s = sim[i, :, 0] if sim.ndim == 3 else sim[i]
+        s = np.where(s < 0, 0, s)  # copydetect marks self/skipped pairs with -1
+        order = np.argsort(-s, kind="stable")[:10]
+        rankings[Path(t).name] = [ref_names[j] for j in order]
+    return rankings, {"seconds": time.perf_counter() - t0}
+
+
+def run_dolos(refs: list[Path], models: Path, cands: list[Path], max_fp: float | None) -> tuple[dict, dict]:
+    if shutil.which("node") is None or not (HERE / "dolos" / "node_modules").exists():
+        raise RuntimeError("node or benchmarks/dolos/node_modules missing (cd benchmarks/dolos && npm install)")
+    with tempfile.TemporaryDirectory() as tmp:
+        job = Path(tmp) / "job.json"
+        out = Path(tmp) / "out.json"
+        job.write_text(json.dumps({"refs": [str(r) for r in refs], "candidates": [str(c) for c in cands],
+                                   "top": 10, "maxFingerprintPercentage": max_fp}))
+        t0 = time.perf_counter()
+        subprocess.run(["node", str(HERE / "dolos" / "run_dolos.mjs"), str(job), str(out)], check=True,
+                       cwd=HERE / "dolos", timeout=3600)
+        wall = time.perf_counter() - t0
+        res = json.loads(out.read_text())
+    rankings = {Path(c).name: [Path(r).relative_to(models).as_posix() for r, _ in v] for c, v in res["rankings"].items()}
+    return rankings, {"seconds": wall, "dolos_internal_seconds": res["seconds"]}
+
+
+def top1(rankings: dict[str, list[str]], gt: dict[str, set[str]]) -> dict:
+    hits, rr = 0, []
+    for c, dirs in gt.items():
+        ranked = [r.split("/")[0] for r in rankings.get(c, [])]
+        if ranked and ranked[0] in dirs:
+            hits += 1
+        rank = next((i + 1 for i, d in enumerate(ranked) if d in dirs), None)
+        rr.append(1.0 / rank if rank else 0.0)
+    n = len(gt)
+    return {"n": n, "top1": hits / n if n else None, "mrr@10": float(np.mean(rr)) if rr else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--candidates", type=int, default=300)
+    ap.add_argument("--copydetect-candidates", type=int, default=None,
+                    help="run copydetect only on the first N candidates with ground truth (it is slow)")
+    ap.add_argument("--no-copydetect", action="store_true")
+    ap.add_argument("--no-dolos", action="store_true")
+    ap.add_argument("--dolos-max-fp", type=float, default=None)
+    ap.add_argument("--out", default=str(HERE / "_work" / "code_ports.json"))
+    args = ap.parse_args()
+    models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
+    refs = corpora.model_files(models)
+    vroot = corpora.vllm_models()
+    cands = [p for p in sorted(vroot.glob("*.py")) if p.name != "__init__.py"][: args.candidates]
+    gt = ground_truth(refs, models, cands)
+    print(f"{len(refs)} reference files, {len(cands)} candidates, {len(gt)} with ground truth", flush=True)
+    report: dict = {"references": len(refs), "candidates": len(cands), "with_ground_truth": len(gt),
+                    "transformers": corpora.TRANSFORMERS_PORTS, "vllm": corpora.VLLM, "tools": {}}
+    rk_ours, tm = run_ours(refs, models, cands)
+    report["tools"]["fromscratch"] = {**top1(rk_ours, gt), **tm}
+    print("fromscratch", report["tools"]["fromscratch"], flush=True)
+    if not args.no_dolos:
+        rk, tm = run_dolos(refs, models, cands, args.dolos_max_fp)
+        report["tools"]["dolos" + (f" -M {args.dolos_max_fp}" if args.dolos_max_fp else "")] = {**top1(rk, gt), **tm}
+        print("dolos", tm, top1(rk, gt), flush=True)
+    if not args.no_copydetect:
+        cd_cands = [c for c in cands if c.name in gt]
+        if args.copydetect_candidates:
+            cd_cands = cd_cands[: args.copydetect_candidates]
+        sub = {c.name: gt[c.name] for c in cd_cands}
+        rk, tm = run_copydetect(refs, models, cd_cands)
+        report["tools"]["copydetect"] = {**top1(rk, sub), **tm, "note": "ground-truth candidates only"}
+        report["tools"]["fromscratch_on_copydetect_subset"] = top1(rk_ours, sub)
+        print("copydetect", report["tools"]["copydetect"], flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(report, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
