@@ -202,3 +202,24 @@ def test_gguf_multimodal_projector_files():
     assert out["v.patch_embd.weight"][0][:2] == ("vision.embed_patches", "embedding")
     assert out["v.post_ln.weight"][0][0] == "vision.norm"
     assert [r[0][3] for k, r in out.items() if k.startswith("mm.")] == ["weight", "weight.1"]
+
+
+def test_text_encoder_decoder_keeps_sides_apart():
+    names = ["shared.weight", "encoder.block.0.layer.0.SelfAttention.q.weight",
+             "encoder.block.0.layer.1.DenseReluDense.wi_0.weight", "encoder.block.0.layer.1.layer_norm.weight",
+             "decoder.block.0.layer.0.SelfAttention.q.weight", "decoder.block.0.layer.1.EncDecAttention.k.weight",
+             "decoder.block.0.layer.1.layer_norm.weight", "decoder.block.0.layer.2.DenseReluDense.wo.weight",
+             "encoder.final_layer_norm.weight", "decoder.final_layer_norm.weight", "lm_head.weight"]
+    comps, out = mapping([(n, (4, 4)) for n in names])
+    assert out["shared.weight"][0][0] == "embed_tokens"
+    assert out["encoder.block.0.layer.0.SelfAttention.q.weight"][0] == ("encoder.layers.0.attention", "attention", 0, "q")
+    assert out["encoder.block.0.layer.1.DenseReluDense.wi_0.weight"][0][3] == "gate"
+    assert out["encoder.block.0.layer.1.layer_norm.weight"][0][3] == "mlp_norm"
+    assert out["decoder.block.0.layer.0.SelfAttention.q.weight"][0][0] == "layers.0.attention"
+    assert out["decoder.block.0.layer.1.EncDecAttention.k.weight"][0][:2] == ("layers.0.cross_attention", "attention")
+    assert out["decoder.block.0.layer.1.layer_norm.weight"][0][3] == "cross_attn_norm"
+    assert out["encoder.final_layer_norm.weight"][0][0] == "encoder.norm"
+    assert out["decoder.final_layer_norm.weight"][0][0] == "norm"
+    bart = ["model.encoder.layers.0.self_attn.q_proj.weight", "model.decoder.layers.0.self_attn.q_proj.weight"]
+    _, out = mapping([(n, (4, 4)) for n in bart])
+    assert [out[n][0][0] for n in bart] == ["encoder.layers.0.attention", "layers.0.attention"]

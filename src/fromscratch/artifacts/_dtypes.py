@@ -34,6 +34,9 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
     "BOOL": np.dtype("?"),
 }
 
+if hasattr(ml_dtypes, "float8_e8m0fnu"):  # MX block scales (safetensors >= 0.6)
+    NUMPY_DTYPES["F8_E8M0"] = np.dtype(ml_dtypes.float8_e8m0fnu)
+
 FLOAT_LABELS = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ"}
 
 

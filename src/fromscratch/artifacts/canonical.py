@@ -47,6 +47,7 @@ class _Ctx:
     sandwich_norms: bool = False  # gemma2/3: post_attention_layernorm is a post-norm
     audio_encoder: bool = False  # whisper-style: "encoder." is the audio tower
     glm: bool = False
+    enc_dec: bool = False  # a text encoder-decoder (T5, BART, Marian): encoder side gets "encoder."
     projector_modules: dict[str, int] = field(default_factory=dict)
 
 
@@ -219,6 +220,7 @@ def _match_top(rest: str, ctx: _Ctx, prefix: str, tower: str) -> _Assign:
 
 
 def _context(names: Iterable[str], config: dict[str, Any] | None) -> _Ctx:
+    names = list(names)
     cfg = dict(config or {})
     text_cfg = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else None
     mt = str(cfg.get("model_type", "") or (text_cfg or {}).get("model_type", "")).lower()
@@ -229,9 +231,39 @@ def _context(names: Iterable[str], config: dict[str, Any] | None) -> _Ctx:
         if re.search(r"(^|[./])encoder[./]conv1[./]", n):
             ctx.audio_encoder = True
     ctx.glm = mt in {"chatglm", "glm"}
+    name_list = list(names)
+    has_enc = any(re.search(r"(^|\.)encoder\.(layers|layer|block)\.\d", n) for n in name_list)
+    has_dec = any(re.search(r"(^|\.)decoder\.(layers|layer|block)\.\d", n) for n in name_list)
+    ctx.enc_dec = has_enc and has_dec and not ctx.audio_encoder and not ctx.glm
     if mt.startswith("gemma2") or mt.startswith("gemma3"):
         ctx.sandwich_norms = True
     return ctx
+
+
+_T5_RE = re.compile(r"^block\.(\d+)\.layer\.(\d)\.(SelfAttention|EncDecAttention|DenseReluDense|layer_norm)"
+                    r"(?:\.(\w+))?\.(weight|bias)$")
+_T5_PROJ = {"q": "q", "k": "k", "v": "v", "o": "o", "wi": "up", "wi_0": "gate", "wi_1": "up", "wo": "down"}
+
+
+def _t5_layer(rest: str, prefix: str, *, decoder: bool) -> _Assign | None:
+    """T5 blocks: ``block.N.layer.I.{SelfAttention,EncDecAttention,DenseReluDense,layer_norm}``."""
+    m = _T5_RE.match(rest)
+    if m is None:
+        return None
+    layer, sub_i, part, proj, param = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4), m.group(5)
+    suffix = _bias_suffix(param)
+    base = f"{prefix}layers.{layer}"
+    if part == "SelfAttention" and proj in _T5_PROJ:
+        return _Assign(f"{base}.attention", "attention", layer, _T5_PROJ[proj] + suffix)
+    if part == "EncDecAttention" and proj in _T5_PROJ:
+        return _Assign(f"{base}.cross_attention", "attention", layer, _T5_PROJ[proj] + suffix)
+    if part == "DenseReluDense" and proj in _T5_PROJ:
+        return _Assign(f"{base}.mlp", "mlp", layer, _T5_PROJ[proj] + suffix)
+    if part == "layer_norm":
+        roles = ["attn_norm", "cross_attn_norm", "mlp_norm"] if decoder else ["attn_norm", "mlp_norm"]
+        if sub_i < len(roles):
+            return _Assign(f"{base}.norm", "norm", layer, roles[sub_i] + suffix)
+    return _Assign(f"{base}.other", "other", layer, rest)
 
 
 def assign_hf(name: str, ctx: _Ctx) -> _Assign:
@@ -249,13 +281,28 @@ def assign_hf(name: str, ctx: _Ctx) -> _Assign:
         m = re.match(r"^(?:model\.)?encoder\.", name)
         if m:
             tower, rest = "audio", name[m.end():]
+    enc_side = False
     if tower == "text":
         if name.startswith("model.mm_") or name.startswith("mm_"):
             return _Assign("projector", "projector", None, name.split("mm_", 1)[1])
         rest = _TEXT_PREFIXES.sub("", name, count=1)
         if ctx.glm:
             rest = re.sub(r"^encoder\.", "", rest)
+        elif ctx.enc_dec:
+            # a text encoder-decoder (T5, BART): the decoder is the text side, the encoder gets "encoder."
+            if rest.startswith("encoder."):
+                enc_side, rest = True, rest[len("encoder."):]
+            elif rest.startswith("decoder."):
+                rest = rest[len("decoder."):]
+            if rest in ("shared.weight",):
+                rest = "embed_tokens.weight"
     prefix = "" if tower == "text" else tower + "."
+    if enc_side:
+        prefix = "encoder."
+    if ctx.enc_dec:
+        t5 = _t5_layer(rest, prefix, decoder=not enc_side)
+        if t5 is not None:
+            return t5
     # vision encoders nest their blocks under encoder.
     rest = re.sub(r"^(?:encoder|transformer)\.(?=(?:layers|layer|blocks|resblocks)\.\d+\.)", "", rest)
     rest = re.sub(r"^resblocks\.", "layers.", rest)
