@@ -184,11 +184,11 @@ class Comparison:
 
     # ------------------------------------------------------------------ identical
     def _identical(self) -> dict[str, str | None]:
-        ref_sha: dict[str, str] = {}
+        ref_sha: dict[str, tuple[str, float]] = {}
         ref_t: dict[tuple[str, str, Any], tuple[dict, str]] = {}
         for rc in self.rcomps:
             for t in rc["tensors"]:
-                ref_sha.setdefault(t["sha256"], rc["name"])
+                ref_sha.setdefault(t["sha256"], (rc["name"], t["rms"]))
                 ref_t[(rc["name"], t["role"], t["expert"])] = (t, rc["name"])
         out: dict[str, str | None] = {}
         for cc in self.ccomps:
@@ -197,8 +197,9 @@ class Comparison:
                 continue
             hits: list[str] = []
             for t in lt:
-                if t["sha256"] in ref_sha:
-                    hits.append(ref_sha[t["sha256"]])
+                got = ref_sha.get(t["sha256"])
+                if got is not None and abs(got[1] - t["rms"]) <= 1e-6 * max(abs(t["rms"]), 1e-30):
+                    hits.append(got[0])
                     continue
                 cand = ref_t.get((cc["name"], t["role"], t["expert"]))
                 if cand is None or cand[0]["shape"] != t["shape"]:

@@ -4,8 +4,9 @@ Comparing a candidate with many references must not re-read the candidate, and
 two models must never be in memory together. So each model is read once,
 tensor by tensor, into a fingerprint holding only what the statistics need:
 
-* for every tensor: shape, dtype, SHA-256 of its float32 values, RMS, and the
-  values at 1,024 positions fixed by the shape (the ``identical`` tier);
+* for every tensor: shape, dtype, SHA-256 of a fixed row sample of its float32
+  values, RMS, and the values at 1,024 positions fixed by the shape (the
+  ``identical`` tier);
 * per residual stream (text, vision, audio tower): an **anchor table** -- rows
   in a model-independent basis (tokens chosen by a hash of their string, pixel
   features of the patch embedding, mel features of the first audio
@@ -37,7 +38,7 @@ from scipy import special
 
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/4"
+METHOD_VERSION = "lineage-fp/5"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
 HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
@@ -151,9 +152,17 @@ def _stable_key(*parts: Any) -> int:
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little") >> 1
 
 
+_SELECTION: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+
+
 def _anchor_token_rows(model: Any, tensor, strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     mat = model.load(tensor)
     n_rows = min(mat.shape[0], len(strings))
+    memo = _SELECTION.get((id(strings), n_rows))
+    if memo is not None:
+        ids, keys = memo
+        rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
+        return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
     frac = min(1.0, ANCHOR_TOKENS / max(n_rows, 1))
     limit = int(frac * float(1 << 63))
     seen: set[str] = set()
@@ -168,6 +177,8 @@ def _anchor_token_rows(model: Any, tensor, strings: list[str]) -> tuple[np.ndarr
             seen.add(s)
             ids.append(i)
             keys.append(k)
+    _SELECTION.clear()
+    _SELECTION[(id(strings), n_rows)] = (ids, keys)
     rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
     return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
 
@@ -189,9 +200,23 @@ def unpack_profile(p: np.ndarray) -> np.ndarray:
     return p[:, 4:].astype(np.float32) * scale
 
 
+#: at most this many bytes of each tensor go through SHA-256 (a fixed row sample)
+HASH_BYTES = 8 << 20
+
+
 def _hash_tensor(arr: np.ndarray) -> str:
+    """SHA-256 of the shape and a fixed sample of rows of the float32 values.
+
+    Hashing every byte would cost more than reading the file; a row sample
+    (every k-th row, at most ``HASH_BYTES``) identifies a copied tensor just as
+    well, and a match is only accepted together with equal RMS (see compare).
+    """
     a = np.ascontiguousarray(arr, dtype=np.float32)
-    return hashlib.sha256(a.view(np.uint8).reshape(-1)).hexdigest()
+    rows = a.reshape(a.shape[0], -1) if a.ndim >= 2 else a.reshape(1, -1)
+    step = max(1, -(-rows.nbytes // HASH_BYTES))
+    h = hashlib.sha256(repr(tuple(a.shape)).encode())
+    h.update(np.ascontiguousarray(rows[::step]).view(np.uint8).reshape(-1))
+    return h.hexdigest()
 
 
 def build_fingerprint(location: str | Path, *, progress: bool = False, use_cache: bool = True) -> Fingerprint:
@@ -242,11 +267,16 @@ def _fingerprint_model(model: Any, *, progress: bool = False) -> Fingerprint:
         pos = _sketch_positions(arr.shape)
         flat = arr.reshape(-1)
         arrays[f"sk|{t.component}|{t.role}|{t.expert}"] = flat[pos].astype(np.float32)
+        sk = arrays[f"sk|{t.component}|{t.role}|{t.expert}"]
+        if flat.size <= (1 << 20):
+            constant = bool(flat.size > 0 and float(flat.max()) == float(flat.min()))
+        else:  # a large tensor whose 1,024 sampled values are all equal is constant
+            constant = bool(sk.size > 0 and float(sk.max()) == float(sk.min()))
         tensors_meta[tkey(t)] = {
             "role": t.role, "expert": t.expert, "shape": list(arr.shape), "dtype": t.dtype,
             "learned": bool(t.learned), "sha256": _hash_tensor(arr),
-            "rms": float(np.sqrt(np.mean(np.square(flat, dtype=np.float64)))) if flat.size else 0.0,
-            "constant": bool(flat.size > 0 and float(flat.max()) == float(flat.min())),
+            "rms": float(np.linalg.norm(flat) / np.sqrt(flat.size)) if flat.size else 0.0,
+            "constant": constant,
         }
 
     # pass 1: anchors (define each tower's residual dimension and coordinates)

