@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -212,6 +211,3 @@ def render(result: dict[str, Any], console: Any) -> None:
     for w in result.get("warnings") or []:
         console.print(f"[yellow]warning:[/yellow] {w}")
 
-
-def default_location(path: Path) -> str:
-    return str(path)
