@@ -65,6 +65,14 @@ def one(name, shape=(4, 4), **kw):
     ("model.layers.1.block_sparse_moe.gate.weight", ("layers.1.router", "router", 1, "router")),
     ("model.layers.1.mlp.gate.weight", ("layers.1.router", "router", 1, "router")),
     ("model.layers.1.mlp.shared_experts.down_proj.weight", ("layers.1.mlp", "mlp", 1, "down")),
+    # GLM-4, GPT-NeoX, Falcon, DeepSeek
+    ("model.layers.1.post_self_attn_layernorm.weight", ("layers.1.norm", "norm", 1, "post_attn_norm")),
+    ("model.layers.1.post_mlp_layernorm.weight", ("layers.1.norm", "norm", 1, "post_mlp_norm")),
+    ("gpt_neox.embed_in.weight", ("embed_tokens", "embedding", None, "weight")),
+    ("gpt_neox.layers.0.attention.query_key_value.weight", ("layers.0.attention", "attention", 0, "qkv")),
+    ("transformer.h.0.mlp.dense_4h_to_h.weight", ("layers.0.mlp", "mlp", 0, "down")),
+    ("model.layers.3.mlp.gate.e_score_correction_bias", ("layers.3.router", "router", 3, "score_bias")),
+    ("model.layers.3.self_attn.kv_a_proj_with_mqa.weight", ("layers.3.attention", "attention", 3, "kv_a")),
     # unknown
     ("some.random.tensor", ("other", "other", None, "some.random.tensor")),
     ("model.layers.4.weird_thing.weight", ("layers.4.other", "other", 4, "weird_thing.weight")),

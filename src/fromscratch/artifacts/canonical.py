@@ -101,7 +101,8 @@ _LAYER_RULES: list[tuple[re.Pattern[str], str, str]] = [
         (r"post_attention_layernorm", "norm", "post_attention_layernorm"),
         (r"pre_feedforward_layernorm|ffn_norm|ln_2|layer_norm2|norm2|final_layer_norm|output\.LayerNorm|"
          r"output\.layer_norm|output_layer_norm|layernorm_after|mlp_norm", "norm", "mlp_norm"),
-        (r"post_feedforward_layernorm", "norm", "post_mlp_norm"),
+        (r"post_feedforward_layernorm|post_mlp_layernorm", "norm", "post_mlp_norm"),
+        (r"post_self_attn_layernorm", "norm", "post_attn_norm"),
         (r"encoder_attn_layer_norm|cross_attn_layer_norm|crossattention\.output\.LayerNorm", "norm", "cross_attn_norm"),
     ]
 ]
@@ -115,7 +116,7 @@ _LAYER_RE = re.compile(r"^(?:encoder\.|decoder\.)?(?:layers|layer|h|blocks|block
 _TOP_RULES: list[tuple[re.Pattern[str], str, str, str]] = [
     (re.compile(p), comp, kind, role)
     for p, comp, kind, role in [
-        (r"(?:embeddings\.)?(?:embed_tokens|wte|word_embeddings|tok_embeddings|token_embedding|embedding\.word_embeddings|word_embedding)",
+        (r"(?:embeddings\.)?(?:embed_tokens|wte|word_embeddings|tok_embeddings|token_embedding|embedding\.word_embeddings|word_embedding|embed_in)",
          "embed_tokens", "embedding", "weight"),
         (r"(?:embeddings\.)?(?:embed_positions|wpe|position_embeddings|position_embedding)", "embed_positions", "embedding", "weight"),
         (r"(?:embeddings\.)?token_type_embeddings", "embed_token_types", "embedding", "weight"),
