@@ -1,0 +1,88 @@
+"""The fixture zoo: every known lineage must come out right.
+
+* every derived variant is ``derived`` or ``identical`` against its parent, and
+  every component it reused (``ZooEntry.reused_components``) has p < 1e-6;
+* every independently trained pair (seed siblings, different tokenizer, the
+  near-identical-norm pair, BERT seeds, the two LLaVA models) is
+  ``independent`` with p > 0.01 and no component flagged;
+* the transplant: its copied vision blocks are flagged against the BERT donor,
+  the parts trained from scratch are independent.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from fromscratch.lineage.api import compare_fingerprints
+
+INDEPENDENT_LLAMAS = ["llama-s0", "llama-s1", "llama-s2", "llama-s3", "llama-tokb", "llama-norm-a", "llama-norm-b"]
+
+
+def _reused(name: str, prefixes: list[str]) -> bool:
+    return any(name == p or (p.endswith(".") and name.startswith(p)) or name.startswith(p + ".") for p in prefixes)
+
+
+def _not_learned(c: dict) -> bool:
+    reason = c.get("reason", "")
+    return "not learned" in reason or "no learned tensors" in reason
+
+
+def test_derived_variants_are_found(zoo, zoo_fp):
+    entries = [e for e in zoo.entries if e.parent and e.relation in ("derived", "identical")]
+    assert len(entries) >= 8
+    problems = []
+    for e in entries:
+        obj = compare_fingerprints(zoo_fp(e.name), zoo_fp(e.parent))
+        if obj["verdict"] not in ("derived", "identical"):
+            problems.append(f"{e.name} vs {e.parent}: verdict {obj['verdict']}")
+        for c in obj["components"]:
+            if _reused(c["name"], e.reused_components) and not _not_learned(c):
+                if c["relation"] not in ("derived", "identical") or c["p_value"] >= 1e-6:
+                    problems.append(f"{e.name}: {c['name']} {c['relation']} p={c['p_value']:.3g} {c.get('reason', '')}")
+    assert not problems, "\n".join(problems)
+
+
+def _independent_pairs(zoo) -> list[tuple[str, str]]:
+    names = {e.name for e in zoo.entries}
+    llamas = [n for n in INDEPENDENT_LLAMAS if n in names]
+    pairs = list(itertools.combinations(llamas, 2))
+    for a, b in (("bert-s1", "bert-s0"), ("llava-clean", "llava-transplant"), ("llava-transplant", "llava-clean")):
+        if a in names and b in names:
+            pairs.append((a, b))
+    return pairs
+
+
+def test_independent_pairs_are_independent(zoo, zoo_fp):
+    pairs = _independent_pairs(zoo)
+    assert len(pairs) >= 20
+    problems = []
+    for a, b in pairs:
+        obj = compare_fingerprints(zoo_fp(a), zoo_fp(b))
+        flagged = [c["name"] for c in obj["components"] if c["relation"] in ("identical", "derived")]
+        if obj["verdict"] != "independent" or obj["p_value"] <= 0.01 or flagged:
+            problems.append(f"{a} vs {b}: {obj['verdict']} p={obj['p_value']:.3g} flagged={flagged}")
+    assert not problems, "\n".join(problems)
+
+
+def test_near_identical_norms_are_not_evidence(zoo, zoo_fp):
+    obj = compare_fingerprints(zoo_fp("llama-norm-a"), zoo_fp("llama-norm-b"))
+    norms = [c for c in obj["components"] if c["kind"] == "norm" and c.get("naive_cosine") is not None]
+    assert norms and max(c["naive_cosine"] for c in norms) > 0.99
+    assert all(c["relation"] != "derived" for c in norms)
+
+
+def test_transplanted_tower_is_flagged_component_by_component(zoo, zoo_fp):
+    names = {e.name for e in zoo.entries}
+    if "llava-transplant" not in names:
+        pytest.skip("zoo has no transplant model")
+    entry = next(e for e in zoo.entries if e.name == "llava-transplant")
+    obj = compare_fingerprints(zoo_fp("llava-transplant"), zoo_fp(entry.parent))
+    assert obj["verdict"] == "derived"
+    copied = [c for c in obj["components"] if c["name"].startswith("vision.layers.") and c["kind"] in ("attention", "mlp")]
+    assert copied and all(c["relation"] in ("derived", "identical") and c["p_value"] < 1e-6 for c in copied)
+    fresh = [c for c in obj["components"] if not c["name"].startswith("vision.layers.") and c["kind"] != "norm"
+             and not _not_learned(c)]
+    wrong = [(c["name"], c["relation"], c["p_value"]) for c in fresh if c["relation"] != "independent"]
+    assert not wrong, wrong
