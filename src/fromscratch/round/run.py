@@ -280,6 +280,7 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
     shown = {k: {"status": "done" if v.get("status") == "cached" else v.get("status"),
                  **({"note": v["note"]} if v.get("note") else {})} for k, v in stages.items()}
     data = build_report_data(out_dir, spec.round.name, shown)
+    data["key_fingerprint"] = L.key_fingerprint(L.public_key_b64(key.public_key()))
     out.text("index.html", render_report(data))
     stages["report"] = {"status": "done"}
 
