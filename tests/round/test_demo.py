@@ -44,7 +44,11 @@ def test_demo_inputs_are_a_valid_round(tmp_path):
 
 
 @pytest.mark.slow
-def test_full_demo_when_the_zoo_is_built(tmp_path, monkeypatch):
+def test_full_demo_when_the_zoo_is_built(tmp_path, request):
+    """Minutes long: runs only when asked for (pytest -m slow tests/round)."""
+    expr = request.config.getoption("markexpr") or ""
+    if "slow" not in expr or "not slow" in expr:
+        pytest.skip("the full demo runs only with -m slow")
     pytest.importorskip("torch")
     from fromscratch.cli import main
     from fromscratch.zoo import find_zoo
