@@ -60,8 +60,12 @@ else:
     from fromscratch.lineage.api import compare
     o = compare(a, b)
     out = {"verdict": o["verdict"], "p_value": o["p_value"], "shared": o["shared_parameter_fraction"]}
+import resource
 out["seconds"] = time.perf_counter() - t
+ru = resource.getrusage(resource.RUSAGE_SELF)
+out["cpu_s"] = ru.ru_utime + ru.ru_stime
 out["peak_mb"] = hwm()
+out["load"] = os.getloadavg()[0]
 print(json.dumps(out))
 """
 
@@ -132,20 +136,22 @@ def measure(label: str, a: Path, b: Path, params: int, work: Path) -> dict:
     cold = child("compare", a, b, cache)
     warm = child("compare", a, b, cache)
     row = {"pair": label, "parameters": params, "bytes": read["bytes"], "read_s": read["seconds"],
-           "compare_cold_s": cold["seconds"], "compare_cached_s": warm["seconds"],
-           "peak_mb": cold["peak_mb"], "verdict": cold["verdict"],
-           "ratio": read["seconds"] / cold["seconds"]}
+           "compare_cold_s": cold["seconds"], "compare_cold_cpu_s": cold["cpu_s"],
+           "compare_cached_s": warm["seconds"], "peak_mb": cold["peak_mb"], "verdict": cold["verdict"],
+           "ratio": read["seconds"] / cold["seconds"], "ratio_cpu": read["seconds"] / cold["cpu_s"],
+           "load_average": round(cold["load"], 1)}
     print(json.dumps(row), flush=True)
     return row
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| pair | parameters (each) | bytes read | plain read | compare, cold | compare, cached | read-speed ratio | peak RSS | verdict |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| pair | parameters (each) | bytes read | plain read | compare, cold (wall / CPU) | compare, cached | "
+             "read-speed ratio (wall / CPU) | peak RSS | load avg | verdict |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['pair']} | {r['parameters'] / 1e9:.2f} B | {r['bytes'] / 1e9:.2f} GB | {r['read_s']:.1f} s | "
-                     f"{r['compare_cold_s']:.1f} s | {r['compare_cached_s']:.1f} s | {r['ratio']:.2f} | "
-                     f"{r['peak_mb']} MB | {r['verdict']} |")
+                     f"{r['compare_cold_s']:.1f} s / {r['compare_cold_cpu_s']:.1f} s | {r['compare_cached_s']:.1f} s | "
+                     f"{r['ratio']:.2f} / {r['ratio_cpu']:.2f} | {r['peak_mb']} MB | {r['load_average']} | {r['verdict']} |")
     return "\n".join(lines)
 
 
