@@ -306,3 +306,42 @@ def test_onnx_dynamic_int8_matmulinteger_and_dequantizelinear(tmp_path):
         assert np.abs(got[("layers.0.attention", "q")] - wq).max() <= scale.max()
         assert np.abs(got[("layers.0.attention", "k")] - wk).max() <= s2.max()
         assert {i.dtype for i in m.tensor_infos() if i.name in ("onnx::MatMul_9_quantized", "val_3")} == {"U8", "I8"}
+
+
+def test_ctranslate2_whisper_layout_int8_and_aliases(tmp_path):
+    from tests.artifacts.writers import write_ct2
+
+    rng = np.random.default_rng(8)
+    d = 32
+    qkv = rng.standard_normal((3 * d, d)).astype(np.float32)
+    scale = (127 / np.abs(qkv).max(axis=1)).astype(np.float32)
+    q8 = np.round(qkv * scale[:, None]).astype(np.int8)
+    emb = rng.standard_normal((50, d)).astype(np.float16)
+    variables = [("decoder/embeddings/weight", emb), ("decoder/num_heads", np.array(4, np.int32)),
+                 ("encoder/conv1/weight", rng.standard_normal((d, 8, 3)).astype(np.float16)),
+                 ("encoder/position_encodings/encodings", rng.standard_normal((20, d)).astype(np.float32)),
+                 ("encoder/layer_0/self_attention/linear_0/weight", q8),
+                 ("encoder/layer_0/self_attention/linear_0/weight_scale", scale),
+                 ("encoder/layer_0/ffn/linear_0/weight", rng.standard_normal((4 * d, d)).astype(np.float16)),
+                 ("decoder/layer_0/attention/linear_1/weight", rng.standard_normal((2 * d, d)).astype(np.float16))]
+    p = write_ct2(tmp_path / "model.bin", variables, aliases={"decoder/projection/weight": "decoder/embeddings/weight"})
+    with open_model(tmp_path) as m:
+        assert m.format == "ctranslate2" and m.config["model_type"] == "whisper"
+        assert m.metadata["settings"] == {"decoder/num_heads": 4}
+        assert m.metadata["aliases"] == {"decoder/projection/weight": "decoder/embeddings/weight"}
+        comps = {c.name: c for c in m.components()}
+        assert "lm_head" not in comps and "other" not in comps
+        attn = comps["audio.layers.0.attention"]
+        assert [t.role for t in attn.tensors] == ["q", "k", "v"]
+        got = np.concatenate([m.load(t) for t in attn.tensors])
+        np.testing.assert_allclose(got, qkv, atol=float((0.5 / scale).max()) + 1e-6)
+        assert [t.role for t in comps["layers.0.cross_attention"].tensors] == ["k", "v"]
+        assert comps["audio.embed_positions"].tensors[0].learned is False
+        np.testing.assert_array_equal(m.load(comps["embed_tokens"].tensors[0]), emb.astype(np.float32))
+    data = p.read_bytes()
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "model.bin").write_bytes(data[: len(data) // 2])
+    from fromscratch.errors import InputError
+
+    with pytest.raises(InputError, match="truncated CTranslate2"):
+        open_model(tmp_path / "cut")

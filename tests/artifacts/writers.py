@@ -187,3 +187,28 @@ def write_zip(path: Path, members: dict[str, bytes], *, compress: bool = False) 
         for name, data in members.items():
             zf.writestr(zipfile.ZipInfo(name), data, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
     return path
+
+
+def write_ct2(path: Path, variables: list[tuple[str, np.ndarray]], *, spec: str = "WhisperSpec",
+              aliases: dict[str, str] | None = None) -> Path:
+    """A CTranslate2 ``model.bin`` (binary version 6) with the given variables in order."""
+    import struct
+
+    codes = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.int32): 3,
+             np.dtype(np.float16): 4}
+
+    def s(x: str) -> bytes:
+        b = x.encode() + b"\0"
+        return struct.pack("<H", len(b)) + b
+
+    out = [struct.pack("<I", 6), s(spec), struct.pack("<I", 3), struct.pack("<I", len(variables))]
+    for name, arr in variables:
+        arr = np.array(arr, order="C")  # (ascontiguousarray would turn a scalar into shape (1,))
+        out += [s(name), struct.pack("<B", arr.ndim), b"".join(struct.pack("<I", d) for d in arr.shape),
+                struct.pack("<B", codes[arr.dtype]), struct.pack("<I", arr.nbytes), arr.tobytes()]
+    aliases = aliases or {}
+    out.append(struct.pack("<I", len(aliases)))
+    for a, t in aliases.items():
+        out += [s(a), s(t)]
+    path.write_bytes(b"".join(out))
+    return path
