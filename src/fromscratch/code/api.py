@@ -26,7 +26,7 @@ from fromscratch.errors import InputError
 SCHEMA = "fromscratch.code/1"
 
 # Thresholds (derivation and measured error rates: docs/code.md).
-T_UNIT_COPY = 0.80      # unit score at/above which a definition counts as a copy of another
+T_UNIT_COPY = 0.70      # unit score at/above which a definition counts as a copy of another
 T_FILE_COPIED = 0.80    # file score at/above which the file is "copied" from that reference
 T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -> "adapted"
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)

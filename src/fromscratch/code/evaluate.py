@@ -7,11 +7,14 @@ same role (same method name in a class with the same role word, e.g. two
 word) in other models, that no chain of annotations links (union-find over all
 edges) and whose normalised token streams are not identical (an identical masked
 stream is an undeclared copy, not an independent definition — the research notes
-found ~6 % of naive negatives are such clones).
+found ~6 % of naive negatives are such clones). Negatives whose normalised token
+sequences still agree at >= 90 % (difflib ratio) are flagged `near_duplicate`:
+undeclared near-copies (T3); benchmarks report results with and without them.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,9 @@ from fromscratch.code.corpora import copied_from_edges, model_files, strip_copy_
 from fromscratch.code.lang import SourceFile, split_words
 
 
+NEAR_DUP = 0.9  # difflib ratio of normalised token sequences from which an unannotated pair is a clone anyway
+
+
 @dataclass(frozen=True)
 class LabelledPair:
     target_file: str
@@ -29,6 +35,7 @@ class LabelledPair:
     source_file: str
     source: str
     label: int  # 1 copied, 0 independent
+    near_duplicate: bool = False  # negative whose normalised tokens agree >= NEAR_DUP in sequence
 
 
 def _h(*parts: str) -> bytes:
@@ -127,7 +134,8 @@ def labelled_pairs(models: Path, parsed: dict[str, SourceFile], *, negatives_per
                 continue
             if masked(f, q) == t_masked:
                 continue  # undeclared clone
-            neg.append(LabelledPair(p.target_file, p.target, f, q, 0))
+            ratio = difflib.SequenceMatcher(None, t_masked, masked(f, q), autojunk=False).ratio()
+            neg.append(LabelledPair(p.target_file, p.target, f, q, 0, near_duplicate=ratio >= NEAR_DUP))
             got += 1
     return pos + neg
 

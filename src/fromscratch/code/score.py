@@ -103,7 +103,8 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         off += len(k)
     s_vals["tok"][inv[off:]] = 1.0
     rows, cols = keys // max(n_r, 1), keys % max(n_r, 1)
-    present = {c: ((mass_c[c][rows] > 0) | (index.mass[c][cols] > 0)).astype(np.float64) for c in CHANNELS}
+    present = {c: ((mass_c[c][rows] > 0) | (index.mass[c][cols] > 0) | (s_vals[c] > 0)).astype(np.float64)
+               for c in CHANNELS}
     vals = combine(s_vals, present)
     total = sp.coo_matrix((vals, (rows, cols)), shape=(n_u, n_r))
     n_files = len(index.files)
