@@ -156,3 +156,18 @@ def test_korean_loaders(tmp_path):
     assert t.name == "kobest_boolq" and t.items[0].target == "예"
     with pytest.raises(InputError):
         resolve_task(f"kmmlu:{tmp_path / 'missing'}")
+
+
+def test_loader_reads_the_local_hf_cache(tmp_path, monkeypatch):
+    snap = tmp_path / "hub" / "datasets--HAERAE-HUB--KMMLU" / "snapshots" / "abc123" / "data"
+    snap.mkdir(parents=True)
+    (snap / "Math-test.csv").write_text("question,A,B,C,D,answer\n1+1?,1,2,3,4,2\n2+2?,4,3,2,1,1\n",
+                                        encoding="utf-8")
+    (snap / "Math-train.csv").write_text("question,A,B,C,D,answer\nx,1,2,3,4,1\n", encoding="utf-8")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    t = resolve_task("kmmlu:hf")
+    assert [i.item_id for i in t.items] == ["Math/0", "Math/1"]  # test split only
+    assert [i.gold_index for i in t.items] == [1, 0]
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(InputError, match="not in the local Hugging Face cache"):
+        resolve_task("click:hf")
