@@ -277,11 +277,13 @@ class GGUFReader(ModelReader):
             info = TensorInfo(name, shape, qtype.name, nbytes)
             self._entries[name] = (info, data_start + off, qtype, dims)
         check_overlaps(self.path, ranges)
+        self._warn = []
         if self.missing:
-            self._warn = [f"{len(self.missing)} of {len(raw)} tensors lie beyond the end of the file "
-                          "(truncated; opened headers-only)"]
-        else:
-            self._warn = []
+            self._warn.append(f"{len(self.missing)} of {len(raw)} tensors lie beyond the end of the file "
+                              "(truncated; opened headers-only)")
+        if self.arch in PERMUTED_ARCHS and any(".attn_q." in n for n in names) and not self._heads()[0]:
+            self._warn.append(f"{self.arch}.attention.head_count is missing: Q/K rows are left in llama.cpp's "
+                              "permuted order")
         self.arch = str(kv.get("general.architecture", "") or "")
 
     # -- values --------------------------------------------------------
