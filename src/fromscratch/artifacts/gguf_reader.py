@@ -277,6 +277,7 @@ class GGUFReader(ModelReader):
             info = TensorInfo(name, shape, qtype.name, nbytes)
             self._entries[name] = (info, data_start + off, qtype, dims)
         check_overlaps(self.path, ranges)
+        self.arch = str(kv.get("general.architecture", "") or "")
         self._warn = []
         if self.missing:
             self._warn.append(f"{len(self.missing)} of {len(raw)} tensors lie beyond the end of the file "
