@@ -171,6 +171,8 @@ def test_truncated_header_part_refused_unless_headers_only(capsys):
     p = real("qwen15-gguf-header")
     assert main(["inspect", str(p)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["inspect", str(p), "--headers-only", "--json", "-"]) == 0
+    assert '"vocab_size": 151936' in capsys.readouterr().out
     with open_model(p, headers_only=True) as m:
         assert m.config["hidden_size"] == 1536 and m.config["num_hidden_layers"] == 28
         assert len(m.embedded_tokenizer["tokens"]) == 151_936
