@@ -85,7 +85,8 @@ def _linked(audit):
 def test_zoo_tokenizers(zoo):
     independent = compare_tokenizers(zoo.path("llama-tokb"), zoo.path("llama-s0"))
     assert independent["verdict"] == "independent"
-    assert 0.35 < independent["vocabulary"]["order"]["agreement"] < 0.6
+    order = independent["vocabulary"]["order"]
+    assert order["agreement"] < 0.7 and order["successor_rate"] < 0.3  # small same-corpus BPEs: see docs
     assert compare_tokenizers(zoo.path("llama-s0-vocab"), zoo.path("llama-s0"))["verdict"] == "extended"
     assert compare_tokenizers(zoo.path("llava-clean"), zoo.path("bert-s0"))["verdict"] == "identical"
 

@@ -57,8 +57,9 @@ def test_independent_tokenizers_on_similar_data(bpe_pair):
     assert result["verdict"] == "independent"
     # similar data: most learned tokens are shared, which is why overlap cannot decide
     assert result["vocabulary"]["shared_fraction_of_candidate"] > 0.5
-    agreement = result["vocabulary"]["order"]["agreement"]
-    assert 0.35 < agreement < 0.6, agreement  # the calibrated null: about one half
+    order = result["vocabulary"]["order"]
+    assert 0.35 < order["agreement"] < 0.65, order  # the calibrated nulls: about one half ...
+    assert order["successor_rate"] < 0.15, order      # ... and rarely an immediate neighbour
     assert result["p_value"] > 0.01
 
 
@@ -100,10 +101,9 @@ def test_pruned_and_derived(bpe_pair, tmp_path):
     mixed["model"]["vocab"].update({t: n + i for i, t in enumerate(extra)})
     mixed_path = write_json(mixed, tmp_path / "mixed" / "tokenizer.json")
     assert compare_tokenizers(mixed_path, a)["verdict"] == "derived"
-    # the 120 tokens taken from b keep b's order: a second, smaller origin is found too
-    from_b = compare_tokenizers(mixed_path, b)
-    assert from_b["verdict"] == "derived"
-    assert from_b["vocabulary"]["shared_fraction_of_candidate"] < 0.9
+    # 120 tokens taken from b in b's order are a minority of the shared tokens: below the
+    # conservative bounds by design (docs/tokenizer.md, power)
+    assert compare_tokenizers(mixed_path, b)["verdict"] == "independent"
 
 
 def test_section_picks_the_origin(bpe_pair, tmp_path):

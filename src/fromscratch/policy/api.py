@@ -25,7 +25,7 @@ from fromscratch.errors import InputError
 from fromscratch.policy.config import config_section
 from fromscratch.policy.declared import Declared, load_declared
 from fromscratch.policy.engine import evaluate, kind_of_component
-from fromscratch.policy.schema import Policy, load_policy
+from fromscratch.policy.schema import Policy, Thresholds, load_policy
 from fromscratch.tokenizer.api import tokenizer_section
 
 __all__ = ["Reference", "parse_reference", "run_audit", "apply_policy"]
@@ -102,10 +102,10 @@ def run_audit(candidate: str | Path, references: list, *, policy: Policy | str |
     if len(ref_objs) != len(refs):
         raise InputError(None, f"weight lineage has {len(ref_objs)} reference results for {len(refs)} references")
     audit["references"] = [dict(obj, label=r.label) for obj, r in zip(ref_objs, refs)]
-    null = pol.thresholds.tokenizer_null_agreement if pol else 0.6
-    alpha = pol.thresholds.alpha if pol else 1e-3
-    audit["tokenizer"] = tokenizer_section(candidate, [(r.label, r.path) for r in refs], alpha=alpha,
-                                           null_agreement=null)
+    thresholds = pol.thresholds if pol else Thresholds()
+    audit["tokenizer"] = tokenizer_section(candidate, [(r.label, r.path) for r in refs], alpha=thresholds.alpha,
+                                           null_agreement=thresholds.tokenizer_null_agreement,
+                                           null_successor=thresholds.tokenizer_null_successor)
     cand_config, present = _model_facts(candidate)
     ref_configs = [(r.label, _model_facts(r.path)[0]) for r in refs]
     audit["config"] = config_section(cand_config, ref_configs)

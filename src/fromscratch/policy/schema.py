@@ -64,9 +64,14 @@ class Thresholds(BaseModel):
     min_reused_parameter_fraction: float = Field(default=0.0, ge=0, le=1, description=(
         "Weight reuse in a component kind is reported but not acted on when the reused components "
         "hold less than this share of the kind's parameters (0 = act on any reuse)."))
-    tokenizer_null_agreement: float = Field(default=0.6, gt=0.5, lt=1, description=(
+    tokenizer_null_agreement: float = Field(default=0.75, gt=0.5, lt=1, description=(
         "Upper bound of the neighbour-order agreement between independent tokenizers (measured "
-        "0.497-0.504 over real pairs; docs/tokenizer.md). Larger = more conservative."))
+        "0.497-0.504 over real pairs, up to 0.63 for small vocabularies trained on one corpus; "
+        "docs/tokenizer.md). Larger = more conservative."))
+    tokenizer_null_successor: float = Field(default=0.5, gt=0, lt=1, description=(
+        "Upper bound of the successor rate between independent tokenizers (measured at most 0.0003 "
+        "over real pairs, 0.18 for small vocabularies trained on one corpus). Larger = more "
+        "conservative."))
     inconclusive_needs_review: bool = Field(default=False, description=(
         "When true, a component kind whose weight comparisons were all inconclusive (too little "
         "comparable material) gets needs-review instead of compliant."))

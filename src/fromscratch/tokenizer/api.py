@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fromscratch.errors import InputError
-from fromscratch.tokenizer.compare import ALPHA, NULL_AGREEMENT, compare_vocabularies
+from fromscratch.tokenizer.compare import ALPHA, NULL_AGREEMENT, NULL_SUCCESSOR, compare_vocabularies
 from fromscratch.tokenizer.readers import load_tokenizer
 from fromscratch.tokenizer.vocab import Vocabulary
 
@@ -25,11 +25,13 @@ __all__ = ["REUSE", "compare_tokenizers", "load_tokenizer", "tokenizer_section"]
 
 
 def compare_tokenizers(candidate: str | Path | Vocabulary, reference: str | Path | Vocabulary, *,
-                       alpha: float = ALPHA, null_agreement: float = NULL_AGREEMENT) -> dict[str, Any]:
+                       alpha: float = ALPHA, null_agreement: float = NULL_AGREEMENT,
+                       null_successor: float = NULL_SUCCESSOR) -> dict[str, Any]:
     """Compare two tokenizers given as locations or already-read vocabularies."""
     cand = candidate if isinstance(candidate, Vocabulary) else load_tokenizer(candidate)
     ref = reference if isinstance(reference, Vocabulary) else load_tokenizer(reference)
-    return compare_vocabularies(cand, ref, alpha=alpha, null_agreement=null_agreement)
+    return compare_vocabularies(cand, ref, alpha=alpha, null_agreement=null_agreement,
+                                null_successor=null_successor)
 
 
 def _try_load(location: str | Path) -> tuple[Vocabulary | None, str | None]:
@@ -40,7 +42,8 @@ def _try_load(location: str | Path) -> tuple[Vocabulary | None, str | None]:
 
 
 def tokenizer_section(candidate: str | Path, references: list[tuple[str, str | Path]], *,
-                      alpha: float = ALPHA, null_agreement: float = NULL_AGREEMENT) -> dict[str, Any]:
+                      alpha: float = ALPHA, null_agreement: float = NULL_AGREEMENT,
+                      null_successor: float = NULL_SUCCESSOR) -> dict[str, Any]:
     """The audit's ``tokenizer`` section.
 
     ``references`` are ``(label, location)`` pairs. A reference without a
@@ -49,8 +52,8 @@ def tokenizer_section(candidate: str | Path, references: list[tuple[str, str | P
     """
     cand, why = _try_load(candidate)
     section: dict[str, Any] = {
-        "method": "neighbour-order agreement of shared learned tokens and BPE merges "
-                  "(binomial bound, calibrated null); see docs/tokenizer.md",
+        "method": "neighbour-order agreement and successor rate of shared learned tokens and BPE "
+                  "merges, equal Unigram scores (binomial bounds, calibrated nulls); see docs/tokenizer.md",
         "candidate": None if cand is None else cand.summary(),
         "problem": why,
         "references": [],
@@ -67,7 +70,8 @@ def tokenizer_section(candidate: str | Path, references: list[tuple[str, str | P
             entry: dict[str, Any] = {"reference": label, "path": str(location), "verdict": "unavailable",
                                      "p_value": None, "problem": ref_why}
         else:
-            result = compare_vocabularies(cand, ref, alpha=alpha, null_agreement=null_agreement)
+            result = compare_vocabularies(cand, ref, alpha=alpha, null_agreement=null_agreement,
+                                          null_successor=null_successor)
             result.pop("candidate", None)  # the same for every reference; stated once above
             entry = {"reference": label, "path": str(location),
                      "reference_tokenizer": result.pop("reference"), **result}
