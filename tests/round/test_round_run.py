@@ -157,3 +157,28 @@ def test_rerun_repeats_only_what_changed_and_verify_catches_edits(tiny_model, tm
         assert rel in capsys.readouterr().err
         p.write_bytes(original)
     assert main(["verify", str(out)]) == 0
+
+
+def test_audits_feed_verdicts_decision_and_report(tiny_model, tmp_path, monkeypatch):
+    """A registry holding the very model the teams submit: every audit finds reuse."""
+    from fromscratch.round.run import run_round
+
+    monkeypatch.setenv("FROMSCRATCH_CACHE", str(tmp_path / "cache"))
+    round_file = _write_round(tmp_path / "in", tiny_model, items=6)
+    text = round_file.read_text().replace('human = "human.csv"\n', 'human = "human.csv"\npolicy = "korea-2026"\n')
+    text = text.replace("[benchmarks]", f'[registry]\nreferences = ["upstream={tiny_model}"]\n\n[benchmarks]', 1)
+    round_file.write_text(text)
+    summary = run_round(round_file, tmp_path / "out", key_path=tmp_path / "k.pem")
+    assert summary["stages"]["audit"]["status"] == "done"
+    assert summary["stages"]["audit"]["computed"] == 1 and summary["stages"]["audit"]["cached"] == 2  # same model
+    out = tmp_path / "out"
+    audit = json.loads((out / "audits" / "a.json").read_text())
+    assert audit["verdict"] == "violation" and audit["references"][0]["verdict"] == "identical"
+    assert json.loads((out / "verdicts.json").read_text()) == {t: "violation" for t in TEAMS}
+    decision = json.loads((out / "decision.json").read_text())
+    assert all(t["verdict"] == "violation" for t in decision["teams"])
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "upstream" in html and "#b2182b" in html  # the identical-component colour in the heat map
+    entries = [json.loads(x) for x in (out / "ledger.jsonl").read_text().splitlines()]
+    assert any(e["kind"] == "input" and e.get("role") == "reference" for e in entries)
+    assert main(["verify", str(out)]) == 0

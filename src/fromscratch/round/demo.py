@@ -30,9 +30,9 @@ MATERIAL = Path(__file__).parent / "demo_material"
 TEAMS = {  # team -> (zoo model, own benchmark picks)
     "hana": ("llama-s1", ["en-units", "ko-dates"]),
     "dul": ("llama-s2", ["en-reading", "en-units"]),
-    "set": ("llava-transplant", ["ko-dates", "en-arith"]),
+    "set": ("llava-transplant", ["ko-dates", "en-reading"]),
     "net": ("llama-s3", ["en-reading", "ko-dates"]),
-    "daseot": ("llama-tokb", ["en-arith", "en-units"]),
+    "daseot": ("llama-tokb", ["en-reading", "en-units"]),
 }
 REFERENCES = {"open-llama": "llama-s0", "open-encoder": "bert-s0"}
 COMMON = {"ko-knowledge": "common", "en-knowledge": "common", "ko-particles": "common", "en-dates": "common",

@@ -158,6 +158,7 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
 
     # -- audits ------------------------------------------------------------------------
     verdicts: dict[str, str] = {}
+    finish_audits: Callable[[], None] | None = None
     if not refs and not code_refs:
         stages["audit"] = {"status": "skipped", "note": "no reference registry in the round file"}
     elif not (_available("fromscratch.policy.api") and _available("fromscratch.lineage.api")):
@@ -171,32 +172,57 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
         pol_src = pol_path if pol_path is not None and pol_path.is_file() else None  # else a preset name
         pol_arg: Any = str(pol_src) if pol_src else policy
         pol_digest = L.file_sha256(pol_src) if pol_src else policy
-        counts = {"computed": 0, "cached": 0}
+        audit_counts = {"computed": 0, "cached": 0}
         code_ok = _available("fromscratch.code.api")
-        for team, t in sorted(spec.teams.items()):
+
+        def audit_team(team: str) -> dict[str, Any]:
+            t = spec.teams[team]
             k = _key("audit", __version__, team_digest[team], ref_digests, pol_digest, spec.round.seed, code_ok)
             cpath = cache / "audit" / f"{k}.json"
             if cpath.is_file():
-                audit = json.loads(cpath.read_text(encoding="utf-8"))
-                counts["cached"] += 1
-            else:
-                log(f"audit: {team}")
-                audit = run_audit(spec.path(t.model), [f"{n}={p}" for n, p in refs], policy=pol_arg,
-                                  declared=spec.path(t.bom), code=spec.path(t.code) if code_ok else None,
-                                  code_against=[f"{n}={p}" for n, p in code_refs] if t.code and code_ok else None,
-                                  seed=spec.round.seed, progress=bool(progress))
-                audit = json.loads(dumps(audit))
-                cpath.parent.mkdir(parents=True, exist_ok=True)
-                cpath.write_text(dumps(audit), encoding="utf-8")
-                counts["computed"] += 1
-            out.json(f"audits/{team}.json", audit)
-            if audit.get("verdict") in {"compliant", "violation", "needs-review"}:
-                verdicts[team] = audit["verdict"]
-        if verdicts:
-            out.json("verdicts.json", verdicts)
-        stages["audit"] = {"status": "done", **counts}
-        if not code_ok and any(t.code for t in spec.teams.values()):
-            stages["audit"]["note"] = "source-code reuse (fromscratch.code.api) is not available in this build yet"
+                audit_counts["cached"] += 1
+                return json.loads(cpath.read_text(encoding="utf-8"))
+            log(f"audit: {team}")
+            audit = run_audit(spec.path(t.model), [f"{n}={p}" for n, p in refs], policy=pol_arg,
+                              declared=spec.path(t.bom), code=spec.path(t.code) if code_ok else None,
+                              code_against=[f"{n}={p}" for n, p in code_refs] if t.code and code_ok else None,
+                              seed=spec.round.seed, progress=False)
+            audit = json.loads(dumps(audit))
+            cpath.parent.mkdir(parents=True, exist_ok=True)
+            cpath.write_text(dumps(audit), encoding="utf-8")
+            audit_counts["computed"] += 1
+            return audit
+
+        # Audits run in one (daemon) worker thread while the benchmarks run here: both
+        # spend their time in numpy/torch kernels that release the GIL, so two cores work.
+        import threading
+
+        audit_results: dict[str, Any] = {}
+
+        def audit_all() -> None:
+            try:
+                for team in sorted(spec.teams):
+                    audit_results[team] = audit_team(team)
+            except BaseException as exc:  # re-raised in the main thread by finish_audits
+                audit_results["__error__"] = exc
+
+        worker = threading.Thread(target=audit_all, name="fromscratch-audits", daemon=True)
+        worker.start()
+
+        def finish_audits() -> None:
+            worker.join()
+            if "__error__" in audit_results:
+                raise audit_results["__error__"]
+            for team in sorted(spec.teams):
+                audit = audit_results[team]
+                out.json(f"audits/{team}.json", audit)
+                if audit.get("verdict") in {"compliant", "violation", "needs-review"}:
+                    verdicts[team] = audit["verdict"]
+            if verdicts:
+                out.json("verdicts.json", verdicts)
+            stages["audit"] = {"status": "done", **audit_counts}
+            if not code_ok and any(t.code for t in spec.teams.values()):
+                stages["audit"]["note"] = "source-code reuse (fromscratch.code.api) is not available in this build yet"
 
     # -- benchmarks ------------------------------------------------------------------------
     results_rel = "results.jsonl"
@@ -241,6 +267,9 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
         out.mark(results_rel)
         out.json("bench.json", {"schema": "fromscratch.bench-summary/1", "runs": runs, "summary": summary(rows)})
         stages["bench"] = {"status": "done", **counts}
+
+    if finish_audits is not None:
+        finish_audits()
 
     # -- decision ------------------------------------------------------------------------------
     decision = None
