@@ -21,9 +21,9 @@ from typing import Any
 
 from fromscratch import __version__
 from fromscratch.errors import InputError
-from fromscratch.jsonio import dumps, write_json
+from fromscratch.jsonio import dumps
 from fromscratch.round import ledger as L
-from fromscratch.round.config import RoundSpec, load_round
+from fromscratch.round.config import load_round
 from fromscratch.round.digest import path_digest
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from fromscratch.errors import FromScratchError, InputError
+from fromscratch.errors import InputError
 
 
 class BackendError(InputError):
@@ -27,4 +27,4 @@ class Backend(Protocol):
         """Greedy continuation of the prompt, cut at the first stop string."""
 
 
-__all__ = ["Backend", "BackendError", "FromScratchError"]
+__all__ = ["Backend", "BackendError"]
