@@ -40,7 +40,7 @@ def _find_text_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _safetensors_files(root: Path) -> list[Path]:
     if root.is_file():
-        return [root]
+        return [root] if root.suffix == ".safetensors" else []
     index = root / "model.safetensors.index.json"
     if index.is_file():
         try:
