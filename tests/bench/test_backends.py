@@ -108,3 +108,22 @@ def test_resume_never_repeats_finished_items(local, tmp_path):
     # a log from another task is refused, not mixed in
     with pytest.raises(InputError, match="another task"):
         run_task(_subset("en-dates", 19), local, log, progress=False)
+
+
+def test_pytorch_checkpoint_through_the_model_readers(local, tmp_path):
+    """A PyTorch zip checkpoint (read by the allow-list unpickler, never executed)
+    gives the same numbers as the safetensors original."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    src = local.location
+    d = tmp_path / "pt"
+    d.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(src / name, d / name)
+    torch.save(load_file(str(src / "model.safetensors")), str(d / "pytorch_model.bin"))
+    other = LocalBackend(d)
+    ctx, conts = "Question: What is the capital of France?\nAnswer:", [" Paris", " Rome", " Oslo"]
+    assert other.loglikelihood(ctx, conts) == local.loglikelihood(ctx, conts)
