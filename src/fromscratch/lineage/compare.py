@@ -36,6 +36,10 @@ EVIDENCE_PARTS = {"tokens", "positions"}
 #: decision thresholds (fixed; see docs/lineage.md)
 DERIVED_P = 1e-6
 INDEPENDENT_P = 0.01
+#: screening stops once this many reference blocks match with p below this
+SCREEN_STOP_P = 1e-12
+#: candidate experts tested per MoE layer (each against every reference expert or dense MLP)
+MAX_EXPERTS = 8
 #: full unit tests are run on this many best-screened reference layers per candidate layer
 SCREEN_KEEP = 3
 
@@ -171,13 +175,14 @@ class Comparison:
         self.layer_maps: dict[str, dict[int, int]] = {}
         self._prepared: dict[tuple, stats.PreparedUnits] = {}
 
-    def _prep(self, side: str, comp: str, role: str, extra: str, al: _Alignment) -> stats.PreparedUnits:
-        key = (side, comp, role, extra, al.key)
+    def _prep(self, side: str, comp: str, role: str, extra: str, al: _Alignment,
+              units: int = 256) -> stats.PreparedUnits:
+        key = (side, comp, role, extra, al.key, units)
         got = self._prepared.get(key)
         if got is None:
             if side == "c":
                 x = unpack_profile(self.cprof[comp][(role, extra)])[:, al.c_pos] * al.signs[None, :]
-                got = stats.prepare_units(x, *al.split, max_units=256, seed=_seed(self.seed, "units", comp, role, extra))
+                got = stats.prepare_units(x, *al.split, max_units=units, seed=_seed(self.seed, "units", comp, role, extra))
             else:
                 y = unpack_profile(self.rprof[comp][(role, extra)])[:, al.r_pos]
                 got = stats.prepare_units(y, *al.split)
@@ -263,15 +268,20 @@ class Comparison:
         """Bonferroni-combined unit tests over the matrices two components share."""
         cpro, rpro = self.cprof.get(ccomp["name"], {}), self.rprof.get(rcomp["name"], {})
         tests = []
+        experts = sorted({extra for (_, extra) in cpro}, key=lambda e: (len(e), e))
+        keep_experts = set(experts[:MAX_EXPERTS])
         for (role, extra) in sorted(cpro):
             if roles is not None and role not in roles:
+                continue
+            if extra not in keep_experts:
                 continue
             targets = [(rr, re_) for (rr, re_) in sorted(rpro) if rr == role]
             for rr, re_ in targets:
                 if al.size < 8:
                     continue
-                res = stats.unit_test_prepared(self._prep("c", ccomp["name"], role, extra, al),
-                                               self._prep("r", rcomp["name"], rr, re_, al))
+                screen = tag == "screen"
+                res = stats.unit_test_prepared(self._prep("c", ccomp["name"], role, extra, al, 64 if screen else 256),
+                                               self._prep("r", rcomp["name"], rr, re_, al), light=screen)
                 tests.append({"role": role, "expert": extra, "reference_expert": re_, "alignment": al.name,
                               "p": res.p_value, "z": res.z, "similarity": res.similarity,
                               "units": res.units, "coords": res.coords, "powered": res.powered})
@@ -294,23 +304,36 @@ class Comparison:
             for cc in ccs:
                 best: dict[str, Any] | None = None
                 candidates: list[tuple[float, dict, _Alignment, str]] = []
+                todo: list[tuple[float, int, dict, _Alignment, str]] = []
                 n_ref = 0
                 for (a, b), aligns in self.alignments.items():
                     if a != ctower and kind != "projector":
                         continue
-                    for rc in self.rcomps:
-                        if rc["tower"] != b and kind != "projector":
-                            continue
-                        if _kind_of(rc) not in COUNTERPART_KINDS[kind] or rc["name"] not in self.rprof:
-                            continue
+                    refs = [rc for rc in self.rcomps
+                            if (rc["tower"] == b or kind == "projector")
+                            and _kind_of(rc) in COUNTERPART_KINDS[kind] and rc["name"] in self.rprof]
+                    n_layers_r = max([rc["layer"] or 0 for rc in refs] + [0]) + 1
+                    n_layers_c = max([c["layer"] or 0 for c in ccs] + [0]) + 1
+                    for rc in refs:
                         n_ref += 1
-                        for al in aligns:
+                        # nearest to the proportional diagonal first (plain, pruned and up-scaled copies)
+                        dist = abs((rc["layer"] or 0) / n_layers_r - (cc["layer"] or 0) / n_layers_c)
+                        for ai, al in enumerate(aligns):
                             if kind == "projector":
                                 al = self._projector_alignment(cc, rc)
                                 if al is None:
                                     continue
-                            p, sim, _, _, _ = self._pair_test(cc, rc, al, screen_role[kind], "screen")
-                            candidates.append((p, rc, al, b))
+                            todo.append((dist, ai, rc, al, b))
+                todo.sort(key=lambda x: (x[0], x[1], x[2]["name"]))
+                strong = 0
+                for dist, ai, rc, al, b in todo:
+                    p, sim, _, _, _ = self._pair_test(cc, rc, al, screen_role[kind], "screen")
+                    candidates.append((p, rc, al, b))
+                    # early exit: enough reference blocks already match beyond doubt; the Bonferroni
+                    # factor below still counts every block that could have been chosen
+                    strong += p < SCREEN_STOP_P
+                    if strong >= 1 and len(candidates) >= SCREEN_KEEP:
+                        break
                 if not candidates:
                     self.results[cc["name"]] = self._no_alignment_result(cc, kind)
                     continue

@@ -38,7 +38,7 @@ from scipy import special
 
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/5"
+METHOD_VERSION = "lineage-fp/6"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
 HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
@@ -201,7 +201,7 @@ def unpack_profile(p: np.ndarray) -> np.ndarray:
 
 
 #: at most this many bytes of each tensor go through SHA-256 (a fixed row sample)
-HASH_BYTES = 8 << 20
+HASH_BYTES = 1 << 20
 
 
 def _hash_tensor(arr: np.ndarray) -> str:

@@ -103,8 +103,11 @@ def prepare_units(x: np.ndarray, c1: np.ndarray, c2: np.ndarray, *, max_units: i
     return PreparedUnits(_unit_rows(x[:, c1]), _unit_rows(x[:, c2]))
 
 
-def unit_test_prepared(pc: PreparedUnits, pr: PreparedUnits) -> UnitResult:
-    """The matched-unit sign-flip test on prepared profiles (see module docstring)."""
+def unit_test_prepared(pc: PreparedUnits, pr: PreparedUnits, *, light: bool = False) -> UnitResult:
+    """The matched-unit sign-flip test on prepared profiles (see module docstring).
+
+    ``light`` skips the descriptive similarity (a median), for screening.
+    """
     hc, n2 = pc.score.shape
     if pc.match.shape[1] < 4 or n2 < 4 or hc == 0 or pr.match.shape[0] == 0:
         return UnitResult(1.0, 0.0, 0.0, int(hc), int(n2), False)
@@ -112,12 +115,14 @@ def unit_test_prepared(pc: PreparedUnits, pr: PreparedUnits) -> UnitResult:
     idx = np.argmax(np.abs(sim1), axis=1)
     sgn = np.sign(sim1[np.arange(hc), idx])
     sgn[sgn == 0] = 1.0
-    contrib = (sgn[:, None] * pc.score * pr.score[idx]).astype(np.float64)
-    per_coord = contrib.sum(axis=0)
+    contrib = sgn[:, None] * pc.score * pr.score[idx]
+    per_coord = contrib.sum(axis=0, dtype=np.float64)
     denom = float(np.sqrt(np.sum(per_coord ** 2)))
     z = float(per_coord.sum()) / denom if denom > 0 else 0.0
-    cos2 = contrib.sum(axis=1)
     powered = n2 >= MIN_SCORED_COORDS and hc >= MIN_UNITS
+    if light:
+        return UnitResult(hoeffding_p(z), z, 0.0, int(hc), int(n2), powered)
+    cos2 = contrib.sum(axis=1)
     return UnitResult(hoeffding_p(z), z, float(np.clip(np.median(cos2), 0.0, 1.0)), int(hc), int(n2), powered,
                       {"matched_fraction_positive": float(np.mean(cos2 > 0))})
 

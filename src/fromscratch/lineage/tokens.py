@@ -35,12 +35,20 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(bs, cs)}
 
 
+@lru_cache(maxsize=1)
+def _byte_table() -> dict[int, str]:
+    """str.translate table: byte-level character -> the Latin-1 character of its byte."""
+    table = {cp: "\uffff" for cp in range(256)}
+    for ch, b in _byte_decoder().items():
+        table[ord(ch)] = chr(b)
+    return table
+
+
 def _from_byte_level(tok: str) -> str:
-    table = _byte_decoder()
     try:
-        raw = bytes(table[ch] for ch in tok)
-    except KeyError:
-        return tok  # an added token written as plain text
+        raw = tok.translate(_byte_table()).encode("latin-1")
+    except UnicodeEncodeError:
+        return tok  # not byte-level (an added token written as plain text)
     return raw.decode("utf-8", errors="backslashreplace")
 
 
