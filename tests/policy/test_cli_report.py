@@ -16,6 +16,7 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys):
         (["audit", str(model), "--against", str(model), "--bom", str(tmp_path / "b.json")], "--policy"),
         (["audit", str(model), "--against", str(model), "--code-against", str(model)], "--code"),
         (["audit", str(model)], "--against"),
+        (["audit", str(model), "--references", str(tmp_path / "none.toml")], "no such reference registry"),
     ]
     for argv, needle in cases:
         assert main(argv) == 2
@@ -51,3 +52,24 @@ def test_html_shows_every_verdict_and_pointer():
         for item in row["evidence"]:
             assert item["pointer"] in page
     assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_reference_registry(tmp_path):
+    from fromscratch.errors import InputError
+    from fromscratch.policy.registry import expand, load_registry
+
+    (tmp_path / "refs").mkdir()
+    reg = tmp_path / "refs.toml"
+    reg.write_text('[[reference]]\nname = "donor"\nmodel = "refs"\ncode = "/abs/src"\nlicence = "MIT"\n'
+                   '[[reference]]\nname = "other"\nmodel = "/abs/other"\n')
+    models, code, licences = expand(load_registry(reg))
+    assert models == [f"donor={tmp_path / 'refs'}", "other=/abs/other"]
+    assert code == ["donor=/abs/src"] and licences == {"donor": "MIT"}
+    reg.write_text('[[reference]]\nname = "a"\n[[reference]]\nname = "a"\n')
+    import pytest
+
+    with pytest.raises(InputError, match="unique"):
+        load_registry(reg)
+    reg.write_text('[[reference]]\nname = "a"\nweights = "x"\n')
+    with pytest.raises(InputError, match="weights"):
+        load_registry(reg)

@@ -81,12 +81,14 @@ def apply_policy(audit: dict[str, Any], policy: Policy | str | Path, declared: D
 def run_audit(candidate: str | Path, references: list, *, policy: Policy | str | Path | None = None,
               declared: Declared | str | Path | None = None, code: str | Path | None = None,
               code_against: list[str | Path] | None = None, seed: int = 0, progress: bool = False,
-              weights: dict[str, Any] | None = None) -> dict[str, Any]:
+              weights: dict[str, Any] | None = None,
+              reference_licences: dict[str, str] | None = None) -> dict[str, Any]:
     """Audit ``candidate`` against ``references`` (see module doc).
 
     ``weights`` may pass a precomputed lineage ``fromscratch.audit/1`` object
     for the same candidate and references (in the same order) instead of
-    recomputing it.
+    recomputing it. ``reference_licences`` (label -> SPDX id, e.g. from a
+    reference registry) are recorded on each reference object as ``licence``.
     """
     refs = [parse_reference(r) for r in references]
     candidate = str(candidate)
@@ -101,7 +103,8 @@ def run_audit(candidate: str | Path, references: list, *, policy: Policy | str |
     ref_objs = list(audit.get("references") or [])
     if len(ref_objs) != len(refs):
         raise InputError(None, f"weight lineage has {len(ref_objs)} reference results for {len(refs)} references")
-    audit["references"] = [dict(obj, label=r.label) for obj, r in zip(ref_objs, refs)]
+    licences = reference_licences or {}
+    audit["references"] = [dict(obj, label=r.label, licence=licences.get(r.label)) for obj, r in zip(ref_objs, refs)]
     thresholds = pol.thresholds if pol else Thresholds()
     audit["tokenizer"] = tokenizer_section(candidate, [(r.label, r.path) for r in refs], alpha=thresholds.alpha,
                                            null_agreement=thresholds.tokenizer_null_agreement,

@@ -1,6 +1,6 @@
 """``fromscratch audit``: every signal about a candidate, under a from-scratch policy.
 
-    fromscratch audit CANDIDATE --against [NAME=]REF [--against ...]
+    fromscratch audit CANDIDATE --against [NAME=]REF [--against ...] [--references REGISTRY.toml]
         [--policy korea-2026|permissive|PATH] [--declared PATH]
         [--code DIR --code-against [NAME=]DIR ...] [--bom PATH]
         [--json PATH] [--html PATH] [--seed N]
@@ -34,8 +34,10 @@ def _summary(audit: dict) -> str:
 
 @click.command("audit")
 @click.argument("candidate")
-@click.option("--against", "references", multiple=True, required=True, metavar="[NAME=]REF",
+@click.option("--against", "references", multiple=True, metavar="[NAME=]REF",
               help="A reference model (repeatable); NAME labels it in reports and declarations.")
+@click.option("--references", "registry", type=click.Path(dir_okay=False), default=None,
+              help="A reference registry TOML ([[reference]] name, model, code, licence).")
 @click.option("--policy", default=None, metavar="NAME|PATH",
               help="korea-2026, permissive, or a policy TOML file.")
 @click.option("--declared", type=click.Path(dir_okay=False), default=None,
@@ -48,18 +50,29 @@ def _summary(audit: dict) -> str:
 @click.option("--json", "json_path", default=None, help="Write the audit JSON here ('-' = stdout).")
 @click.option("--html", "html_path", default=None, help="Write a self-contained HTML report here.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
-def audit_cmd(candidate: str, references: tuple[str, ...], policy: str | None, declared: str | None,
+def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, policy: str | None,
+              declared: str | None,
               code_dir: str | None, code_against: tuple[str, ...], bom_path: str | None,
               json_path: str | None, html_path: str | None, seed: int) -> None:
     """Audit CANDIDATE against references: weights, tokenizer, config, code, declaration, policy."""
     from fromscratch.policy.api import run_audit
 
+    refs, code_refs, licences = list(references), list(code_against), {}
+    if registry:
+        from fromscratch.policy.registry import expand, load_registry
+
+        reg_models, reg_code, licences = expand(load_registry(registry))
+        refs += reg_models
+        code_refs += reg_code if code_dir else []
+    if not refs:
+        raise InputError("--against", "give at least one reference (--against or --references)")
     if code_against and not code_dir:
         raise InputError("--code-against", "needs --code (the candidate's code)")
     if bom_path and not policy:
         raise InputError("--bom", "needs --policy (the BOM records the policy's verdicts)")
-    audit = run_audit(candidate, list(references), policy=policy, declared=declared, code=code_dir,
-                      code_against=list(code_against), seed=seed, progress=sys.stderr.isatty())
+    audit = run_audit(candidate, refs, policy=policy, declared=declared, code=code_dir,
+                      code_against=code_refs, seed=seed, progress=sys.stderr.isatty(),
+                      reference_licences=licences)
     if json_path:
         write_json(audit, json_path)
     if html_path:
