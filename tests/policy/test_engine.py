@@ -236,3 +236,15 @@ def test_every_policy_field_is_documented():
 def test_run_audit_with_precomputed_weights_and_bad_reference_count():
     with pytest.raises(InputError, match="reference results"):
         run_audit("/nowhere", ["a=/x", "b=/y"], weights=lineage_audit(compare_obj()), policy="korea-2026")
+
+
+def test_written_bom_reads_back_as_a_declaration(tmp_path):
+    """A team can take the audit's BOM as its declaration: the detected reuse becomes declared."""
+    audit = _audit(lineage_audit(compare_obj(("vision.",))), "korea-2026")
+    path = tmp_path / "bom.json"
+    path.write_text(json.dumps(build_bom(audit)))
+    declared = load_declared(path)
+    reused = {c.kind: c.origin for c in declared.components if c.reused}
+    assert reused == {"vision-encoder": "encoder-donor"}
+    again = _audit(lineage_audit(compare_obj(("vision.",))), "korea-2026", declared)
+    assert _by_kind(again)["vision-encoder"]["verdict"] == "needs-review"
