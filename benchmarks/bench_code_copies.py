@@ -54,20 +54,32 @@ def main() -> None:
     report: dict = {"transformers": corpora.TRANSFORMERS_COPIES, "files": len(parsed),
                     "positives": int(y.sum()), "negatives": int((y == 0).sum()),
                     "index_seconds": t_index, "pair_seconds": t_pairs, "threshold": T_UNIT_COPY, "auc": {}}
+    near = np.array([p.near_duplicate for p in pairs])
+    keep = ~near
+    report["near_duplicate_negatives"] = int(near.sum())
+    report["auc_all_negatives"] = {}
     for k, s in scores.items():
-        report["auc"][k] = evaluate.auc(s, y)
+        report["auc"][k] = evaluate.auc(s[keep], y[keep])
+        report["auc_all_negatives"][k] = evaluate.auc(s, y)
     s = scores["score"]
     report["recall_at_threshold"] = float((s[y == 1] >= T_UNIT_COPY).mean())
-    report["fpr_at_threshold"] = float((s[y == 0] >= T_UNIT_COPY).mean())
+    report["fpr_at_threshold"] = float((s[(y == 0) & keep] >= T_UNIT_COPY).mean())
+    report["fpr_at_threshold_all_negatives"] = float((s[y == 0] >= T_UNIT_COPY).mean())
+    report["operating_points"] = [
+        {"threshold": t, "recall": float((s[y == 1] >= t).mean()),
+         "fpr": float((s[(y == 0) & keep] >= t).mean()), "fpr_all_negatives": float((s[y == 0] >= t).mean())}
+        for t in (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)]
     order = np.argsort(-s)
     report["highest_negatives"] = [
         {"score": float(s[i]), "target": f"{pairs[i].target_file}:{pairs[i].target}",
-         "other": f"{pairs[i].source_file}:{pairs[i].source}"} for i in order if y[i] == 0][:10]
+         "other": f"{pairs[i].source_file}:{pairs[i].source}", "near_duplicate": bool(near[i])}
+        for i in order if y[i] == 0][:15]
     report["lowest_positives"] = [
         {"score": float(s[i]), "target": f"{pairs[i].target_file}:{pairs[i].target}",
          "source": f"{pairs[i].source_file}:{pairs[i].source}"} for i in order[::-1] if y[i] == 1][:10]
-    print(json.dumps({k: report[k] for k in ("positives", "negatives", "auc", "recall_at_threshold",
-                                             "fpr_at_threshold")}, indent=1), flush=True)
+    print(json.dumps({k: report[k] for k in ("positives", "negatives", "near_duplicate_negatives", "auc",
+                                             "auc_all_negatives", "recall_at_threshold", "fpr_at_threshold",
+                                             "fpr_at_threshold_all_negatives")}, indent=1), flush=True)
     # (b) disguised re-releases of PyTorch model files
     names = sorted((k for k in parsed if "/modeling_tf_" not in k and "/modeling_flax_" not in k),
                    key=lambda k: hashlib.blake2b(k.encode(), digest_size=8).digest())[: args.disguised]
