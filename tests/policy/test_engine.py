@@ -248,3 +248,11 @@ def test_written_bom_reads_back_as_a_declaration(tmp_path):
     assert reused == {"vision-encoder": "encoder-donor"}
     again = _audit(lineage_audit(compare_obj(("vision.",))), "korea-2026", declared)
     assert _by_kind(again)["vision-encoder"]["verdict"] == "needs-review"
+
+
+def test_a_kind_nothing_covered_still_links_somewhere():
+    audit = _audit(lineage_audit(compare_obj()), "korea-2026")
+    audit = apply_policy(audit, "korea-2026", None, {"backbone", "audio-encoder"})
+    row = _by_kind(audit)["audio-encoder"]
+    assert row["verdict"] == "compliant" and row["evidence"][0]["source"] == "none"
+    _assert_linked(audit)

@@ -266,6 +266,9 @@ def decide_kind(kind: str, policy: Policy, findings: list[Finding], declared: De
                 reason += " (comparisons inconclusive)"
         rule_id = f"{kind}/{rule.requirement}"
     evidence = [f.as_evidence() for f in (detected or decisive)] + declared_ptrs + supporting
+    if not evidence:  # say so rather than leave a verdict without a link
+        evidence = [{"source": "none", "pointer": "/references", "reference": None, "reuse": None,
+                     "p_value": None, "summary": f"no comparison covered {kind}: nothing to link"}]
     return {"component": kind, "verdict": verdict, "rule": rule_id, "requirement": rule.requirement,
             "reason": reason, "p_value": p_value, "origins": origins, "evidence": evidence}
 
