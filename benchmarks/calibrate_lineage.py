@@ -41,25 +41,31 @@ def main() -> None:
     ap.add_argument("--synthetic-models", type=int, default=20)
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--no-zoo", action="store_true")
+    ap.add_argument("--zoo-root", type=Path, default=None, help="a folder of zoo model directories (default: build_zoo())")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     t0 = time.time()
     pairs = []
     if not args.no_zoo:
-        from fromscratch.zoo import build_zoo
+        if args.zoo_root is not None:
+            names = {p.name for p in args.zoo_root.iterdir() if (p / "config.json").exists()}
+            path_of = lambda n: args.zoo_root / n  # noqa: E731
+        else:
+            from fromscratch.zoo import build_zoo
 
-        zoo = build_zoo()
+            zoo = build_zoo()
+            names = {e.name for e in zoo.entries}
+            path_of = zoo.path
         groups = [
             ["llama-s0", "llama-s1", "llama-s2", "llama-s3", "llama-tokb", "llama-norm-a", "llama-norm-b"],
             ["bert-s0", "bert-s1"],
             ["llava-clean", "llava-transplant"],
         ]
-        names = {e.name for e in zoo.entries}
         fps = {}
         for group in groups:
             group = [g for g in group if g in names]
             for g in group:
-                fps[g] = build_fingerprint(zoo.path(g), use_cache=False)
+                fps[g] = build_fingerprint(path_of(g), use_cache=False)
             for a, b in itertools.permutations(group, 2):
                 if {a, b} == {"llava-clean", "llava-transplant"}:
                     continue  # added below with the copied tower excluded

@@ -681,6 +681,8 @@ class Comparison:
                 item["reason"] = ("norm weights are never decisive on their own" if item["p_value"] <= INDEPENDENT_P
                                   else "too few aligned coordinates")
         for item in out:
+            if item["relation"] == "inconclusive" and not item.get("reason"):
+                item["reason"] = "no calibrated statistic for this component kind (only the identical check applies)"
             item["p_value"] = float(max(0.0, min(1.0, item["p_value"])))
             item["similarity"] = float(max(0.0, min(1.0, item["similarity"])))
         return out
