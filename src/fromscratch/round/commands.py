@@ -40,7 +40,7 @@ def run_cmd(round_file: str, out_dir: str, key_path: str | None, json_path: str 
 
 
 @click.command(name="verify")
-@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--public-key", default=None, help="Expected signing key (base64 raw or its SHA256: fingerprint).")
 @click.option("--no-recompute", is_flag=True, help="Skip recomputing the decision from its inputs.")
 def verify_cmd(out_dir: str, public_key: str | None, no_recompute: bool) -> None:
