@@ -187,6 +187,8 @@ def verify_dir(out_dir: Path, *, expected_key: str | None = None) -> tuple[list[
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return [f"{out_dir}: not a folder"], {}
+    if not (out_dir / LEDGER).is_file():
+        return [f"{LEDGER}: missing (not a round folder, or its ledger was removed)"], {}
     entries, problems = read_entries(out_dir / LEDGER)
     problems += check_chain(entries)
     facts: dict[str, Any] = {"entries": len(entries)}
