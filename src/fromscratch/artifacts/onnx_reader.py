@@ -175,8 +175,8 @@ class OnnxReader(ModelReader):
             n = numel(shape)
             if n <= 1:
                 continue  # scalar constants of the graph
-            if _is_anonymous(name) and lab not in {"F32", "F16", "BF16", "F64", "F8_E4M3", "F8_E5M2"}:
-                continue  # shape vectors and index constants
+            if _is_anonymous(name) and lab not in {"F32", "F16", "BF16", "F64", "F8_E4M3", "F8_E5M2"} and len(shape) <= 1:
+                continue  # shape vectors and index constants (integer matrices are kept: unscaled weights)
             weights[name] = _Weight(name, name, lab, shape, self._stored_nbytes(t))
         # orientation and names from the consumers
         taken = {w for w in weights if not _is_anonymous(w)}
