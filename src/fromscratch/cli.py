@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("fromscratch.artifacts.commands:inspect_cmd", "Show a model's tensors, components, tokenizer and claims."),
     "compare": ("fromscratch.lineage.commands:compare_cmd", "Weight lineage of one candidate against one reference."),
     "audit": ("fromscratch.policy.commands:audit_cmd", "Audit a candidate against references, under a from-scratch policy."),
+    "tokenizer": ("fromscratch.tokenizer.commands:tokenizer_cmd", "Tokenizer lineage of two models (identical/extended/pruned/derived/independent)."),
     "code": ("fromscratch.code.commands:code_cmd", "Source-code reuse of a candidate tree against references (and `code index`)."),
     "protocol": ("fromscratch.decide.commands:protocol_group", "Create and seal a round's decision protocol."),
     "decide": ("fromscratch.decide.commands:decide_cmd", "Decide eliminations under a sealed protocol, with robustness."),

@@ -106,3 +106,14 @@ def test_gguf_fields_from_a_written_file(tmp_path, bpe_pair):
     assert fields["model"] == "gpt2" and len(fields["tokens"]) == source.size
     assert compare_tokenizers(from_gguf(fields, str(path)), source)["verdict"] == "identical"
     assert load_tokenizer(path).merges == source.merges
+
+
+def test_tokenizer_command(bpe_pair, tmp_path, capsys):
+    from fromscratch.cli import main
+
+    out = tmp_path / "t.json"
+    assert main(["tokenizer", str(bpe_pair[0]), str(bpe_pair[1]), "--json", str(out)]) == 0
+    assert "verdict: independent" in capsys.readouterr().out
+    assert json.loads(out.read_text())["schema"] == "fromscratch.tokenizer/1"
+    assert main(["tokenizer", str(tmp_path / "missing"), str(bpe_pair[1])]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
