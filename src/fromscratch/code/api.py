@@ -32,10 +32,11 @@ T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
 T_MATCH = 0.50          # unit pairs reported in `matches`
+MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
 TOP = 5
 
 
-@dataclass
+@dataclass(eq=False)
 class _Hit:
     index: Index
     file_id: int
@@ -176,7 +177,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         st = _shared_features(h.index, sf, ref, "struct", limit=6)
         evidence.append({"kind": "structure", "reference_file": name, "score": round(h.struct, 6),
                          "detail": "rarest shared operation sequences / arithmetic: " + ("; ".join(st) if st else "none")})
-        if not (h in origins):
+        if not any(h is o for o in origins):
             continue
         q = queries[id(h.index)]
         ref_units = {(u.name, u.start): u for u in ref.units}
@@ -184,6 +185,8 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
             if s < T_MATCH:
                 continue
             cu = sf.units[ci]
+            if len(cu.masked) < MIN_MATCH_TOKENS:
+                continue
             rname, rstart = h.index.unit_name[ri], int(h.index.unit_start[ri])
             ru = ref_units.get((rname, rstart))
             kind = _match_kind(cu, ru) if ru is not None else "restructured"
