@@ -20,12 +20,11 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from fromscratch.zoo.catalogue import SCHEMA, Zoo, ZooEntry, cache_dir
+from fromscratch.zoo.catalogue import SCHEMA, Zoo, cache_dir
 
 ZOO_FORMAT = 1
 
@@ -152,9 +151,11 @@ def prepare(work: Path) -> None:
     finetune = corpus.generate("finetune", 120_000, seed=0)
     cpt = corpus.generate("general", 200_000, seed=1) + corpus.generate("finetune", 100_000, seed=1)
     held_out = corpus.generate("general", 30_000, seed=99)
+    held_out_ft = corpus.generate("finetune", 20_000, seed=99)
     streams = {
         "general": (tok_a, general), "finetune": (tok_a, finetune), "cpt": (tok_a, cpt),
-        "eval": (tok_a, held_out), "general_b": (tok_b, general), "eval_b": (tok_b, held_out),
+        "eval": (tok_a, held_out), "eval_ft": (tok_a, held_out_ft),
+        "general_b": (tok_b, general), "eval_b": (tok_b, held_out),
         "general_ext": (tok_ext, general + finetune), "eval_ext": (tok_ext, held_out),
     }
     (work / "data").mkdir(parents=True, exist_ok=True)
@@ -218,9 +219,12 @@ def _postprocess(work: Path, entries: list[dict]) -> None:
             vecs.append(np.concatenate([v.ravel() for k, v in sorted(sd.items()) if "norm" in k]))
         a, b = vecs
         cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+        ac, bc = a - a.mean(), b - b.mean()
+        pearson = float(ac @ bc / np.sqrt((ac @ ac) * (bc @ bc)))
         for e in entries:
             if e["name"] in ("llama-norm-a", "llama-norm-b"):
                 e["metrics"]["norm_cosine_with_pair"] = round(cos, 6)
+                e["metrics"]["norm_pearson_with_pair"] = round(pearson, 6)
 
 
 @contextlib.contextmanager
@@ -246,10 +250,6 @@ def _default_workers() -> int:
 def build_into(work: Path, only: list[str] | None = None, workers: int | None = None,
                progress: bool = False) -> Zoo:
     """Build (a subset of) the zoo into ``work`` (no caching, no lock)."""
-    work.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    _log(progress, f"preparing corpus and tokenizers in {work}")
-    prepare(work)
     all_tasks = tasks()
     if only is not None:
         by_key = {t.key: t for t in all_tasks}
@@ -258,11 +258,15 @@ def build_into(work: Path, only: list[str] | None = None, workers: int | None = 
         while stack:
             k = stack.pop()
             if k not in by_key:
-                raise KeyError(f"unknown zoo model {k!r}")
+                raise KeyError(f"unknown zoo model {k!r}; known: {', '.join(sorted(by_key))}")
             if k not in need:
                 need.add(k)
                 stack.extend(by_key[k].after)
         all_tasks = [t for t in all_tasks if t.key in need]
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    _log(progress, f"preparing corpus and tokenizers in {work}")
+    prepare(work)
     entries, timings = run_tasks(work, all_tasks, workers or _default_workers(), progress)
     _postprocess(work, entries)
     (work / "catalogue.json").write_text(
@@ -288,9 +292,10 @@ def build_zoo(progress: bool = False, root: Path | None = None,
     with _lock(final.parent / (final.name + ".lock")):
         if (final / "catalogue.json").exists():  # another process built it meanwhile
             return Zoo.load(final)
+        # holding the lock, any temporary sibling is debris of a killed build
+        for stale in final.parent.glob(f"{final.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = final.parent / f"{final.name}.tmp-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
         try:
             build_into(tmp, workers=workers, progress=progress)
             if final.exists():
@@ -308,5 +313,3 @@ def find_zoo() -> Zoo | None:
     root = zoo_root()
     return Zoo.load(root) if (root / "catalogue.json").exists() else None
 
-
-Builder = Callable[..., Zoo]

@@ -13,6 +13,7 @@ continued-pre-training variants) and ``"captions"`` (the toy image-text task).
 from __future__ import annotations
 
 import random
+import re
 
 # --------------------------------------------------------------------- English lists
 
@@ -66,17 +67,17 @@ _KO_TIMES = ["아침에", "점심 후에", "해 질 무렵에", "비가 오기 �
 _KO_WEATHER = ["비가", "눈이", "안개가", "찬 바람이", "햇살이", "폭풍이", "우박이"]
 _KO_NUMBERS = ["두", "세", "네", "다섯", "여섯", "일곱", "여덟", "아홉", "열"]
 _KO_TEMPLATES = [
-    "{name}는 {time} {place} 근처에서 {adj} {obj}를 {verb}.",
-    "{animal}는 {place}으로 걸어가서 {name}를 기다렸다.",
-    "{time} {name}는 {place} 옆에서 {animal} {num} 마리를 보았다.",
-    "{place}에 {weather} 내려서 {name}는 {obj}와 함께 집에 있었다.",
-    "{adj} {animal}가 {obj} 위에 앉아 있는 동안 {name}는 책을 읽었다.",
-    "{name}는 {place}이 {time} {adj} 곳이라고 말했다.",
-    "{obj}가 {adj} 것이면 {name}는 그것을 {place}으로 가져갈 것이다.",
-    "아무도 {animal}가 왜 {obj}를 {verb}는지 몰랐다.",
-    "{name}와 {name2}는 {place}에서 {obj} {num} 개를 {verb}.",
-    "{weather} 오자 {animal}는 {obj} 아래에 숨었다.",
-    "{name}는 {adj} {place}에 대한 편지를 썼다.",
+    "{name}(는) {time} {place} 근처에서 {adj} {obj}(를) {verb}.",
+    "{animal}(는) {place}(으로) 걸어가서 {name}(를) 기다렸다.",
+    "{time} {name}(는) {place} 옆에서 {animal} {num} 마리를 보았다.",
+    "{place}에 {weather} 내려서 {name}(는) {obj}(와) 함께 집에 있었다.",
+    "{adj} {animal}(가) {obj} 위에 앉아 있는 동안 {name}(는) 책을 읽었다.",
+    "{name}(는) {place}(가) {time} {adj} 곳이라고 말했다.",
+    "{obj}(가) {adj} 것이면 {name}(는) 그것을 {place}(으로) 가져갈 것이다.",
+    "아무도 {animal}(가) 왜 {obj}(를) 가져갔는지 몰랐다.",
+    "{name}(와) {name2}(는) {place}에서 {obj} {num} 개를 {verb}.",
+    "{weather} 오자 {animal}(는) {obj} 아래에 숨었다.",
+    "{name}(는) {adj} {place}에 대한 편지를 썼다.",
 ]
 
 # --------------------------------------------------------------------- paragraphs
@@ -112,10 +113,10 @@ _FT_EN = [
     "Question: What happened {time}? Answer: {name} {verb} the {obj}.",
 ]
 _FT_KO = [
-    "질문: {name}는 {obj}를 어디에 두었나요? 답변: {name}는 {obj}를 {place}에 두었습니다.",
-    "지시: {place}을 설명하세요. 응답: {place}은 {adj} 곳이고 {animal}가 많습니다.",
-    "질문: {animal}는 몇 마리였나요? 답변: {animal}는 {num} 마리였습니다.",
-    "지시: {obj}에 대해 한 문장을 쓰세요. 응답: 그 {obj}는 {adj} 물건이었습니다.",
+    "질문: {name}(는) {obj}(를) 어디에 두었나요? 답변: {name}(는) {obj}(를) {place}에 두었습니다.",
+    "지시: {place}(를) 설명하세요. 응답: {place}(는) {adj} 곳이고 {animal}(가) 많습니다.",
+    "질문: {animal}(는) 몇 마리였나요? 답변: {animal}(는) {num} 마리였습니다.",
+    "지시: {obj}에 대해 한 문장을 쓰세요. 응답: 그 {obj}(는) {adj} 물건이었습니다.",
 ]
 
 # --------------------------------------------------------------------- captions
@@ -133,6 +134,22 @@ def caption(cls: int, rng: random.Random) -> str:
     return rng.choice(forms)
 
 
+_PARTICLES = {"는": ("은", "는"), "가": ("이", "가"), "를": ("을", "를"), "와": ("과", "와"),
+              "으로": ("으로", "로")}
+_PARTICLE_RE = re.compile(r"(.)\((는|가|를|와|으로)\)")
+
+
+def _josa(m: re.Match) -> str:
+    """Pick the Korean particle form that fits the preceding syllable's final consonant."""
+    ch, p = m.group(1), m.group(2)
+    code = ord(ch) - 0xAC00
+    final = code % 28 if 0 <= code < 11172 else 0
+    with_final, without = _PARTICLES[p]
+    if p == "으로" and final == 8:  # final ㄹ takes 로
+        return ch + without
+    return ch + (with_final if final else without)
+
+
 def _fill(template: str, rng: random.Random, ko: bool) -> str:
     if ko:
         v = dict(name=rng.choice(_KO_NAMES), name2=rng.choice(_KO_NAMES),
@@ -147,7 +164,7 @@ def _fill(template: str, rng: random.Random, ko: bool) -> str:
                  obj=rng.choice(_EN_OBJECTS), adj=rng.choice(_EN_ADJ), adj2=rng.choice(_EN_ADJ),
                  verb=rng.choice(_EN_VERBS_PAST), time=t, time_c=t[0].upper() + t[1:],
                  weather=rng.choice(_EN_WEATHER), num=rng.choice(_EN_NUMBERS))
-    return template.format(**v)
+    return _PARTICLE_RE.sub(_josa, template.format(**v)) if ko else template.format(**v)
 
 
 def generate(part: str = "general", n_chars: int = 200_000, seed: int = 0) -> str:
