@@ -117,3 +117,18 @@ def test_tokenizer_command(bpe_pair, tmp_path, capsys):
     assert json.loads(out.read_text())["schema"] == "fromscratch.tokenizer/1"
     assert main(["tokenizer", str(tmp_path / "missing"), str(bpe_pair[1])]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_hub_id_from_the_local_cache(bpe_pair, tmp_path, monkeypatch):
+    """org/name resolves through the offline hub cache layout (refs/main -> snapshots/<commit>)."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    base = tmp_path / "hub" / "models--team--tok"
+    (base / "refs").mkdir(parents=True)
+    (base / "refs" / "main").write_text(commit)
+    snap = base / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (snap / "tokenizer.json").write_text(bpe_pair[0].read_text())
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    vocab = load_tokenizer("team/tok")
+    assert compare_tokenizers(vocab, bpe_pair[0])["verdict"] == "identical"

@@ -383,6 +383,13 @@ def load_tokenizer(location: str | Path) -> Vocabulary:
         if found is not None:
             return found
     elif not path.exists():
+        try:  # a hub id resolved from the local cache only (CONTRACT: model locations)
+            from fromscratch.artifacts import resolve_hub_id
+        except ImportError:  # pragma: no cover
+            resolve_hub_id = None
+        resolved = resolve_hub_id(str(location)) if resolve_hub_id else None
+        if resolved is not None:
+            return load_tokenizer(resolved[0])
         raise InputError(path, "no such file or directory")
     try:
         from fromscratch.artifacts import open_model
