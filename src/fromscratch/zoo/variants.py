@@ -33,6 +33,15 @@ def _new(cfg: LlamaCfg, sd: dict) -> LlamaForCausalLM:
     return m
 
 
+def _moved_perm(n: int, g) -> list[int]:
+    """A random permutation of range(n) that is not the identity (when n > 1), so a
+    disguised copy never keeps a block's heads in place by chance."""
+    while True:
+        p = torch.randperm(n, generator=g).tolist()
+        if n < 2 or p != list(range(n)):
+            return p
+
+
 def permute_units(model: LlamaForCausalLM, seed: int) -> LlamaForCausalLM:
     """Function-preserving permutation of MLP hidden units and attention heads.
 
@@ -51,10 +60,10 @@ def permute_units(model: LlamaForCausalLM, seed: int) -> LlamaForCausalLM:
         sd[p + "mlp.gate_proj.weight"] = sd[p + "mlp.gate_proj.weight"][u]
         sd[p + "mlp.up_proj.weight"] = sd[p + "mlp.up_proj.weight"][u]
         sd[p + "mlp.down_proj.weight"] = sd[p + "mlp.down_proj.weight"][:, u]
-        kv_order = torch.randperm(nkv, generator=g).tolist()
+        kv_order = _moved_perm(nkv, g)
         q_heads: list[int] = []
         for grp in kv_order:
-            inner = torch.randperm(rep, generator=g).tolist()
+            inner = _moved_perm(rep, g)
             q_heads.extend(grp * rep + r for r in inner)
         q_rows = torch.cat([torch.arange(h * hd, (h + 1) * hd) for h in q_heads])
         kv_rows = torch.cat([torch.arange(h * hd, (h + 1) * hd) for h in kv_order])
