@@ -22,6 +22,7 @@ p-values are then Holm-adjusted over the tested components of this pair.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter, defaultdict
 from typing import Any
@@ -174,6 +175,20 @@ class Comparison:
         self.alignments: dict[tuple[str, str], list[_Alignment]] = {}
         self.layer_maps: dict[str, dict[int, int]] = {}
         self._prepared: dict[tuple, stats.PreparedUnits] = {}
+        self._anchor_memo: dict[tuple, stats.AnchorResult] = {}
+
+    def _anchor_test(self, kc: np.ndarray, rc_: np.ndarray, kr: np.ndarray, rr: np.ndarray, tag: tuple):
+        """anchor_test on the rows both tables share, memoised on the shared keys."""
+        ec, er = _shared(kc, rc_, kr, rr)
+        if ec is None or len(ec) < 8:
+            return None, 0
+        common = np.intersect1d(kc, kr)
+        key = (tag, hashlib.sha256(common.tobytes()).hexdigest(), ec.shape, er.shape)
+        res = self._anchor_memo.get(key)
+        if res is None:
+            res = stats.anchor_test(ec, er, seed=_seed(self.seed, "anchor", *tag))
+            self._anchor_memo[key] = res
+        return res, len(ec)
 
     def _prep(self, side: str, comp: str, role: str, extra: str, al: _Alignment,
               units: int = 256) -> stats.PreparedUnits:
@@ -241,12 +256,13 @@ class Comparison:
 
     def _setup_alignments(self) -> None:
         for a, b in self._tower_pairs():
-            ec, er = _shared(*_anchor_rows(self.c, a, EVIDENCE_PARTS), *_anchor_rows(self.r, b, EVIDENCE_PARTS))
+            kc, rc_ = _anchor_rows(self.c, a, EVIDENCE_PARTS)
+            kr, rr = _anchor_rows(self.r, b, EVIDENCE_PARTS)
+            res, _ = self._anchor_test(kc, rc_, kr, rr, ("rows", a, b, False, False)) if kc is not None and kr is not None else (None, 0)
             aligns: list[_Alignment] = []
             cc = self.c.arrays.get(f"coords|{a}")
             rc = self.r.arrays.get(f"coords|{b}")
-            if ec is not None and len(ec) >= 8:
-                res = stats.anchor_test(ec, er, seed=_seed(self.seed, "anchor", a, b))
+            if res is not None:
                 self.anchors[(a, b)] = res
                 if res.p_value < DERIVED_P and cc is not None and rc is not None:
                     al = _anchor_alignment(cc, rc, res)
@@ -402,7 +418,10 @@ class Comparison:
         for cc in self.ccomps:
             name = cc["name"]
             tower = cc["tower"]
-            if cc["kind"] == "embedding" and name.endswith("embed_patches"):
+            if cc["kind"] == "embedding" and name.endswith("embed_patches") and not any(
+                    rc["name"].endswith("embed_patches") for rc in self.rcomps):
+                self.results[name] = {**_NO_COUNTERPART, "evidence": dict(_NO_COUNTERPART["evidence"])}
+            elif cc["kind"] == "embedding" and name.endswith("embed_patches"):
                 self.results[name] = {
                     "relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0, "reference": None, "powered": False,
                     "reason": "first-layer filters (patch / audio convolution) converge across independent models "
@@ -416,42 +435,60 @@ class Comparison:
                 self._anchor_component(cc, tower, {"tokens"}, head=True)
 
     def _anchor_component(self, cc: dict, tower: str, part: set[str], head: bool) -> None:
+        """Embedding-like tables: the anchor test plus a matched-row unit test.
+
+        The anchor test needs no alignment; the unit test treats the table's rows
+        (tokens, positions) as units under each residual alignment of the tower
+        and has the exact sign-flip null, which also works for short tables.
+        """
         kc, rc_ = _anchor_rows(self.c, tower, part, head=head)
         if kc is None:
             self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
                                         "reference": None, "powered": False,
                                         "reason": "no model-independent rows (no tokenizer / anchor)"}
             return
-        best = None
-        tried = 0
+        tests: list[dict[str, Any]] = []
         for b in sorted(self.r.meta["towers"]):
             for use_head in ([True, False] if "tokens" in part else [False]):
                 kr, rr = _anchor_rows(self.r, b, part, head=use_head)
-                ec, er = _shared(kc, rc_, kr, rr)
-                if ec is None or len(ec) < 8:
+                if kr is None or len(kr) == 0:
                     continue
-                tried += 1
-                res = stats.anchor_test(ec, er, seed=_seed(self.seed, "comp", cc["name"], b, use_head))
                 rname = self._ref_component_name(b, part, use_head)
-                if best is None or (res.p_value, -res.similarity) < (best[0].p_value, -best[0].similarity):
-                    best = (res, rname)
+                res, _ = self._anchor_test(kc, rc_, kr, rr, ("rows", tower, b, head, use_head))
+                if res is not None:
+                    tests.append({"p": res.p_value, "similarity": res.similarity, "powered": res.powered,
+                                  "reference": rname, "statistic": "anchor coordinate-correspondence test",
+                                  "shared_rows": res.rows, **res.detail})
+                for al in self.alignments.get((tower, b), []):
+                    cco, rco = self.c.arrays[f"coords|{tower}"], self.r.arrays[f"coords|{b}"]
+                    if al.size < 8:
+                        continue
+                    x = rc_[:, cco[al.c_pos]].astype(np.float32) * al.signs[None, :]
+                    y = rr[:, rco[al.r_pos]].astype(np.float32)
+                    c1, c2 = al.split
+                    ures = stats.unit_test_prepared(
+                        stats.prepare_units(x, c1, c2, max_units=256, seed=_seed(self.seed, "rows", cc["name"])),
+                        stats.prepare_units(y, c1, c2))
+                    tests.append({"p": ures.p_value, "similarity": ures.similarity, "powered": ures.powered,
+                                  "reference": rname, "statistic": "matched-row sign-flip test",
+                                  "alignment": al.name, "rows": ures.units, "coords": ures.coords})
         base = cc["name"].rsplit(".", 1)[-1]
-        if best is None and not any(rc["name"].rsplit(".", 1)[-1] == base or (head and rc["kind"] == "embedding")
-                                    for rc in self.rcomps):
-            self.results[cc["name"]] = dict(_NO_COUNTERPART)
+        if not tests and not any(rc["name"].rsplit(".", 1)[-1] == base or (head and rc["kind"] == "embedding")
+                                 for rc in self.rcomps):
+            self.results[cc["name"]] = {**_NO_COUNTERPART, "evidence": dict(_NO_COUNTERPART["evidence"])}
             return
-        if best is None:
+        if not tests:
             self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
                                         "reference": None, "powered": False,
-                                        "reason": "fewer than 8 rows shared with the reference (tokens/positions/features)"}
+                                        "reason": "fewer than 8 rows shared with the reference and no residual alignment"}
             return
-        res, rname = best
+        best = min(tests, key=lambda t: (t["p"], -t["similarity"]))
+        powered = any(t["powered"] for t in tests)
         self.results[cc["name"]] = {
-            "p_raw": min(1.0, res.p_value * tried), "similarity": res.similarity, "reference": rname,
-            "reference_layer": None, "powered": res.powered,
-            "evidence": {"statistic": "anchor coordinate-correspondence test", "shared_rows": res.rows,
-                         "bonferroni_factor": tried, **res.detail},
-            **({} if res.powered else {"reason": f"only {res.rows} shared rows"}),
+            "p_raw": stats.bonferroni_min([t["p"] for t in tests]), "similarity": best["similarity"],
+            "reference": best["reference"], "reference_layer": None, "powered": powered,
+            "evidence": {"bonferroni_factor": len(tests), "tests": tests},
+            **({} if powered else {"reason": "too few shared rows or aligned coordinates for a powered test"}),
         }
 
     def _ref_component_name(self, tower: str, part: set[str], head: bool) -> str | None:

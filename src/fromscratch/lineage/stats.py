@@ -177,26 +177,37 @@ def _zcols(a: np.ndarray) -> np.ndarray:
     return a / s
 
 
-#: shrinkage of the whitening towards the identity (share of the mean eigenvalue)
-WHITEN_SHRINK = 0.1
+#: dominant directions removed from each anchor table before matching
+DEFLATE_MAX = 32
 
 
 def whiten(a: np.ndarray) -> np.ndarray:
-    """Shrinkage ZCA whitening of the columns (residual coordinates) of an anchor table.
+    """Remove each anchor table's dominant directions (top principal components).
 
-    Independent models can share a few dominant directions (token frequency,
-    a common low-rank structure); without whitening one such direction makes
-    many coordinates of one model correlate strongly with one coordinate of
-    the other. The symmetric inverse square root commutes with permutations and
-    sign flips of coordinates (Q^T S^-1/2 Q = (Q^T S Q)^-1/2), so a disguised
-    copy stays a disguised copy while shared dominant directions are flattened.
+    Independent models share a few dominant directions (token frequency, a
+    common low-rank structure); left in, one such direction makes many
+    coordinates of one model correlate strongly with one coordinate of the
+    other. Projecting out the top k = min(32, d/8) principal directions commutes
+    with permutations and sign flips of coordinates (the projector transforms
+    as Q^T P Q), so a disguised copy stays a disguised copy. The subspace is
+    found by a seeded randomized range finder with two power iterations (cost
+    O(n d k) instead of an O(d^3) eigendecomposition).
     """
+    a = np.asarray(a, dtype=np.float64)
     a = a - a.mean(axis=0, keepdims=True)
-    cov = a.T @ a / max(a.shape[0] - 1, 1)
-    w, v = np.linalg.eigh(cov)
-    w = np.clip(w, 0.0, None)
-    lam = WHITEN_SHRINK * float(np.mean(w)) if np.mean(w) > 0 else 1.0
-    return a @ ((v / np.sqrt(w + lam)) @ v.T)
+    n, d = a.shape
+    k = min(DEFLATE_MAX, d // 8, max(n - 2, 0))
+    if k < 1:
+        return a
+    rng = np.random.default_rng(d * 7919 + n)
+    y = a.T @ (a @ rng.standard_normal((d, k + 8)))
+    for _ in range(2):
+        y, _ = np.linalg.qr(y)
+        y = a.T @ (a @ y)
+    q, _ = np.linalg.qr(y)                      # d x (k+8), spans the top right-singular space
+    _, _, vt = np.linalg.svd(a @ q, full_matrices=False)
+    v = q @ vt[:k].T                            # d x k, top principal directions
+    return a - (a @ v) @ v.T
 
 
 def convergence_allowance(d_ref: int, n_scored: int) -> float:
