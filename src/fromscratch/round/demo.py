@@ -21,6 +21,7 @@ in this build is run as far as possible and named in the output.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -121,16 +122,29 @@ code = [{_q("openinfer=" + str(MATERIAL / "refcode" / "openinfer"))}]
 @click.command(name="demo")
 @click.option("--out", "out_dir", default="fromscratch-demo", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the round's outputs.")
-def demo_cmd(out_dir: str) -> None:
+@click.option("--zoo", "zoo_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Use a zoo already built there (fromscratch zoo --out DIR) instead of the cached one.")
+def demo_cmd(out_dir: str, zoo_dir: str | None) -> None:
     """Run a five-team round on the fixture zoo and built-in packs; print the report's path."""
     from fromscratch.round.run import run_round
     from fromscratch.zoo import build_zoo, cache_dir, zoo_version
 
     tty = sys.stderr.isatty()
     say = lambda s: click.echo(s, err=True)  # noqa: E731
-    say("fromscratch demo: building or loading the fixture zoo (cached after the first run)")
-    zoo = build_zoo(progress=tty)
-    inputs = cache_dir() / "demo" / zoo_version()
+    if zoo_dir:
+        from fromscratch.errors import InputError
+        from fromscratch.zoo.catalogue import Zoo
+
+        try:
+            zoo = Zoo.load(Path(zoo_dir))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(zoo_dir, f"not a built fixture zoo ({exc})") from None
+        tag = "zoo-" + hashlib.sha256(str(Path(zoo_dir).resolve()).encode()).hexdigest()[:12]
+    else:
+        say("fromscratch demo: building or loading the fixture zoo (cached after the first run)")
+        zoo = build_zoo(progress=tty)
+        tag = zoo_version()
+    inputs = cache_dir() / "demo" / tag
     round_file = write_inputs(zoo, inputs)
     say(f"round inputs: {inputs}")
     summary = run_round(round_file, out_dir, progress=tty, log=say)

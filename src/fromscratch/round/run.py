@@ -259,7 +259,8 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
                 runs.append({"team": team, "benchmark": bname, "task_sha256": task.sha256(),
                              "prompts_sha256": prompts, "backend": desc, "items": len(recs),
                              "mean": sum(r["score"] for r in recs) / max(1, len(recs))})
-                log(f"bench: {team} {bname} {c['items']} items ({c['asked']} asked, {c['reused']} from the log)")
+                if c["asked"]:
+                    log(f"bench: {team} {bname}: {c['asked']} items asked, {c['reused']} from the log")
             close = getattr(backend, "close", None)
             if close:
                 close()
@@ -267,6 +268,7 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
         out.mark(results_rel)
         out.json("bench.json", {"schema": "fromscratch.bench-summary/1", "runs": runs, "summary": summary(rows)})
         stages["bench"] = {"status": "done", **counts}
+        log(f"bench: {counts['items']} items, {counts['asked']} asked now, {counts['reused']} from item logs")
 
     if finish_audits is not None:
         finish_audits()
