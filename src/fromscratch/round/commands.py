@@ -26,6 +26,8 @@ def run_cmd(round_file: str, out_dir: str, key_path: str | None, json_path: str 
     from fromscratch.jsonio import write_json
     from fromscratch.round.run import run_round
 
+    if json_path and json_path != "-" and Path(json_path).resolve().is_relative_to(Path(out_dir).resolve()):
+        raise click.UsageError("--json must be outside the round folder (every file there is in the ledger)")
     tty = sys.stderr.isatty()
     summary = run_round(round_file, out_dir, key_path=key_path, progress=tty,
                         log=lambda s: click.echo(s, err=True))
@@ -33,8 +35,6 @@ def run_cmd(round_file: str, out_dir: str, key_path: str | None, json_path: str 
         note = f" ({st['note']})" if st.get("note") else ""
         click.echo(f"{name}: {st['status']}{note}", err=True)
     if json_path:
-        if json_path != "-" and Path(json_path).resolve().is_relative_to(Path(out_dir).resolve()):
-            raise click.UsageError("--json must be outside the round folder (every file there is in the ledger)")
         write_json(summary, json_path)
     click.echo(summary["index"])
 

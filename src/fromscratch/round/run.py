@@ -83,10 +83,31 @@ def _available(module: str) -> bool:
         return False
 
 
+def _check_protocol(spec, round_path: Path) -> None:
+    """The protocol parses and every benchmark it needs is defined by the round."""
+    from fromscratch.decide import protocol as P
+
+    src = spec.path(spec.round.protocol)
+    if src is None or not src.is_file():
+        raise InputError(src, "protocol file not found")
+    proto = P.load(src)
+    needed = set(proto.benchmarks) | {b for picks in (proto.choices.picks.values() if proto.choices else [])
+                                      for b in picks}
+    missing = sorted(needed - set(spec.benchmarks))
+    if missing:
+        raise InputError(round_path, f"the protocol needs benchmark {missing[0]!r}, which [benchmarks] does not define")
+    if proto.choices:
+        for team, t in spec.teams.items():
+            picks = proto.choices.picks.get(team)
+            if t.benchmarks and picks is not None and sorted(picks) != sorted(t.benchmarks):
+                raise InputError(round_path, f"team {team!r}: picks {t.benchmarks} differ from the sealed protocol's {list(picks)}")
+
+
 def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Path | None = None,
               progress: bool | None = None, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Run the round; return a summary (stages, counts, folder). Raises InputError on bad input."""
     spec = load_round(round_path)
+    _check_protocol(spec, Path(round_path))  # before anything is written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = _Out(out_dir)
@@ -110,17 +131,6 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
 
     seal = P.seal_record(out_dir / "protocol.toml")
     out.json("protocol.seal.json", seal)
-    proto = P.load(out_dir / "protocol.toml")
-    needed = set(proto.benchmarks) | {b for picks in (proto.choices.picks.values() if proto.choices else [])
-                                      for b in picks}
-    missing = sorted(needed - set(spec.benchmarks))
-    if missing:
-        raise InputError(round_path, f"the protocol needs benchmark {missing[0]!r}, which [benchmarks] does not define")
-    if proto.choices:
-        for team, t in spec.teams.items():
-            picks = proto.choices.picks.get(team)
-            if t.benchmarks and picks is not None and sorted(picks) != sorted(t.benchmarks):
-                raise InputError(round_path, f"team {team!r}: picks {t.benchmarks} differ from the sealed protocol's {list(picks)}")
     stages["protocol"] = {"status": "done", "sha256": seal.get("sha256")}
     human_rel = None
     if spec.round.human:
