@@ -571,8 +571,10 @@ class Comparison:
             return cc["name"] if cc["name"] in self.rby_name else None
         for sub in ("attention", "mlp", "experts"):
             res = self.results.get(f"{prefix}layers.{layer}.{sub}")
-            if res and res.get("reference_layer") is not None and res.get("p_raw", 1) < INDEPENDENT_P:
-                name = f"{prefix}layers.{res['reference_layer']}.norm"
+            ref = res.get("reference") if res else None
+            if ref and res.get("p_raw", 1) < INDEPENDENT_P and "." in ref:
+                # the norm of the reference block this block matched (possibly in another tower)
+                name = ref.rsplit(".", 1)[0] + ".norm"
                 if name in self.rby_name:
                     return name
         return cc["name"] if cc["name"] in self.rby_name else None
