@@ -93,9 +93,34 @@ def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0) 
 
 def compare(candidate: str | Path, reference: str | Path, *, seed: int = 0, progress: bool = False) -> dict[str, Any]:
     """Weight lineage of one candidate against one reference (``fromscratch.compare/1``)."""
-    cand = build_fingerprint(candidate, progress=progress)
-    ref = build_fingerprint(reference, progress=progress)
+    cand, ref = _fingerprints([candidate, reference], progress=progress)
     return compare_fingerprints(cand, ref, seed=seed)
+
+
+def _fingerprints(locations: list[str | Path], *, progress: bool = False) -> list[Fingerprint]:
+    """Fingerprint several models, two at a time.
+
+    Each pass holds one tensor of its model at a time, so two concurrent passes
+    hold two tensors (never two models); numpy's decoding and hashing release
+    the GIL, so this uses a second core for the I/O-and-decode bound part.
+    """
+    if len(locations) == 1:
+        return [build_fingerprint(locations[0], progress=progress)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    bar = None
+    if progress:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(build_fingerprint, loc, progress=bar or False) for loc in locations]
+            return [f.result() for f in futures]
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def _bonferroni_references(obj: dict[str, Any], factor: int, cand_components: list[dict[str, Any]]) -> None:
@@ -122,10 +147,11 @@ def audit(candidate: str | Path, references: list[str | Path], *, seed: int = 0,
 
     The candidate is fingerprinted once; each reference once.
     """
-    cand = build_fingerprint(candidate, progress=progress)
+    fps = _fingerprints([candidate, *references], progress=progress) if references else \
+        [build_fingerprint(candidate, progress=progress)]
+    cand = fps[0]
     results = []
-    for ref in references:
-        rfp = build_fingerprint(ref, progress=progress)
+    for rfp in fps[1:]:
         obj = compare_fingerprints(cand, rfp, seed=seed)
         _bonferroni_references(obj, len(references), cand.components())
         results.append(obj)

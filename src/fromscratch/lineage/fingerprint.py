@@ -152,13 +152,12 @@ def _stable_key(*parts: Any) -> int:
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little") >> 1
 
 
-_SELECTION: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
-
-
-def _anchor_token_rows(model: Any, tensor, strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _anchor_token_rows(model: Any, tensor, strings: list[str],
+                       selection: dict[int, tuple[list[int], list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the hash-selected tokens; ``selection`` memoises the choice within one pass."""
     mat = model.load(tensor)
     n_rows = min(mat.shape[0], len(strings))
-    memo = _SELECTION.get((id(strings), n_rows))
+    memo = selection.get(n_rows)
     if memo is not None:
         ids, keys = memo
         rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
@@ -177,8 +176,7 @@ def _anchor_token_rows(model: Any, tensor, strings: list[str]) -> tuple[np.ndarr
             seen.add(s)
             ids.append(i)
             keys.append(k)
-    _SELECTION.clear()
-    _SELECTION[(id(strings), n_rows)] = (ids, keys)
+    selection[n_rows] = (ids, keys)
     rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
     return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
 
@@ -219,7 +217,7 @@ def _hash_tensor(arr: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def build_fingerprint(location: str | Path, *, progress: bool = False, use_cache: bool = True) -> Fingerprint:
+def build_fingerprint(location: str | Path, *, progress: Any = False, use_cache: bool = True) -> Fingerprint:
     """Read a model once and return (and cache) its fingerprint."""
     from fromscratch.artifacts import open_model
 
@@ -240,24 +238,27 @@ def build_fingerprint(location: str | Path, *, progress: bool = False, use_cache
     return fp
 
 
-def _progress(total: int, enabled: bool, label: str):
+def _progress(total: int, enabled: Any, label: str):
+    """(progress, task, owned): ``enabled`` is False, True (own bar) or a shared rich Progress."""
     if not enabled:
         return None
-    from rich.progress import Progress
+    if enabled is True:
+        from rich.progress import Progress
 
-    p = Progress(transient=True)
-    p.start()
-    task = p.add_task(label, total=total)
-    return p, task
+        p = Progress(transient=True)
+        p.start()
+        return p, p.add_task(label, total=total), True
+    return enabled, enabled.add_task(label, total=total), False
 
 
-def _fingerprint_model(model: Any, *, progress: bool = False) -> Fingerprint:
+def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
     comps = model.components()
     arrays: dict[str, np.ndarray] = {}
     tensors_meta: dict[tuple[str, str, int | None], dict[str, Any]] = {}
     towers: dict[str, dict[str, Any]] = {}
     anchor_parts: dict[str, list[tuple[np.ndarray, np.ndarray, str]]] = {}
     strings = token_strings(model)
+    selection: dict[int, tuple[list[int], list[int]]] = {}
     loaded_anchor: dict[tuple[str, str, int | None], np.ndarray] = {}
 
     def tkey(t) -> tuple[str, str, int | None]:
@@ -287,7 +288,7 @@ def _fingerprint_model(model: Any, *, progress: bool = False) -> Fingerprint:
             tower = t.tower
             if c.kind == "embedding" and c.name.endswith("embed_tokens") and t.role == "weight" and len(t.shape) == 2:
                 if strings:
-                    keys, rows, full = _anchor_token_rows(model, t, strings)
+                    keys, rows, full = _anchor_token_rows(model, t, strings, selection)
                     anchor_parts.setdefault(tower, []).append((keys, rows, "tokens"))
                     towers.setdefault(tower, {"dim": int(t.shape[1])})
                     record(t, full)
@@ -374,14 +375,14 @@ def _fingerprint_model(model: Any, *, progress: bool = False) -> Fingerprint:
             elif arr.ndim == 1 and d and arr.shape[0] == d and not t.role.endswith("bias") and t.learned:
                 arrays[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)
             if t.role == "weight" and t.component.endswith("lm_head") and strings and arr.ndim == 2 and d and arr.shape[1] == d:
-                keys, rows, _ = _anchor_token_rows(_Loaded(arr), None, strings)
+                keys, rows, _ = _anchor_token_rows(_Loaded(arr), None, strings, selection)
                 arrays[f"head_keys|{tower}"] = keys
                 arrays[f"head_rows|{tower}"] = rows.astype(np.float16)
             del arr
             if bar:
                 bar[0].advance(bar[1])
     finally:
-        if bar:
+        if bar and bar[2]:
             bar[0].stop()
 
     comp_meta = []

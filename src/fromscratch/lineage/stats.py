@@ -250,22 +250,24 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     r1, r2 = np.sort(order[: n // 2]), np.sort(order[n // 2:])
-    c1 = _zcols(ec[r1]).T @ _zcols(er[r1])
+    f32 = np.float32
+    c1 = _zcols(ec[r1]).astype(f32).T @ _zcols(er[r1]).astype(f32)     # dc x dr, first half
+    c2 = _zcols(ec[r2]).astype(f32).T @ _zcols(er[r2]).astype(f32)     # second half
+    rows = np.arange(dc)
     idx = np.argmax(np.abs(c1), axis=1)
-    sgn = np.sign(c1[np.arange(dc), idx])
+    sgn = np.sign(c1[rows, idx])
     sgn[sgn == 0] = 1.0
-    held = sgn * np.sum(_zcols(ec[r2]) * _zcols(er[r2][:, idx]), axis=0)
+    held = (sgn * c2[rows, idx]).astype(np.float64)   # signed held-out correlation with the partner
     allow = convergence_allowance(dr, len(r2))
     count = int(np.sum(held > allow))
     p = float(sps.binom.sf(count - 1, dc, ANCHOR_NULL_RATE)) if count > 0 else 1.0
     p = max(P_FLOOR, p)
-    full = _zcols(ec).T @ _zcols(er)
-    mapping = np.argmax(np.abs(full), axis=1)
-    mc = full[np.arange(dc), mapping]
-    signs = np.sign(mc)
+    both = c1 + c2
+    mapping = np.argmax(np.abs(both), axis=1)
+    signs = np.sign(both[rows, mapping]).astype(np.float64)
     signs[signs == 0] = 1.0
     # a coordinate is usable for aligning blocks when both halves agree on its partner
-    idx2 = np.argmax(np.abs(_zcols(ec[r2]).T @ _zcols(er[r2])), axis=1)
+    idx2 = np.argmax(np.abs(c2), axis=1)
     confident = np.flatnonzero((held > allow) & (idx == idx2) & (idx == mapping))
     z = float(sps.norm.isf(p)) if p < 0.5 else 0.0
     sim = float(np.clip(np.median(held), 0.0, 1.0))
