@@ -30,7 +30,7 @@ import numpy as np
 
 from fromscratch.code import corpora
 from fromscratch.code.index import index_from_sources
-from fromscratch.code.score import query
+from fromscratch.code.score import T_UNIT_COPY, outlier_statistic, p_value, query
 from fromscratch.code.sources import Skipped, read_source
 
 ARCH = re.compile(r"^class (\w+For(?:CausalLM|ConditionalGeneration))\b", re.M)
@@ -63,6 +63,7 @@ def run_ours(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[st
     idx = index_from_sources(parsed)
     t_index = time.perf_counter() - t0
     rankings = {}
+    tests: dict[str, dict] = {}
     for c in cands:
         r = read_source(c.name, c)
         if isinstance(r, Skipped) or not r.units:
@@ -71,7 +72,15 @@ def run_ours(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[st
         q = query(idx, r)
         order = np.argsort(-q.file_score, kind="stable")[:10]
         rankings[c.name] = [idx.files[i] for i in order]
+        stat = outlier_statistic(q.file_score)
+        tests[c.name] = {"top_score": float(q.file_score[order[0]]), "pair_p": p_value(idx.null, float(q.file_score[order[0]])),
+                         "outlier_stat": stat, "outlier_p": p_value(idx.null_outlier, stat),
+                         "cover": float((q.mass @ (q.best[:, order[0]] >= T_UNIT_COPY)) / max(q.mass.sum(), 1e-12))}
     total = time.perf_counter() - t0
+    run_ours.tests = tests  # type: ignore[attr-defined]
+    run_ours.null = {"pair_q": [float(x) for x in np.quantile(idx.null, [0.5, 0.9, 0.99])] if len(idx.null) else None,
+                     "outlier_q": [float(x) for x in np.quantile(idx.null_outlier, [0.5, 0.9, 0.99])]
+                     if len(idx.null_outlier) else None}  # type: ignore[attr-defined]
     return rankings, {"seconds": total, "index_seconds": t_index, "query_seconds": total - t_index,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -146,6 +155,16 @@ def main() -> None:
                     "transformers": corpora.TRANSFORMERS_PORTS, "vllm": corpora.VLLM, "tools": {}}
     rk_ours, tm = run_ours(refs, models, cands)
     report["tools"]["fromscratch"] = {**top1(rk_ours, gt), **tm}
+    t = run_ours.tests  # type: ignore[attr-defined]
+    gt_tests = [t[c] for c in gt if c in t]
+    report["fromscratch_calibration"] = {
+        "null_quantiles": run_ours.null,  # type: ignore[attr-defined]
+        "ground_truth_ports_outlier_p_le_0.01": float(np.mean([(x["outlier_p"] or 1) <= 0.01 for x in gt_tests])),
+        "ground_truth_ports_pair_p_bonferroni_0.01": float(np.mean([(x["pair_p"] or 1) * len(refs) <= 0.01 for x in gt_tests])),
+        "ground_truth_ports_top_score_median": float(np.median([x["top_score"] for x in gt_tests])),
+        "all_candidates_outlier_p_le_0.01": float(np.mean([(x["outlier_p"] or 1) <= 0.01 for x in t.values()])),
+    }
+    print(report["fromscratch_calibration"], flush=True)
     print("fromscratch", report["tools"]["fromscratch"], flush=True)
     if not args.no_dolos:
         rk, tm = run_dolos(refs, models, cands, args.dolos_max_fp)

@@ -19,18 +19,18 @@ from fromscratch.code import attribution as attr
 from fromscratch.code.fingerprint import feature_hash
 from fromscratch.code.index import Index, build_index, is_index_file, load_index, parse_refs
 from fromscratch.code.lang import PythonLanguage, SourceFile, Unit
-from fromscratch.code.score import best_pairs, p_value, query
+from fromscratch.code.score import T_UNIT_COPY, best_pairs, outlier_statistic, p_value, query
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
 
 SCHEMA = "fromscratch.code/1"
 
 # Thresholds (derivation and measured error rates: docs/code.md).
-T_UNIT_COPY = 0.70      # unit score at/above which a definition counts as a copy of another
 T_FILE_COPIED = 0.80    # file score at/above which the file is "copied" from that reference
 T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -> "adapted"
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
+ALPHA_OUTLIER = 0.01    # level of the outlier (port) test on the best reference
 T_MATCH = 0.50          # unit pairs reported in `matches`
 MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
 TOP = 5
@@ -132,12 +132,22 @@ def _shared_features(index: Index, cand: SourceFile, ref: SourceFile, kind: str,
 def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, cache: _RefCache) -> tuple[dict, list[dict]]:
     hits: list[_Hit] = []
     queries = {}
+    outlier: dict | None = None
+    ported: list[tuple[Index, int]] = []
     for index in indices:
         q = query(index, sf)
         queries[id(index)] = q
         total = q.mass.sum()
         if total <= 0:
             continue
+        stat = outlier_statistic(q.file_score)
+        p_out = p_value(index.null_outlier, stat)
+        top = int(np.argmax(q.file_score))
+        if outlier is None or (p_out is not None and (outlier["p_value"] is None or p_out < outlier["p_value"])):
+            outlier = {"reference_file": index.files[top], "statistic": round(stat, 6),
+                       "p_value": None if p_out is None else round(p_out, 6)}
+        if p_out is not None and p_out <= ALPHA_OUTLIER and q.file_score[top] > 0:
+            ported.append((index, top))
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
         order = np.argsort(-q.file_score, kind="stable")[: max(TOP, 20)]
         chans = {c: (q.mass @ _channel_file_scores(q, index, c)) / total for c in ("tok", "ident", "struct")}
@@ -153,9 +163,10 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
     copied, adapted = [], []
     for h in hits:
         significant = h.p is not None and h.p * n_refs <= ALPHA_FAMILY
+        port = any(ix is h.index and fid == h.file_id for ix, fid in ported)
         if h.score >= T_FILE_COPIED:
             copied.append(h)
-        elif h.cover >= T_COVER_ADAPTED or h.score >= T_FILE_ADAPTED or significant:
+        elif h.cover >= T_COVER_ADAPTED or h.score >= T_FILE_ADAPTED or significant or port:
             adapted.append(h)
     origins = copied + adapted
     relation = "copied" if copied else ("adapted" if adapted else "independent")
@@ -194,6 +205,11 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
                             "reference_file": name, "reference_lines": [rstart, int(h.index.unit_end[ri])],
                             "score": round(s, 6), "kind": kind,
                             "candidate_unit": cu.name, "reference_unit": rname})
+    if outlier is not None:
+        evidence.append({"kind": "outlier", "reference_file": outlier["reference_file"], "score": outlier["p_value"],
+                         "detail": f"best reference stands out from this file's score profile: statistic "
+                                   f"{outlier['statistic']:.2f}, p = {outlier['p_value']} against reference files "
+                                   f"scored against unrelated files of the corpus"})
     for m in notices.mentions:
         evidence.append({"kind": "mention", "reference_file": None, "score": None, "detail": m})
     entry = {
@@ -204,6 +220,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         "attribution": {"licence": notices.licence, "copyright": notices.copyright,
                         "mentions": notices.mentions, "attributed": attributed},
         "evidence": evidence,
+        "outlier_test": outlier,
     }
     if sf.note:
         entry["note"] = sf.note
@@ -241,5 +258,6 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
         "references": {"files": n_refs,
                        "skipped": [{"file": f, "reason": r} for ix in indices for f, r in ix.skipped]},
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
-                       "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY},
+                       "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
+                       "outlier_alpha": ALPHA_OUTLIER},
     }

@@ -26,6 +26,7 @@ from fromscratch.code.fingerprint import CHANNELS, unit_digest, unit_features
 from fromscratch.code.lang import SourceFile
 
 ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
+T_UNIT_COPY = 0.70  # unit score from which a definition counts as a copy (docs/code.md: how it was fixed)
 
 
 @dataclass
@@ -158,22 +159,45 @@ def _order_key(name: str) -> bytes:
     return hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
 
 
-def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int = 200) -> np.ndarray:
-    """Scores of reference files against reference files of *other* models.
+LINK_COVER = 0.05  # share of a file's informative mass in copied units from which two files are "linked"
+
+
+def outlier_statistic(file_score: np.ndarray, keep: np.ndarray | None = None) -> float:
+    """How far the best reference stands out from this candidate's own score profile.
+
+    (best - median) / (90th percentile - median) over the reference files: scale-free,
+    so a port whose absolute scores are low (its API code is new) but whose origin
+    stands clear of the rest of the corpus scores high.
+    """
+    s = file_score if keep is None else file_score[keep]
+    if len(s) < 10:
+        return 0.0
+    med, q90, top = np.quantile(s, 0.5), np.quantile(s, 0.9), float(s.max())
+    return float((top - med) / max(q90 - med, 1e-6))
+
+
+def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Two nulls from reference files scored as if they were candidates.
 
     Each of up to `size` reference files (a fixed, name-hashed sample) is scored
-    against the index as if it were a candidate, leaving out itself and every file
-    of its own folder (its own model). The pooled scores are the null: what a file
-    scores against code it was not taken from, inside the same corpus and role.
-    Copy families inside the corpus (models whose code was copied from each other)
-    also land in this pool and only make p-values larger: the test stays
-    conservative. Stored sorted, subsampled to at most 20,000 values.
+    against the index, leaving out itself and every file of its own folder (its own
+    model).
+
+    1. Pair null: the pooled scores against all other files — what a file scores
+       against code it was not taken from, in the same corpus and role. Copy
+       families inside the corpus land in this pool too and only make p-values
+       larger (conservative). Sorted, subsampled to at most 20,000 values.
+    2. Outlier null: `outlier_statistic` over the files the pseudo-candidate is not
+       linked to (no copied units covering >= LINK_COVER of its mass), i.e. the
+       statistic when the corpus holds no origin of the file. One value per
+       pseudo-candidate.
     """
+    empty = np.zeros(0, dtype=np.float32)
     if len(parsed) < 3:
-        return np.zeros(0, dtype=np.float32)
+        return empty, empty
     by_name = {n: i for i, n in enumerate(index.files)}
     order = sorted(parsed, key=lambda x: _order_key(x[0]))[:size]
-    vals = []
+    vals, gaps = [], []
     for name, sf in order:
         fi = by_name[name]
         same = {j for j, g in enumerate(index.groups) if g == index.groups[fi]}
@@ -181,10 +205,16 @@ def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int =
         keep = np.ones(len(index.files), dtype=bool)
         keep[sorted(same)] = False
         vals.append(q.file_score[keep])
-    pool = np.sort(np.concatenate(vals)).astype(np.float32) if vals else np.zeros(0, dtype=np.float32)
+        total = q.mass.sum()
+        if total > 0:
+            cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
+            unlinked = keep & (cover < LINK_COVER)
+            if unlinked.sum() >= 10:
+                gaps.append(outlier_statistic(q.file_score, unlinked))
+    pool = np.sort(np.concatenate(vals)).astype(np.float32) if vals else empty
     if len(pool) > 20000:
         pool = pool[np.linspace(0, len(pool) - 1, 20000).round().astype(np.int64)]
-    return pool
+    return pool, np.sort(np.asarray(gaps, dtype=np.float32))
 
 
 def p_value(null: np.ndarray, score: float) -> float | None:
