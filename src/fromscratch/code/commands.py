@@ -23,8 +23,10 @@ class _CodeGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage("fromscratch code", "CANDIDATE --against REF [--against REF ...] "
-                              "[--json PATH] [--html PATH]\n       fromscratch code index REF... --out INDEX")
+        formatter.write_text("Usage: fromscratch code CANDIDATE --against REF [--against REF ...] [--json PATH] [--html PATH]")
+        formatter.write_text("       fromscratch code index REF... --out INDEX")
+        formatter.write_text("Options of the analysis: --against (repeatable; a folder, a file, NAME=PATH or an "
+                             "index file), --json PATH ('-' = stdout), --html PATH.")
 
 
 def _progress(total: int, label: str):
