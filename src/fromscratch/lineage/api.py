@@ -73,7 +73,16 @@ def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
 
 
 def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0) -> dict[str, Any]:
-    comps = Comparison(cand, ref, seed=seed).run()
+    """Compare two fingerprints (no model is read).
+
+    The statistics are thousands of small matrix products; multi-threaded BLAS
+    only adds overhead there (and thrashes a busy machine), so BLAS runs on one
+    thread inside this call.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        comps = Comparison(cand, ref, seed=seed).run()
     obj: dict[str, Any] = {
         "schema": COMPARE_SCHEMA,
         "candidate": _summary(cand),
