@@ -22,7 +22,8 @@ def _summary(audit: dict) -> str:
     if tok:
         lines.append(f"tokenizer: {tok.get('relation')}" + (f" (from {tok['origin']})" if tok.get("origin") else ""))
     for ref in audit.get("references") or []:
-        lines.append(f"weights vs {ref.get('label')}: {ref.get('verdict')} (p = {ref.get('p_value')!s:.8})")
+        p = ref.get("p_value")
+        lines.append(f"weights vs {ref.get('label')}: {ref.get('verdict')} (p = {'-' if p is None else format(p, '.3g')})")
     if audit.get("verdicts"):
         policy = audit.get("policy") or {}
         lines.append(f"policy {policy.get('name')} v{policy.get('version')}:")
