@@ -46,8 +46,11 @@ class ZooEntry:
 
     def reuses(self, component: str) -> bool:
         """Whether the canonical component ``component`` of this model came from the parent."""
-        return any(component == p.rstrip(".") or component.startswith(p if p.endswith(".") else p + ".")
-                   or component == p for p in self.reused_components)
+        for p in self.reused_components:
+            stem = p.rstrip(".")
+            if component == stem or component.startswith(stem + "."):
+                return True
+        return False
 
 
 class Zoo:
