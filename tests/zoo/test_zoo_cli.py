@@ -49,3 +49,38 @@ def test_build_zoo_on_a_complete_folder_only_loads_it(zoo, monkeypatch):
     monkeypatch.setattr(build, "build_into", boom)
     again = build.build_zoo(root=zoo.root)
     assert again.names == zoo.names
+
+
+def test_concurrent_builds_build_once_and_never_expose_a_partial_zoo(tmp_path, monkeypatch):
+    """Two builders racing for one folder: the lock lets one build; the other loads its result."""
+    import threading
+    import time
+
+    from fromscratch.zoo import build
+    from fromscratch.zoo.catalogue import SCHEMA, Zoo
+
+    calls = []
+
+    def slow_build(work, **kwargs):  # stands in for hours of training: writes a tiny catalogue
+        calls.append(work)
+        work.mkdir(parents=True)
+        time.sleep(0.5)
+        entry = {"name": "m", "family": "llama", "format": "safetensors", "parent": None,
+                 "relation": "independent", "reused_components": [], "description": "d"}
+        (work / "catalogue.json").write_text(json.dumps({"schema": SCHEMA, "entries": [entry]}))
+        return Zoo.load(work)
+
+    monkeypatch.setattr(build, "build_into", slow_build)
+    root = tmp_path / "zoo" / "v-test"
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "v-test.tmp-999999").mkdir()  # debris of a killed build
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(build.build_zoo(root=root)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and calls[0].name.startswith("v-test.tmp-")
+    assert [z.names for z in results] == [["m"], ["m"]]
+    assert sorted(p.name for p in (tmp_path / "zoo").iterdir()) == ["v-test", "v-test.lock"]
