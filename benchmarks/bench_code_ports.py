@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fromscratch.code import attribution as attr
 from fromscratch.code import corpora
+from fromscratch.code.api import _declared
 from fromscratch.code.index import index_from_sources
 from fromscratch.code.score import T_UNIT_COPY, outlier_statistic, p_value, query
 from fromscratch.code.sources import Skipped, read_source
@@ -73,8 +75,10 @@ def run_ours(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[st
         order = np.argsort(-q.file_score, kind="stable")[:10]
         rankings[c.name] = [idx.files[i] for i in order]
         stat = outlier_statistic(q.file_score)
+        mentions = attr.extract(r.text).mentions
+        declared_top = any(_declared(mentions, idx.files[i]) for i in order[:5])
         tests[c.name] = {"top_score": float(q.file_score[order[0]]), "pair_p": p_value(idx.null, float(q.file_score[order[0]])),
-                         "outlier_stat": stat, "outlier_p": p_value(idx.null_outlier, stat),
+                         "outlier_stat": stat, "outlier_p": p_value(idx.null_outlier, stat), "declared_in_top5": declared_top,
                          "cover": float((q.mass @ (q.best[:, order[0]] >= T_UNIT_COPY)) / max(q.mass.sum(), 1e-12))}
     total = time.perf_counter() - t0
     run_ours.tests = tests  # type: ignore[attr-defined]
@@ -162,6 +166,7 @@ def main() -> None:
         "ground_truth_ports_outlier_p_le_0.01": float(np.mean([(x["outlier_p"] or 1) <= 0.01 for x in gt_tests])),
         "ground_truth_ports_pair_p_bonferroni_0.01": float(np.mean([(x["pair_p"] or 1) * len(refs) <= 0.01 for x in gt_tests])),
         "ground_truth_ports_top_score_median": float(np.median([x["top_score"] for x in gt_tests])),
+        "ground_truth_ports_declared_origin_in_top5": float(np.mean([x["declared_in_top5"] for x in gt_tests])),
         "all_candidates_outlier_p_le_0.01": float(np.mean([(x["outlier_p"] or 1) <= 0.01 for x in t.values()])),
     }
     print(report["fromscratch_calibration"], flush=True)

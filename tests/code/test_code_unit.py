@@ -255,3 +255,13 @@ def test_corrupt_index_and_reference_without_sources_exit_2(tmp_path: Path, caps
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["code", str(REF), "--against", str(empty)]) == 2
+
+
+def test_declared_origin_matches_file_and_folder():
+    from fromscratch.code.api import _declared
+
+    m = ["Adapted from https://github.com/huggingface/transformers/blob/v4.28.0/src/transformers/models/llama/modeling_llama.py"]
+    assert _declared(m, "transformers/llama/modeling_llama.py")
+    assert not _declared(m, "transformers/mistral/modeling_mistral.py")
+    assert not _declared(m, "transformers/other/modeling_llama.py")
+    assert _declared(["copied from normlib/norms.py"], "normlib/norms.py")

@@ -129,6 +129,18 @@ def _shared_features(index: Index, cand: SourceFile, ref: SourceFile, kind: str,
     return [shared[i] for i in order[:limit] if weights[i] > 0]
 
 
+def _declared(mentions: list[str], reference_file: str) -> bool:
+    """A provenance mention names this reference file (its file name, with its folder when it has one)."""
+    parts = reference_file.split("/")
+    name = parts[-1]
+    folder = parts[-2] if len(parts) >= 2 else None
+    for m in mentions:
+        low = m.lower()
+        if name.lower() in low and (folder is None or f"{folder.lower()}/" in low or folder == parts[0]):
+            return True
+    return False
+
+
 def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, cache: _RefCache) -> tuple[dict, list[dict]]:
     hits: list[_Hit] = []
     queries = {}
@@ -160,17 +172,18 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
     hits.sort(key=lambda h: (-h.score, h.index.files[h.file_id]))
     ranking = [{"reference_file": h.index.files[h.file_id], "score": round(h.score, 6),
                 "p_value": None if h.p is None else round(h.p, 6)} for h in hits[:TOP]]
+    notices = attr.extract(sf.text)
+    declared = {id(h) for h in hits[:TOP] if _declared(notices.mentions, h.index.files[h.file_id])}
     copied, adapted = [], []
     for h in hits:
         significant = h.p is not None and h.p * n_refs <= ALPHA_FAMILY
         port = any(ix is h.index and fid == h.file_id for ix, fid in ported)
         if h.score >= T_FILE_COPIED:
             copied.append(h)
-        elif h.cover >= T_COVER_ADAPTED or h.score >= T_FILE_ADAPTED or significant or port:
+        elif h.cover >= T_COVER_ADAPTED or h.score >= T_FILE_ADAPTED or significant or port or id(h) in declared:
             adapted.append(h)
     origins = copied + adapted
     relation = "copied" if copied else ("adapted" if adapted else "independent")
-    notices = attr.extract(sf.text)
     attributed = None
     if origins:
         attributed = attr.attributed(notices, [cache.notices(h.index, h.file_id) for h in origins])
