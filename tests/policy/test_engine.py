@@ -256,3 +256,16 @@ def test_a_kind_nothing_covered_still_links_somewhere():
     row = _by_kind(audit)["audio-encoder"]
     assert row["verdict"] == "compliant" and row["evidence"][0]["source"] == "none"
     _assert_linked(audit)
+
+
+def test_registry_licence_of_the_origin_overrides_the_declared_one(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[[component]]\nkind = "tokenizer"\norigin = "encoder-donor"\nlicence = "MIT"\n'
+                    'trained_from_scratch = false\n')
+    audit = _audit(lineage_audit(compare_obj()), "korea-2026", load_declared(path),
+                   tokenizer=_tok_section("extended", 1e-30), reference_licences={"encoder-donor": "GPL-3.0-only"})
+    row = _by_kind(audit)["tokenizer"]
+    assert row["verdict"] == "violation" and "reference registry" in row["reason"]
+    audit = _audit(lineage_audit(compare_obj()), "korea-2026", load_declared(path),
+                   tokenizer=_tok_section("extended", 1e-30), reference_licences={"encoder-donor": "Apache-2.0"})
+    assert _by_kind(audit)["tokenizer"]["verdict"] == "compliant"

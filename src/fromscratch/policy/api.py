@@ -105,6 +105,7 @@ def run_audit(candidate: str | Path, references: list, *, policy: Policy | str |
         raise InputError(None, f"weight lineage has {len(ref_objs)} reference results for {len(refs)} references")
     licences = reference_licences or {}
     audit["references"] = [dict(obj, label=r.label, licence=licences.get(r.label)) for obj, r in zip(ref_objs, refs)]
+    audit["reference_licences"] = dict(sorted(licences.items()))  # code references included
     thresholds = pol.thresholds if pol else Thresholds()
     audit["tokenizer"] = tokenizer_section(candidate, [(r.label, r.path) for r in refs], alpha=thresholds.alpha,
                                            null_agreement=thresholds.tokenizer_null_agreement,

@@ -221,8 +221,28 @@ def _declared_outcome(kind: str, policy: Policy, comps: list[DeclaredComponent])
     return "compliant", "declared reuse under an allowed licence"
 
 
+def _registry_licence_check(kind: str, policy: Policy, origins: list[str],
+                            known: dict[str, str]) -> tuple[str, str] | None:
+    """The licence the auditor knows for a found origin (reference registry) must be allowed too.
+
+    What matters for licence compatibility is the origin's licence, not what the
+    team writes; when the registry knows it, a disallowed one is a violation
+    whatever the declaration says.
+    """
+    rule = policy.rule(kind)
+    if rule.requirement != "allowed-if-declared-and-licence-compatible":
+        return None
+    probe = [(o, known[o]) for o in origins if o in known]
+    bad = [(o, lic) for o, lic in probe
+           if not _licence_ok(DeclaredComponent(kind=kind, licence=lic, trained_from_scratch=False), rule.licences)]
+    if bad:
+        return "violation", "; ".join(f"origin {o} is licensed {lic} (reference registry), not an allowed licence"
+                                      for o, lic in bad)
+    return None
+
+
 def decide_kind(kind: str, policy: Policy, findings: list[Finding], declared: Declared | None,
-                supporting: list[dict[str, Any]]) -> dict[str, Any]:
+                supporting: list[dict[str, Any]], known_licences: dict[str, str] | None = None) -> dict[str, Any]:
     rule = policy.rule(kind)
     decisive = [f for f in findings if f.source != "config"]
     detected = [f for f in decisive if f.reused]
@@ -245,6 +265,9 @@ def decide_kind(kind: str, policy: Policy, findings: list[Finding], declared: De
         rule_id = f"{kind}/undeclared-reuse"
     elif declared_reuse:
         verdict, reason = _declared_outcome(kind, policy, declared_comps)
+        registry = _registry_licence_check(kind, policy, origins, known_licences or {})
+        if registry is not None:
+            verdict, reason = registry[0], f"{registry[1]} (declared: {reason})"
         rule_id = f"{kind}/{rule.requirement}"
         if detected:
             # one matching origin suffices: a tokenizer identical to several references is one upstream
@@ -290,7 +313,10 @@ def evaluate(policy: Policy, audit: dict[str, Any], declared: Declared | None,
                                f"{ref.get('reference')} ({ref.get('strength')} evidence; uncommon matches: "
                                f"{', '.join(ref.get('uncommon_matches') or []) or 'none'})"}
             supporting.setdefault("backbone", []).append(item)
-    verdicts = [decide_kind(k, policy, [f for f in findings if f.kind == k], declared, supporting.get(k, []))
+    known = {str(r.get("label")): str(r["licence"]) for r in audit.get("references") or []
+             if r.get("label") and r.get("licence")}
+    known.update({str(k): str(v) for k, v in (audit.get("reference_licences") or {}).items() if v})
+    verdicts = [decide_kind(k, policy, [f for f in findings if f.kind == k], declared, supporting.get(k, []), known)
                 for k in POLICY_KINDS if k in kinds]
     overall = max((v["verdict"] for v in verdicts), key=SEVERITY.__getitem__, default="compliant")
     return overall, verdicts
