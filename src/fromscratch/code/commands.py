@@ -63,7 +63,16 @@ def analyse_cmd(candidate: Path, against: tuple[str, ...], json_path: str | None
     if not candidate.exists():
         raise InputError(candidate, "no such file or directory")
     n = len(list_sources(candidate))
-    indices = _load_references(list(against), None)
+    from fromscratch.code.index import is_index_file, parse_refs
+
+    raw = [r for r in against if not is_index_file(parse_refs(r)[1])]
+    total = sum(len(list_sources(parse_refs(r)[1])) for r in raw) if raw else 0
+    cb0, prog0 = _progress(total, "fingerprinting references")
+    try:
+        indices = _load_references(list(against), cb0)
+    finally:
+        if prog0 is not None:
+            prog0.stop()
     cb, prog = _progress(n, "comparing")
     try:
         result = analyse(candidate, list(against), indices=indices, progress=cb)
@@ -89,8 +98,15 @@ def analyse_cmd(candidate: Path, against: tuple[str, ...], json_path: str | None
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Index file to write (.npz).")
 def index_cmd(refs: tuple[str, ...], out: Path) -> None:
     """Fingerprint reference trees once into an index file for fast one-way queries."""
-    from fromscratch.code.index import build_index, save_index
+    from fromscratch.code.index import build_index, parse_refs, save_index
+    from fromscratch.code.sources import list_sources
 
-    index = build_index(list(refs))
+    total = sum(len(list_sources(parse_refs(r)[1])) for r in refs)
+    cb, prog = _progress(total, "fingerprinting")
+    try:
+        index = build_index(list(refs), progress=cb)
+    finally:
+        if prog is not None:
+            prog.stop()
     save_index(index, out)
     click.echo(f"indexed {len(index.files)} files ({len(index.unit_file)} units, {len(index.skipped)} skipped) -> {out}")
