@@ -269,3 +269,11 @@ def test_registry_licence_of_the_origin_overrides_the_declared_one(tmp_path):
     audit = _audit(lineage_audit(compare_obj()), "korea-2026", load_declared(path),
                    tokenizer=_tok_section("extended", 1e-30), reference_licences={"encoder-donor": "Apache-2.0"})
     assert _by_kind(audit)["tokenizer"]["verdict"] == "compliant"
+
+
+def test_bom_model_card_from_config():
+    audit = _audit(lineage_audit(compare_obj()), "korea-2026",
+                   config={"candidate": {"model_type": "llava", "hidden_size": 192}, "references": []})
+    card = build_bom(audit)["metadata"]["component"]["modelCard"]
+    assert card["modelParameters"]["architectureFamily"] == "llava"
+    assert {"name": "fromscratch:config:hidden_size", "value": "192"} in card["properties"]

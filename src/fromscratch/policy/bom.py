@@ -1,6 +1,7 @@
 """CycloneDX 1.6 ML-BOM of an audited submission.
 
-The candidate is the BOM's ``metadata.component``; each audited component kind
+The candidate is the BOM's ``metadata.component`` (with a ``modelCard``
+holding its architecture family and shape hyper-parameters); each audited component kind
 is a component whose ``pedigree.ancestors`` hold the origins the evidence found
 (and whose ``pedigree.notes`` say why), with the verdict, rule, p-value and
 evidence pointers as ``fromscratch:*`` properties. The document is built with
@@ -70,6 +71,18 @@ def build_bom(audit: dict[str, Any], declared_licences: dict[str, str] | None = 
     bom.register_dependency(root, children)
     data = json.loads(JsonV1Dot6(bom).output_as_string())
     data.get("metadata", {}).pop("timestamp", None)
+    # cyclonedx-python-lib has no modelCard yet: add it to the serialised document (the schema
+    # validation below covers it)
+    cfg = (audit.get("config") or {}).get("candidate") or {}
+    params: dict[str, Any] = {}
+    if cfg.get("model_type"):
+        params["architectureFamily"] = str(cfg["model_type"])
+    card: dict[str, Any] = {"properties": [
+        {"name": "fromscratch:config:" + k, "value": str(v)} for k, v in sorted(cfg.items())]}
+    if params:
+        card["modelParameters"] = params
+    if card["properties"] or params:
+        data["metadata"]["component"]["modelCard"] = card
     digest = hashlib.sha256(dumps({k: audit.get(k) for k in ("candidate", "verdict", "verdicts")}).encode()).hexdigest()
     data["serialNumber"] = uuid.UUID(digest[:32], version=5).urn
     validate_bom(data)
