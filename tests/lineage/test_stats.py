@@ -82,3 +82,20 @@ def test_monotone_layer_map_handles_pruning_and_duplication():
     ev = np.zeros((2, 4))
     ev[0, 0] = ev[1, 3] = 10  # pruning
     assert stats.monotone_layer_map(ev) == [0, 3]
+
+
+def test_norm_group_test_accounts_for_within_model_dependence():
+    """Two strongly related norm vectors per model: the combined z must stay ~N(0, 1) under independence."""
+    rng = np.random.default_rng(5)
+    zs = []
+    for _ in range(300):
+        base_c, base_r = rng.normal(size=256), rng.normal(size=256)
+        xs = [1 + 0.05 * base_c, 1 + 0.05 * (base_c + 0.3 * rng.normal(size=256))]
+        ys = [0.5 + 0.02 * base_r, 0.5 + 0.02 * (base_r + 0.3 * rng.normal(size=256))]
+        zs.append(stats.norm_group_test(xs, ys)[1])
+    zs = np.array(zs)
+    assert abs(zs.std() - 1.0) < 0.15 and np.mean(zs > 2.326) < 0.03
+    shared = rng.normal(size=256)
+    p, z, _ = stats.norm_group_test([1 + 0.05 * shared, 1 + 0.05 * (shared + rng.normal(size=256))],
+                                    [1 + 0.05 * shared + 0.1 * rng.normal(size=256), 1 + 0.05 * rng.normal(size=256)])
+    assert p < 1e-6

@@ -516,46 +516,50 @@ class Comparison:
                                             "reference": None, "powered": False, "reason": reason, "norm": True}
                 continue
             rname = self._norm_partner(cc)
-            rows = []
+            pairs = []  # (role, candidate vector, reference vector)
             for k in keys:
                 role = k.split("|")[2]
                 rk = f"vec|{rname}|{role}|None" if rname else None
                 if rk not in vec_r:
                     cands = sorted(x for x in vec_r if rname and x.startswith(f"vec|{rname}|"))
                     rk = cands[0] if cands else None
-                if rk is None:
-                    continue
-                gc, gr = vec_c[k], vec_r[rk]
-                naive = None
-                if gc.shape == gr.shape:
-                    nn = float(np.linalg.norm(gc) * np.linalg.norm(gr))
-                    naive = float(gc @ gr / nn) if nn else None
-                best = None
-                for al in self.alignments.get((cc["tower"], self._rtower(rname)), []):
-                    cpos = self.c.arrays[f"coords|{cc['tower']}"][al.c_pos]
-                    rpos = self.r.arrays[f"coords|{self._rtower(rname)}"][al.r_pos]
-                    if len(cpos) < 8:
-                        continue
-                    res = stats.norm_test(gc[cpos], gr[rpos])
-                    if best is None or res.p_value < best.p_value:
-                        best = res
-                if best is None:
-                    continue
-                rows.append({"role": role, "naive_cosine": naive, "centred_correlation": best.centred_correlation,
-                             "p": best.p_value, "n": best.n})
+                if rk is not None:
+                    pairs.append((role, vec_c[k], vec_r[rk]))
+            rows: list[dict[str, Any]] = []
+            combined: list[tuple[float, float]] = []
+            rt = self._rtower(rname)
+            aligns = [al for al in self.alignments.get((cc["tower"], rt), []) if al.size >= 8]
+            for al in aligns:
+                cpos = self.c.arrays[f"coords|{cc['tower']}"][al.c_pos]
+                rpos = self.r.arrays[f"coords|{rt}"][al.r_pos]
+                xs = [gc[cpos] * 1.0 for _, gc, _ in pairs]
+                ys = [gr[rpos] * 1.0 for _, _, gr in pairs]
+                p, z, per = stats.norm_group_test(xs, ys)
+                combined.append((p, z))
+                if not rows or p < min(c[0] for c in combined[:-1]):
+                    rows = []
+                    for (role, gc, gr), res in zip(pairs, per):
+                        naive = None
+                        if gc.shape == gr.shape:
+                            nn = float(np.linalg.norm(gc) * np.linalg.norm(gr))
+                            naive = float(gc @ gr / nn) if nn else None
+                        rows.append({"role": role, "naive_cosine": naive, "centred_correlation": res.centred_correlation,
+                                     "p": res.p_value, "n": res.n, "alignment": al.name})
             if not rows:
                 self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
                                             "reference": rname, "powered": False, "norm": True,
                                             "reason": "no aligned residual coordinates to compare norm weights on"}
                 continue
-            p = stats.bonferroni_min([r["p"] for r in rows])
+            p = stats.bonferroni_min([c[0] for c in combined])
             naive = [r["naive_cosine"] for r in rows if r["naive_cosine"] is not None]
             self.results[cc["name"]] = {
                 "p_raw": p, "similarity": float(max(0.0, max(r["centred_correlation"] for r in rows))),
                 "reference": rname, "reference_layer": self.rby_name.get(rname, {}).get("layer") if rname else None,
                 "powered": min(r["n"] for r in rows) >= 64, "norm": True,
                 "naive_cosine": float(np.mean(naive)) if naive else None,
-                "evidence": {"statistic": "centred correlation of norm weights (Fisher z)", "vectors": rows},
+                "evidence": {"statistic": "centred correlation of norm weights, Fisher z combined over the "
+                                          "component's vectors with their within-model dependence",
+                             "vectors": rows},
             }
 
     def _rtower(self, rname: str | None) -> str:

@@ -308,6 +308,38 @@ def norm_test(gc: np.ndarray, gr: np.ndarray) -> NormResult:
     return NormResult(naive, r, max(P_FLOOR, float(sps.norm.sf(z))), n)
 
 
+def norm_group_test(xs: list[np.ndarray], ys: list[np.ndarray]) -> tuple[float, float, list[NormResult]]:
+    """Several norm vectors of one component (attn_norm, mlp_norm ...) tested together.
+
+    Each pair gives z_i = atanh(r_i) sqrt(n-3). Under independence, with
+    coordinates exchangeable, cov(z_i, z_j) is about Rc_ij * Rr_ij, the product of
+    the within-model correlations of vectors i and j (estimated from the two
+    models themselves), so Z = sum z_i / sqrt(sum_ij Rc_ij Rr_ij) is ~N(0, 1):
+    a Stouffer combination that does not assume the vectors independent.
+    """
+    per = [norm_test(x, y) for x, y in zip(xs, ys)]
+    k = len(per)
+    if k == 0:
+        return 1.0, 0.0, per
+    zs = []
+    for res in per:
+        r = float(np.clip(res.centred_correlation, -0.999999, 0.999999))
+        zs.append(math.atanh(r) * math.sqrt(max(res.n - 3, 1)) if res.n >= 8 else 0.0)
+    if k == 1:
+        return per[0].p_value, zs[0], per
+
+    def corr_matrix(vs: list[np.ndarray]) -> np.ndarray:
+        m = np.stack([v - v.mean() for v in vs]).astype(np.float64)
+        nrm = np.linalg.norm(m, axis=1, keepdims=True)
+        nrm[nrm == 0] = 1.0
+        m = m / nrm
+        return m @ m.T
+
+    var = float(np.sum(corr_matrix(xs) * corr_matrix(ys)))
+    z = float(sum(zs) / math.sqrt(max(var, 1e-12)))
+    return max(P_FLOOR, float(sps.norm.sf(z))), z, per
+
+
 def bonferroni_min(ps: list[float]) -> float:
     """min p times the number of tests: valid under any dependence."""
     if not ps:
