@@ -442,7 +442,7 @@ class Comparison:
         and has the exact sign-flip null, which also works for short tables.
         """
         kc, rc_ = _anchor_rows(self.c, tower, part, head=head)
-        if kc is None:
+        if kc is None or len(kc) == 0:
             self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
                                         "reference": None, "powered": False,
                                         "reason": "no model-independent rows (no tokenizer / anchor)"}
@@ -461,7 +461,7 @@ class Comparison:
                                   "shared_rows": res.rows, **res.detail})
                 for al in self.alignments.get((tower, b), []):
                     cco, rco = self.c.arrays[f"coords|{tower}"], self.r.arrays[f"coords|{b}"]
-                    if al.size < 8:
+                    if al.size < 8 or len(rc_) == 0 or len(rr) == 0:
                         continue
                     x = rc_[:, cco[al.c_pos]].astype(np.float32) * al.signs[None, :]
                     y = rr[:, rco[al.r_pos]].astype(np.float32)
