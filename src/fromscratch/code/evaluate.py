@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def parse_models(models: Path) -> dict[str, SourceFile]:
         text = strip_copy_annotations(path.read_text(encoding="utf-8"))
         try:
             out[rel] = lang.parse(rel, text)
-        except (SyntaxError, ValueError):  # a file the tokenizer refuses is left out of the evaluation
+        except (SyntaxError, ValueError, tokenize.TokenError):  # a file the tokenizer refuses is left out
             continue
     return out
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
