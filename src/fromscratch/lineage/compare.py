@@ -631,13 +631,17 @@ class Comparison:
 
     # ------------------------------------------------------------------ run
     def run(self) -> list[dict[str, Any]]:
-        identical = self._identical()
-        self._setup_alignments()
-        self._anchor_components()
-        self._block_tests()
-        self._norm_components()
-        self._layer_map()
-        return self._finish(identical)
+        stats._WHITEN_MEMO.clear()
+        try:
+            identical = self._identical()
+            self._setup_alignments()
+            self._anchor_components()
+            self._block_tests()
+            self._norm_components()
+            self._layer_map()
+            return self._finish(identical)
+        finally:
+            stats._WHITEN_MEMO.clear()
 
     def _finish(self, identical: dict[str, str | None]) -> list[dict[str, Any]]:
         tested = sorted(n for n, r in self.results.items() if not r.get("norm") and r.get("relation") is None)

@@ -101,7 +101,11 @@ def print_table(obj: dict[str, Any], console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        import sys
+
+        # a log file or pipe gets full names rather than an 80-column squeeze
+        console = Console() if sys.stdout.isatty() else Console(width=180)
     style = {"identical": "bold red", "derived": "red", "independent": "green", "inconclusive": "yellow"}
     console.print(f"[bold]{obj['candidate']['path']}[/] vs [bold]{obj['reference']['path']}[/]: "
                   f"[{style[obj['verdict']]}]{obj['verdict']}[/] (p = {obj['p_value']:.3g}, shared "

@@ -210,6 +210,25 @@ def whiten(a: np.ndarray) -> np.ndarray:
     return a - (a @ v) @ v.T
 
 
+_WHITEN_MEMO: dict[str, np.ndarray] = {}
+
+
+def _whiten_cached(a: np.ndarray) -> np.ndarray:
+    """``whiten`` memoised on the table's bytes (one compare tests the same table several times)."""
+    import hashlib
+
+    key = hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1)[: 1 << 22].tobytes()
+                          + repr(a.shape).encode() + np.ascontiguousarray(a).sum(axis=0).tobytes(),
+                          digest_size=16).hexdigest()
+    got = _WHITEN_MEMO.get(key)
+    if got is None:
+        if len(_WHITEN_MEMO) >= 4:
+            _WHITEN_MEMO.clear()
+        got = whiten(a)
+        _WHITEN_MEMO[key] = got
+    return got
+
+
 def convergence_allowance(d_ref: int, n_scored: int) -> float:
     """How well a coordinate of an independent model can match one of the reference's.
 
@@ -246,7 +265,7 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     dr = er.shape[1]
     if n < 8 or dc < 2 or dr < 2:
         return AnchorResult(1.0, 0.0, 0.0, n, None, None, None, False, {"reason": "too few shared rows"})
-    ec, er = whiten(ec), whiten(er)
+    ec, er = _whiten_cached(ec), _whiten_cached(er)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     r1, r2 = np.sort(order[: n // 2]), np.sort(order[n // 2:])
