@@ -31,7 +31,8 @@ T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
 ALPHA_OUTLIER = 0.01    # level of the outlier (port) test on the best reference
-T_MATCH = 0.50          # unit pairs reported in `matches`
+T_MATCH = 0.50          # unit pairs reported in `matches` for a copied origin
+T_MATCH_ADAPTED = 0.25  # ... and for an adapted origin (ports keep structure, not tokens)
 MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
 TOP = 5
 
@@ -205,8 +206,9 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
             continue
         q = queries[id(h.index)]
         ref_units = {(u.name, u.start): u for u in ref.units}
+        floor = T_MATCH if any(h is c for c in copied) else T_MATCH_ADAPTED
         for ci, ri, s in best_pairs(h.index, q, h.file_id):
-            if s < T_MATCH:
+            if s < floor:
                 continue
             cu = sf.units[ci]
             if len(cu.masked) < MIN_MATCH_TOKENS:
