@@ -1,5 +1,4 @@
 """Command-line entry point: thin, lazy, and strict about exit codes.
-# NOTE for parallel helpers: read /work/main/HELPERS-READ-FIRST.md (commit rules, interfaces) before editing.
 
 Each sub-command lives next to the code it drives (``<area>/commands.py``) and is
 imported only when invoked, so ``fromscratch --help`` stays fast and an optional

@@ -1,6 +1,4 @@
-"""(Parallel helpers: read /work/main/HELPERS-READ-FIRST.md first.)
-
-The one streaming view over a checkpoint that every stage reads through.
+"""The one streaming view over a checkpoint that every stage reads through.
 
 A reader knows every tensor's name, shape, storage dtype and byte size from the
 headers alone; values are read one tensor at a time (memory-mapped where the
