@@ -78,8 +78,12 @@ class ModelReader(ABC):
 
     @property
     def config(self) -> dict[str, Any] | None:
-        """``config.json`` (or the equivalent built from format metadata), if any."""
-        return None
+        """``config.json`` (or the equivalent built from format metadata), if any.
+
+        Readers that found a ``config.json`` beside the weights keep it in
+        ``self._config``; formats that carry their own metadata override this.
+        """
+        return getattr(self, "_config", None)
 
     @property
     def side_files(self) -> dict[str, Path]:
@@ -87,7 +91,7 @@ class ModelReader(ABC):
         ``tokenizer.json``, ``tokenizer_config.json``, ``tokenizer.model``,
         ``vocab.txt``, ``merges.txt``, ``special_tokens_map.json``, ``README.md``,
         keyed by file name."""
-        return {}
+        return dict(getattr(self, "_side", {}))
 
     @property
     def embedded_tokenizer(self) -> dict[str, Any] | None:

@@ -151,10 +151,6 @@ class CT2Reader(ModelReader):
         return {**cfg, **{k: v for k, v in side.items() if k not in cfg}}
 
     @property
-    def side_files(self) -> dict[str, Path]:
-        return dict(self._side)
-
-    @property
     def metadata(self) -> dict[str, Any]:
         return {"ct2_version": self.version, "spec": self.spec, "spec_revision": self.revision,
                 "settings": dict(self._settings), "aliases": dict(self._aliases)}

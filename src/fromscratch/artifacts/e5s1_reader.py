@@ -190,10 +190,6 @@ class E5S1Reader(ModelReader):
         return {"model_type": "bert", "e5s1": True, **self.fields}
 
     @property
-    def side_files(self) -> dict[str, Path]:
-        return dict(self._side)
-
-    @property
     def embedded_tokenizer(self) -> dict[str, Any] | None:
         """The embedded SentencePiece-Unigram vocabulary (pieces, scores, special ids)."""
         if self._tok is None:

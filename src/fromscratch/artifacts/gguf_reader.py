@@ -401,10 +401,6 @@ class GGUFReader(ModelReader):
 
     # -- descriptive ---------------------------------------------------
     @property
-    def side_files(self) -> dict[str, Path]:
-        return dict(self._side)
-
-    @property
     def config(self) -> dict[str, Any]:
         """An HF-style config built from the GGUF metadata (a side config.json wins on conflicts)."""
         a = self.arch

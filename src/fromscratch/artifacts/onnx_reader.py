@@ -324,14 +324,6 @@ class OnnxReader(ModelReader):
         return dict(self._aliases)
 
     @property
-    def config(self) -> dict[str, Any] | None:
-        return self._config
-
-    @property
-    def side_files(self) -> dict[str, Path]:
-        return dict(self._side)
-
-    @property
     def metadata(self) -> dict[str, Any]:
         m = self._model
         out: dict[str, Any] = {

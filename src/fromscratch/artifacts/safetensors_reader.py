@@ -203,14 +203,6 @@ class SafetensorsReader(ModelReader):
         return with_range(e.file, e.start, e.info.nbytes, conv)
 
     @property
-    def config(self) -> dict[str, Any] | None:
-        return self._config
-
-    @property
-    def side_files(self) -> dict[str, Path]:
-        return dict(self._side)
-
-    @property
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self._meta:

@@ -371,14 +371,6 @@ class TorchReader(ModelReader):
         return with_range(shard.path, base + ref.offset * item, extent * item, conv)
 
     @property
-    def config(self) -> dict[str, Any] | None:
-        return self._config
-
-    @property
-    def side_files(self) -> dict[str, Path]:
-        return dict(self._side)
-
-    @property
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {"files": [f.name for f in self.files]}
         if self._scalars:
