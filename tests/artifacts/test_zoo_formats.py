@@ -11,14 +11,13 @@ from fromscratch.artifacts import open_model
 
 @pytest.fixture(scope="module")
 def zoo():
-    """The built zoo. Building it is the zoo/lineage tests' job (minutes on two cores), so
-    this module uses an existing build and is skipped, saying so, when there is none yet."""
-    from fromscratch.zoo import find_zoo
+    """The fixture zoo, built on first use (minutes on two cores) and cached on disk, so
+    whichever test area runs first pays for it once and the others load it."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tokenizers")
+    from fromscratch.zoo import build_zoo
 
-    found = find_zoo()
-    if found is None:
-        pytest.skip("fixture zoo not built yet (run `fromscratch zoo` or the zoo tests first)")
-    return found
+    return build_zoo()
 
 
 def _tolerance(dtypes: set[str]) -> float:
