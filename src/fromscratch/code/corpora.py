@@ -11,13 +11,14 @@ annotations that transformers keeps in sync with its own consistency checker.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from fromscratch.cache import cache_dir
 
 TRANSFORMERS_COPIES = "4.46.3"  # many `# Copied from` annotations (later releases moved to modular files)
 TRANSFORMERS_PORTS = "5.24.0"   # contemporary with the vLLM release below
@@ -26,15 +27,6 @@ VLLM = "0.33.0"
 
 class CorpusUnavailable(RuntimeError):
     """The wheel could not be fetched (offline, registry down)."""
-
-
-def cache_dir() -> Path:
-    try:
-        from fromscratch.zoo import cache_dir as zoo_cache  # type: ignore[attr-defined]
-
-        return Path(zoo_cache())
-    except Exception:  # the zoo area may not exist yet
-        return Path(os.environ.get("FROMSCRATCH_CACHE", Path.home() / ".cache" / "fromscratch"))
 
 
 def _wheel(package: str, version: str) -> Path:

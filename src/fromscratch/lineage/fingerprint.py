@@ -55,12 +55,9 @@ def cache_root() -> Path:
     """Where fingerprints are cached: ``$FROMSCRATCH_LINEAGE_CACHE`` or the project cache."""
     if os.environ.get("FROMSCRATCH_LINEAGE_CACHE"):
         return Path(os.environ["FROMSCRATCH_LINEAGE_CACHE"])
-    try:
-        from fromscratch.zoo import cache_dir  # type: ignore[attr-defined]
+    from fromscratch.cache import cache_dir
 
-        return Path(cache_dir())
-    except Exception:  # the zoo helper may not expose it yet
-        return Path(os.environ.get("FROMSCRATCH_CACHE", Path.home() / ".cache" / "fromscratch"))
+    return cache_dir()
 
 
 @dataclass

@@ -19,7 +19,7 @@ from fromscratch.errors import InputError
 
 
 def default_key_path(out_dir: Path) -> Path:
-    from fromscratch.zoo import cache_dir
+    from fromscratch.cache import cache_dir
 
     tag = hashlib.sha256(str(Path(out_dir).resolve()).encode()).hexdigest()[:24]
     return cache_dir() / "round-keys" / f"{tag}.pem"

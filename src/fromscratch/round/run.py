@@ -28,7 +28,7 @@ from fromscratch.round.digest import path_digest
 
 
 def _cache_root() -> Path:
-    from fromscratch.zoo import cache_dir
+    from fromscratch.cache import cache_dir
 
     return cache_dir() / "round-stages"
 

@@ -7,17 +7,12 @@ already built zoo without the ``demo`` extra.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fromscratch.cache import cache_dir as cache_dir  # re-exported: the zoo builder and callers use it from here
+
 SCHEMA = "fromscratch.zoo/1"
-
-
-def cache_dir() -> Path:
-    """Where generated material is cached: ``$FROMSCRATCH_CACHE`` or ``~/.cache/fromscratch``."""
-    env = os.environ.get("FROMSCRATCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fromscratch"
 
 
 @dataclass(frozen=True)
