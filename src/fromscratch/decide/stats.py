@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fromscratch.multiple_testing import holm as holm  # re-exported for the engine
+
 
 def bootstrap_p(observed: float, replicates: np.ndarray) -> float:
     """Two-sided bootstrap p-value of H0: difference = 0 (replicates NaN-free)."""
@@ -20,18 +22,6 @@ def bootstrap_p(observed: float, replicates: np.ndarray) -> float:
         return 1.0
     extreme = np.abs(r - observed) >= abs(observed)
     return float((1 + int(extreme.sum())) / (r.size + 1))
-
-
-def holm(p: list[float]) -> list[float]:
-    """Holm step-down adjusted p-values (family-wise error control), in input order."""
-    m = len(p)
-    order = sorted(range(m), key=lambda i: (p[i], i))
-    adj = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adj[i] = running
-    return adj
 
 
 def benjamini_hochberg(p: list[float]) -> list[float]:

@@ -10,26 +10,18 @@ Extra columns (model revision, prompt hash, ...) are allowed and ignored here.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
 from pathlib import Path
 from typing import Any, Iterator
 
+from fromscratch.digests import file_sha256 as file_sha256  # re-exported for the engine
 from fromscratch.errors import InputError, require
 
 RESULT_COLUMNS = ("team", "benchmark", "item", "score")
 HUMAN_COLUMNS = ("team", "pillar", "rater", "criterion", "score")
 MAX_TABLE_BYTES = 4 * 1024**3
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _format(path: Path) -> str:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
+from fromscratch.multiple_testing import holm as holm  # re-exported for compare
+
 #: smallest p-value written out (log-space results below this are clipped)
 P_FLOOR = 1e-300
 
@@ -364,19 +366,6 @@ def bonferroni_min(ps: list[float]) -> float:
     if not ps:
         return 1.0
     return float(min(1.0, min(ps) * len(ps)))
-
-
-def holm(ps: list[float]) -> list[float]:
-    """Holm step-down adjusted p-values (family-wise error control, any dependence)."""
-    m = len(ps)
-    order = sorted(range(m), key=lambda i: (ps[i], i))
-    adj = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        val = min(1.0, (m - rank) * ps[i])
-        running = max(running, val)
-        adj[i] = running
-    return adj
 
 
 def monotone_layer_map(evidence: np.ndarray) -> list[int]:

@@ -32,6 +32,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fromscratch.digests import file_sha256 as file_sha256  # re-exported: run.py hashes inputs through the ledger
+
 LEDGER = "ledger.jsonl"
 PUBKEY = "ledger.pub"
 SCHEMA = "fromscratch.ledger/1"
@@ -47,14 +49,6 @@ def canonical(obj: Any) -> bytes:
 def entry_hash(entry: dict[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k != "hash"}
     return hashlib.sha256(canonical(body)).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def public_key_b64(key: Ed25519PublicKey) -> str:
