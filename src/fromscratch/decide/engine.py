@@ -98,6 +98,13 @@ def decide_from_files(
     verdicts_path: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
+    """The `fromscratch.decision/1` object for a protocol and its result tables.
+
+    `resamples` defaults to the protocol's `resamples` (10,000). With `seal_path`, a
+    protocol whose canonical hash differs from the seal is refused (InputError).
+    `verdicts_path`: JSON object team -> policy verdict (or audit object with 'verdict'),
+    overriding the protocol's [originality.verdicts].
+    """
     raw = load_raw(protocol_path)
     proto = parse(raw, protocol_path)
     sha = check_seal(protocol_path, seal_path) if seal_path is not None else digest(raw, protocol_path)
