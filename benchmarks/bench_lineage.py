@@ -78,17 +78,10 @@ def child(mode: str, a: Path, b: Path, cache: Path) -> dict:
 
 
 def tinyllama_shapes() -> list[tuple[str, tuple[int, ...]]]:
-    d, ff, layers, kv, vocab = 2048, 5632, 22, 256, 32000
-    out = [("model.embed_tokens.weight", (vocab, d))]
-    for i in range(layers):
-        p = f"model.layers.{i}."
-        out += [(p + "self_attn.q_proj.weight", (d, d)), (p + "self_attn.k_proj.weight", (kv, d)),
-                (p + "self_attn.v_proj.weight", (kv, d)), (p + "self_attn.o_proj.weight", (d, d)),
-                (p + "mlp.gate_proj.weight", (ff, d)), (p + "mlp.up_proj.weight", (ff, d)),
-                (p + "mlp.down_proj.weight", (d, ff)), (p + "input_layernorm.weight", (d,)),
-                (p + "post_attention_layernorm.weight", (d,))]
-    out += [("model.norm.weight", (d,)), ("lm_head.weight", (vocab, d))]
-    return out
+    """TinyLlama-1.1B's tensor layout (GQA with 256-wide K/V, untied lm_head)."""
+    from bench_read import llama_shapes
+
+    return llama_shapes(2048, 5632, 32000, 22, kv=256, lm_head=True)
 
 
 def write_pair_member(folder: Path, shapes, noise: float) -> int:

@@ -37,16 +37,21 @@ ROOT = Path(__file__).resolve().parents[1]
 LIMIT_MB = 300
 
 
-def llama_shapes(d: int, ff: int, vocab: int, layers: int) -> list[tuple[str, tuple[int, ...]]]:
+def llama_shapes(d: int, ff: int, vocab: int, layers: int, *, kv: int | None = None,
+                 lm_head: bool = False) -> list[tuple[str, tuple[int, ...]]]:
+    """HF llama tensor names and shapes; `kv` is the K/V width (GQA), default `d`."""
+    kv = d if kv is None else kv
     out = [("model.embed_tokens.weight", (vocab, d))]
     for i in range(layers):
         p = f"model.layers.{i}."
-        out += [(p + "self_attn.q_proj.weight", (d, d)), (p + "self_attn.k_proj.weight", (d, d)),
-                (p + "self_attn.v_proj.weight", (d, d)), (p + "self_attn.o_proj.weight", (d, d)),
+        out += [(p + "self_attn.q_proj.weight", (d, d)), (p + "self_attn.k_proj.weight", (kv, d)),
+                (p + "self_attn.v_proj.weight", (kv, d)), (p + "self_attn.o_proj.weight", (d, d)),
                 (p + "mlp.gate_proj.weight", (ff, d)), (p + "mlp.up_proj.weight", (ff, d)),
                 (p + "mlp.down_proj.weight", (d, ff)), (p + "input_layernorm.weight", (d,)),
                 (p + "post_attention_layernorm.weight", (d,))]
     out.append(("model.norm.weight", (d,)))
+    if lm_head:
+        out.append(("lm_head.weight", (vocab, d)))
     return out
 
 
