@@ -16,13 +16,13 @@ the same, so both backends give the same numbers for the same model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fromscratch.digests import tree_sha256
 from fromscratch.errors import InputError, require
 
 _LLAMA_TYPES = {"llama", "mistral", "qwen2", "qwen3", "smollm", "granite", "olmo"}
@@ -52,17 +52,12 @@ def _safetensors_files(root: Path) -> list[Path]:
 
 
 def model_digest(location: str | Path) -> str:
-    """SHA-256 over the files that define a model (weights, config, tokenizer), by name."""
-    root = Path(location)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    h = hashlib.sha256()
-    for p in files:
-        h.update(p.relative_to(root if root.is_dir() else root.parent).as_posix().encode() + b"\0")
-        with p.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\n")
-    return h.hexdigest()
+    """SHA-256 over the files that define a model (weights, config, tokenizer), by name.
+
+    The round's input digest (`fromscratch.digests.tree_sha256`): links to files
+    are followed (hub snapshots), ``__pycache__`` is left out.
+    """
+    return tree_sha256(location)
 
 
 class _Weights:
