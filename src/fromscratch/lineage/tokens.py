@@ -7,64 +7,53 @@ stands for: byte-level BPE characters are mapped back to bytes (``Ġthe`` ->
 " the"), SentencePiece ``▁`` becomes a space, WordPiece ``##x`` a continuation
 ``x`` and other WordPiece tokens a word start `` x``. Only the strings are
 used (hashed); nothing from the tokenizer is executed.
+
+The marker rules are the tokenizer comparison's (`fromscratch.tokenizer.normalize`).
+Three renderings stay lineage's own, because token keys (and so stored
+fingerprints) are hashes of these strings: byte-level bytes that are not
+UTF-8 become backslash escapes, every SentencePiece byte piece ``<0xHH>``
+becomes the Latin-1 character of its byte, and bracketed WordPiece tokens
+(``[CLS]``) keep their spelling.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from fromscratch.tokenizer.normalize import (
+    byte_level_bytes,
+    byte_piece_value,
+    canonical,
+)
 
 MAX_TOKENIZER_BYTES = 256 * 1024 * 1024
 
 
-@lru_cache(maxsize=1)
-def _byte_decoder() -> dict[str, int]:
-    """The GPT-2 byte <-> printable character table, inverted (a property of the format)."""
-    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-          + list(range(ord("®"), ord("ÿ") + 1)))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
-
-
-@lru_cache(maxsize=1)
-def _byte_table() -> dict[int, str]:
-    """str.translate table: byte-level character -> the Latin-1 character of its byte."""
-    table = {cp: "\uffff" for cp in range(256)}
-    for ch, b in _byte_decoder().items():
-        table[ord(ch)] = chr(b)
-    return table
-
-
 def _from_byte_level(tok: str) -> str:
-    try:
-        raw = tok.translate(_byte_table()).encode("latin-1")
-    except UnicodeEncodeError:
+    raw = byte_level_bytes(tok)
+    if raw is None:
         return tok  # not byte-level (an added token written as plain text)
+    # Lineage's own rendering: bytes that are not UTF-8 become backslash escapes
+    # (the tokenizer comparison writes <0xHH>); token keys depend on it.
     return raw.decode("utf-8", errors="backslashreplace")
 
 
 def _from_metaspace(tok: str) -> str:
-    if len(tok) == 6 and tok.startswith("<0x") and tok.endswith(">"):
-        try:
-            return bytes([int(tok[3:5], 16)]).decode("latin-1")
-        except ValueError:
-            return tok
-    return tok.replace("▁", " ")
+    value = byte_piece_value(tok)
+    if value is None:
+        return canonical(tok, "metaspace")
+    # Lineage's own rendering: every byte-fallback piece is the Latin-1 character
+    # of its byte (the tokenizer comparison keeps <0xHH> outside printable ASCII).
+    return chr(value) if value >= 0 else tok
 
 
 def _from_wordpiece(tok: str) -> str:
     if tok.startswith("[") and tok.endswith("]"):
-        return tok
-    return tok[2:] if tok.startswith("##") else " " + tok
+        return tok  # [CLS], [unused7]: spelled as in every other family, no word-start space
+    return canonical(tok, "wordpiece")
 
 
 def normalise(tokens: list[str], style: str) -> list[str]:

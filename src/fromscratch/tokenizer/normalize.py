@@ -68,16 +68,33 @@ def _byte_table() -> dict[int, str]:
     return table
 
 
-def _byte_level(token: str) -> str | None:
+def byte_level_bytes(token: str) -> bytes | None:
+    """The bytes a byte-level (GPT-2 alphabet) token stands for, or None when
+    the string is not byte-level (an added token written as text)."""
     try:
-        raw = token.translate(_byte_table()).encode("latin-1")
+        return token.translate(_byte_table()).encode("latin-1")
     except UnicodeEncodeError:
-        return None  # not a byte-level string (an added token written as text)
-    return _render_bytes(raw)
+        return None
+
+
+def _byte_level(token: str) -> str | None:
+    raw = byte_level_bytes(token)
+    return None if raw is None else _render_bytes(raw)
 
 
 def _is_byte_piece(token: str) -> bool:
     return len(token) == 6 and token.startswith("<0x") and token.endswith(">")
+
+
+def byte_piece_value(token: str) -> int | None:
+    """The value written in a SentencePiece byte-fallback piece ``<0xHH>``, or
+    None when the token is not one (or its digits do not parse)."""
+    if not _is_byte_piece(token):
+        return None
+    try:
+        return int(token[3:5], 16)
+    except ValueError:
+        return None
 
 
 def canonical(token: str, style: str) -> str:
@@ -87,9 +104,8 @@ def canonical(token: str, style: str) -> str:
         return token if text is None else text
     if style == "metaspace":
         if _is_byte_piece(token):
-            try:
-                value = int(token[3:5], 16)
-            except ValueError:
+            value = byte_piece_value(token)
+            if value is None:
                 return token
             return chr(value) if 0x20 <= value < 0x7F else f"<0x{value:02X}>"
         return token.replace("▁", " ")
