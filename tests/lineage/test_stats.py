@@ -99,3 +99,17 @@ def test_norm_group_test_accounts_for_within_model_dependence():
     p, z, _ = stats.norm_group_test([1 + 0.05 * shared, 1 + 0.05 * (shared + rng.normal(size=256))],
                                     [1 + 0.05 * shared + 0.1 * rng.normal(size=256), 1 + 0.05 * rng.normal(size=256)])
     assert p < 1e-6
+
+
+def test_tails_match_scipy_stats_bit_for_bit():
+    """The scipy.special tails used instead of importing scipy.stats give the same floats."""
+    from scipy import stats as sps
+
+    for dc in (2, 8, 64, 577, 2048, 5000):
+        for count in sorted({1, 2, 3, dc // 10, dc // 10 + 1, dc // 5, dc // 2, dc - 1, dc} - {0}):
+            assert stats.binom_sf(count - 1, dc, stats.ANCHOR_NULL_RATE) == float(
+                sps.binom.sf(count - 1, dc, stats.ANCHOR_NULL_RATE))
+    zs = np.random.default_rng(0).normal(0, 8, 500).tolist() + [0.0, 37.5, -37.5, 1e4]
+    assert [stats.norm_sf(z) for z in zs] == [float(sps.norm.sf(z)) for z in zs]
+    ps = (10.0 ** np.random.default_rng(1).uniform(-300, np.log10(0.5), 500)).tolist() + [1e-300, 0.49]
+    assert [stats.norm_isf(p) for p in ps] == [float(sps.norm.isf(p)) for p in ps]

@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -308,77 +310,106 @@ class Comparison:
         powered = any(t["powered"] for t in tests)
         return p, best["similarity"], len(tests), powered, tests
 
-    def _block_tests(self) -> None:
-        screen_role = {"attention": ["q"], "cross_attention": ["q"], "mlp": ["up"],
-                       "experts": ["up"], "router": None, "projector": None}
+    def _block_groups(self) -> list[tuple[str, str, list[dict]]]:
+        """Candidate block components by (tower, kind), in the order they are tested."""
         by_group: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for cc in self.ccomps:
             kind = _kind_of(cc)
             if kind in COUNTERPART_KINDS and cc["name"] in self.cprof:
                 by_group[(cc["tower"], kind)].append(cc)
-        for (ctower, kind), ccs in sorted(by_group.items()):
-            for cc in ccs:
-                best: dict[str, Any] | None = None
-                candidates: list[tuple[float, dict, _Alignment, str]] = []
-                todo: list[tuple[float, int, dict, _Alignment, str]] = []
-                n_ref = 0
-                for (a, b), aligns in self.alignments.items():
-                    if a != ctower and kind != "projector":
-                        continue
-                    refs = [rc for rc in self.rcomps
-                            if (rc["tower"] == b or kind == "projector")
-                            and _kind_of(rc) in COUNTERPART_KINDS[kind] and rc["name"] in self.rprof]
-                    n_layers_r = max([rc["layer"] or 0 for rc in refs] + [0]) + 1
-                    n_layers_c = max([c["layer"] or 0 for c in ccs] + [0]) + 1
-                    for rc in refs:
-                        n_ref += 1
-                        # nearest to the proportional diagonal first (plain, pruned and up-scaled copies)
-                        dist = abs((rc["layer"] or 0) / n_layers_r - (cc["layer"] or 0) / n_layers_c)
-                        for ai, al in enumerate(aligns):
-                            if kind == "projector":
-                                al = self._projector_alignment(cc, rc)
-                                if al is None:
-                                    continue
-                            todo.append((dist, ai, rc, al, b))
-                todo.sort(key=lambda x: (x[0], x[1], x[2]["name"]))
-                strong = 0
-                for dist, ai, rc, al, b in todo:
-                    p, sim, _, _, _ = self._pair_test(cc, rc, al, screen_role[kind], "screen")
-                    candidates.append((p, rc, al, b))
-                    # early exit: enough reference blocks already match beyond doubt; the Bonferroni
-                    # factor below still counts every block that could have been chosen
-                    strong += p < SCREEN_STOP_P
-                    if strong >= 1 and len(candidates) >= SCREEN_KEEP:
-                        break
-                if not candidates:
-                    self.results[cc["name"]] = self._no_alignment_result(cc, kind)
+        return [(ctower, kind, ccs) for (ctower, kind), ccs in sorted(by_group.items())]
+
+    def _tested_components(self, workers: int = 2) -> dict[str, dict[str, Any]]:
+        """Results of the anchor components and of every block group, computed side by side.
+
+        Given the alignments these tasks are independent: each returns its own
+        results, only the anchor task uses the anchor and whitening memos, and the
+        block groups share nothing but the memo of prepared profiles (the same
+        value whoever computes it). Their large products release the GIL, so two
+        threads use a second core. The merged dict has the sequential order (anchor
+        components, then groups sorted by tower and kind) and every value is computed
+        exactly as it would be alone, so results do not depend on ``workers``.
+        """
+        tasks = [self._anchor_components] + [partial(self._block_group, *g) for g in self._block_groups()]
+        if workers <= 1 or len(tasks) == 1:
+            parts = [task() for task in tasks]
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+                futures = [pool.submit(task) for task in tasks]
+                parts = [f.result() for f in futures]
+        out: dict[str, dict[str, Any]] = {}
+        for part in parts:
+            out.update(part)
+        return out
+
+    def _block_group(self, ctower: str, kind: str, ccs: list[dict]) -> dict[str, dict[str, Any]]:
+        """Unit tests of one group of candidate blocks; returns their results (name -> result)."""
+        screen_role = {"attention": ["q"], "cross_attention": ["q"], "mlp": ["up"],
+                       "experts": ["up"], "router": None, "projector": None}
+        out: dict[str, dict[str, Any]] = {}
+        for cc in ccs:
+            best: dict[str, Any] | None = None
+            candidates: list[tuple[float, dict, _Alignment, str]] = []
+            todo: list[tuple[float, int, dict, _Alignment, str]] = []
+            n_ref = 0
+            for (a, b), aligns in self.alignments.items():
+                if a != ctower and kind != "projector":
                     continue
-                candidates.sort(key=lambda x: (x[0], x[1]["name"], x[2].name))
-                keep, names = [], []
-                for p, rc, al, b in candidates:
-                    if rc["name"] not in names:
-                        if len(names) >= SCREEN_KEEP:
-                            continue
-                        names.append(rc["name"])
-                    keep.append((rc, al))
-                n_align = max(1, max(len(v) for v in self.alignments.values()) if self.alignments else 1)
-                for rc, al in keep:
-                    p, sim, ntest, powered, tests = self._pair_test(cc, rc, al, None, "full")
-                    if best is None or (p, -sim) < (best["p_pair"], -best["similarity"]):
-                        best = {"p_pair": p, "similarity": sim, "reference": rc["name"],
-                                "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
-                                "tests": tests}
-                assert best is not None
-                # Bonferroni over every reference component and alignment that could have been chosen
-                factor = max(1, n_ref) * n_align
-                p_raw = min(1.0, best["p_pair"] * factor)
-                self.results[cc["name"]] = {
-                    "p_raw": p_raw, "similarity": best["similarity"], "reference": best["reference"],
-                    "reference_layer": best["reference_layer"], "powered": best["powered"],
-                    "evidence": {"statistic": "matched-unit sign-flip test", "alignment": best["alignment"],
-                                 "bonferroni_factor": factor,
-                                 "matrices": [{k: v for k, v in t.items()} for t in best["tests"]]},
-                }
+                refs = [rc for rc in self.rcomps
+                        if (rc["tower"] == b or kind == "projector")
+                        and _kind_of(rc) in COUNTERPART_KINDS[kind] and rc["name"] in self.rprof]
+                n_layers_r = max([rc["layer"] or 0 for rc in refs] + [0]) + 1
+                n_layers_c = max([c["layer"] or 0 for c in ccs] + [0]) + 1
+                for rc in refs:
+                    n_ref += 1
+                    # nearest to the proportional diagonal first (plain, pruned and up-scaled copies)
+                    dist = abs((rc["layer"] or 0) / n_layers_r - (cc["layer"] or 0) / n_layers_c)
+                    for ai, al in enumerate(aligns):
+                        if kind == "projector":
+                            al = self._projector_alignment(cc, rc)
+                            if al is None:
+                                continue
+                        todo.append((dist, ai, rc, al, b))
+            todo.sort(key=lambda x: (x[0], x[1], x[2]["name"]))
+            strong = 0
+            for dist, ai, rc, al, b in todo:
+                p, sim, _, _, _ = self._pair_test(cc, rc, al, screen_role[kind], "screen")
+                candidates.append((p, rc, al, b))
+                # early exit: enough reference blocks already match beyond doubt; the Bonferroni
+                # factor below still counts every block that could have been chosen
+                strong += p < SCREEN_STOP_P
+                if strong >= 1 and len(candidates) >= SCREEN_KEEP:
+                    break
+            if not candidates:
+                out[cc["name"]] = self._no_alignment_result(cc, kind)
+                continue
+            candidates.sort(key=lambda x: (x[0], x[1]["name"], x[2].name))
+            keep, names = [], []
+            for p, rc, al, b in candidates:
+                if rc["name"] not in names:
+                    if len(names) >= SCREEN_KEEP:
+                        continue
+                    names.append(rc["name"])
+                keep.append((rc, al))
+            n_align = max(1, max(len(v) for v in self.alignments.values()) if self.alignments else 1)
+            for rc, al in keep:
+                p, sim, ntest, powered, tests = self._pair_test(cc, rc, al, None, "full")
+                if best is None or (p, -sim) < (best["p_pair"], -best["similarity"]):
+                    best = {"p_pair": p, "similarity": sim, "reference": rc["name"],
+                            "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
+                            "tests": tests}
+            assert best is not None
+            # Bonferroni over every reference component and alignment that could have been chosen
+            factor = max(1, n_ref) * n_align
+            p_raw = min(1.0, best["p_pair"] * factor)
+            out[cc["name"]] = {
+                "p_raw": p_raw, "similarity": best["similarity"], "reference": best["reference"],
+                "reference_layer": best["reference_layer"], "powered": best["powered"],
+                "evidence": {"statistic": "matched-unit sign-flip test", "alignment": best["alignment"],
+                             "bonferroni_factor": factor,
+                             "matrices": [{k: v for k, v in t.items()} for t in best["tests"]]},
+            }
+        return out
 
     def _no_alignment_result(self, cc: dict, kind: str) -> dict[str, Any]:
         """No coordinate alignment to test units under: say why, and whether that is evidence.
@@ -414,15 +445,17 @@ class Comparison:
         return None
 
     # ------------------------------------------------------------------ anchor-type components
-    def _anchor_components(self) -> None:
+    def _anchor_components(self) -> dict[str, dict[str, Any]]:
+        """Embeddings and heads; returns their results (name -> result)."""
+        out: dict[str, dict[str, Any]] = {}
         for cc in self.ccomps:
             name = cc["name"]
             tower = cc["tower"]
             if cc["kind"] == "embedding" and name.endswith("embed_patches") and not any(
                     rc["name"].endswith("embed_patches") for rc in self.rcomps):
-                self.results[name] = {**_NO_COUNTERPART, "evidence": dict(_NO_COUNTERPART["evidence"])}
+                out[name] = {**_NO_COUNTERPART, "evidence": dict(_NO_COUNTERPART["evidence"])}
             elif cc["kind"] == "embedding" and name.endswith("embed_patches"):
-                self.results[name] = {
+                out[name] = {
                     "relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0, "reference": None, "powered": False,
                     "reason": "first-layer filters (patch / audio convolution) converge across independent models "
                               "(Whisper tiny.en vs base: median held-out filter correlation 0.64), so only exact "
@@ -430,11 +463,12 @@ class Comparison:
             elif cc["kind"] == "embedding" and name.endswith(("embed_tokens", "embed_positions")):
                 part = {"embed_tokens": {"tokens"}, "embed_positions": {"positions"},
                         "embed_patches": {"patch", "conv1"}}[name.rsplit(".", 1)[-1]]
-                self._anchor_component(cc, tower, part, head=False)
+                out[name] = self._anchor_component(cc, tower, part, head=False)
             elif cc["kind"] == "lm_head":
-                self._anchor_component(cc, tower, {"tokens"}, head=True)
+                out[name] = self._anchor_component(cc, tower, {"tokens"}, head=True)
+        return out
 
-    def _anchor_component(self, cc: dict, tower: str, part: set[str], head: bool) -> None:
+    def _anchor_component(self, cc: dict, tower: str, part: set[str], head: bool) -> dict[str, Any]:
         """Embedding-like tables: the anchor test plus a matched-row unit test.
 
         The anchor test needs no alignment; the unit test treats the table's rows
@@ -443,10 +477,8 @@ class Comparison:
         """
         kc, rc_ = _anchor_rows(self.c, tower, part, head=head)
         if kc is None or len(kc) == 0:
-            self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
-                                        "reference": None, "powered": False,
-                                        "reason": "no model-independent rows (no tokenizer / anchor)"}
-            return
+            return {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0, "reference": None,
+                    "powered": False, "reason": "no model-independent rows (no tokenizer / anchor)"}
         tests: list[dict[str, Any]] = []
         for b in sorted(self.r.meta["towers"]):
             for use_head in ([True, False] if "tokens" in part else [False]):
@@ -475,16 +507,13 @@ class Comparison:
         base = cc["name"].rsplit(".", 1)[-1]
         if not tests and not any(rc["name"].rsplit(".", 1)[-1] == base or (head and rc["kind"] == "embedding")
                                  for rc in self.rcomps):
-            self.results[cc["name"]] = {**_NO_COUNTERPART, "evidence": dict(_NO_COUNTERPART["evidence"])}
-            return
+            return {**_NO_COUNTERPART, "evidence": dict(_NO_COUNTERPART["evidence"])}
         if not tests:
-            self.results[cc["name"]] = {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0,
-                                        "reference": None, "powered": False,
-                                        "reason": "fewer than 8 rows shared with the reference and no residual alignment"}
-            return
+            return {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0, "reference": None, "powered": False,
+                    "reason": "fewer than 8 rows shared with the reference and no residual alignment"}
         best = min(tests, key=lambda t: (t["p"], -t["similarity"]))
         powered = any(t["powered"] for t in tests)
-        self.results[cc["name"]] = {
+        return {
             "p_raw": stats.bonferroni_min([t["p"] for t in tests]), "similarity": best["similarity"],
             "reference": best["reference"], "reference_layer": None, "powered": powered,
             "evidence": {"bonferroni_factor": len(tests), "tests": tests},
@@ -635,8 +664,7 @@ class Comparison:
         try:
             identical = self._identical()
             self._setup_alignments()
-            self._anchor_components()
-            self._block_tests()
+            self.results.update(self._tested_components())
             self._norm_components()
             self._layer_map()
             return self._finish(identical)

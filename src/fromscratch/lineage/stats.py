@@ -26,12 +26,38 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from fromscratch.multiple_testing import holm as holm  # re-exported for compare
 
+try:
+    # The Boost binomial tail that ``scipy.stats.binom.sf`` itself evaluates (same values,
+    # bit for bit; tests/lineage/test_stats.py checks it): importing ``scipy.stats`` costs
+    # about 1.5 s of every ``compare``.
+    from scipy.special._ufuncs import _binom_sf
+except ImportError:  # pragma: no cover - a SciPy without it: the public, slower import
+    def _binom_sf(k: float, n: float, p: float) -> float:
+        from scipy.stats import binom
+
+        return float(binom.sf(k, n, p))
+
 #: smallest p-value written out (log-space results below this are clipped)
 P_FLOOR = 1e-300
+
+
+def norm_sf(z: float) -> float:
+    """Standard normal upper tail; what ``scipy.stats.norm.sf`` computes (``ndtr(-z)``)."""
+    return float(special.ndtr(-z))
+
+
+def norm_isf(p: float) -> float:
+    """Standard normal upper quantile; what ``scipy.stats.norm.isf`` computes (``-ndtri(p)``), 0 < p < 1."""
+    return float(-special.ndtri(p))
+
+
+def binom_sf(k: int, n: int, p: float) -> float:
+    """P(Binomial(n, p) > k) for 0 <= k < n, as ``scipy.stats.binom.sf`` computes it."""
+    return float(_binom_sf(float(k), float(n), p))
 
 
 def hoeffding_p(z: float) -> float:
@@ -281,7 +307,7 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     held = (sgn * c2[rows, idx]).astype(np.float64)   # signed held-out correlation with the partner
     allow = convergence_allowance(dr, len(r2))
     count = int(np.sum(held > allow))
-    p = float(sps.binom.sf(count - 1, dc, ANCHOR_NULL_RATE)) if count > 0 else 1.0
+    p = binom_sf(count - 1, dc, ANCHOR_NULL_RATE) if count > 0 else 1.0
     p = max(P_FLOOR, p)
     both = c1 + c2
     mapping = np.argmax(np.abs(both), axis=1)
@@ -290,7 +316,7 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     # a coordinate is usable for aligning blocks when both halves agree on its partner
     idx2 = np.argmax(np.abs(c2), axis=1)
     confident = np.flatnonzero((held > allow) & (idx == idx2) & (idx == mapping))
-    z = float(sps.norm.isf(p)) if p < 0.5 else 0.0
+    z = norm_isf(p) if p < 0.5 else 0.0
     sim = float(np.clip(np.median(held), 0.0, 1.0))
     return AnchorResult(p, z, sim, n, mapping, signs, confident,
                         n >= MIN_ANCHOR_ROWS and dc >= MIN_ANCHOR_COORDS,
@@ -326,7 +352,7 @@ def norm_test(gc: np.ndarray, gr: np.ndarray) -> NormResult:
         return NormResult(naive, 0.0, 1.0, n)
     r = float(np.clip(a @ b / den, -0.999999, 0.999999))
     z = math.atanh(r) * math.sqrt(n - 3)
-    return NormResult(naive, r, max(P_FLOOR, float(sps.norm.sf(z))), n)
+    return NormResult(naive, r, max(P_FLOOR, norm_sf(z)), n)
 
 
 def norm_group_test(xs: list[np.ndarray], ys: list[np.ndarray]) -> tuple[float, float, list[NormResult]]:
@@ -358,7 +384,7 @@ def norm_group_test(xs: list[np.ndarray], ys: list[np.ndarray]) -> tuple[float, 
 
     var = float(np.sum(corr_matrix(xs) * corr_matrix(ys)))
     z = float(sum(zs) / math.sqrt(max(var, 1e-12)))
-    return max(P_FLOOR, float(sps.norm.sf(z))), z, per
+    return max(P_FLOOR, norm_sf(z)), z, per
 
 
 def bonferroni_min(ps: list[float]) -> float:
