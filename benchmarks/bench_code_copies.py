@@ -89,12 +89,12 @@ def main() -> None:
         text = disguise((models / name).read_text(encoding="utf-8"), seed=i)
         q = query(idx, lang.parse("candidate.py", text))
         fid = idx.files.index(f"transformers/{name}")
-        top = float(q.file_score.max())
-        ok = q.file_score[fid] >= top - 1e-12
-        rank = int((q.file_score > q.file_score[fid]).sum()) + 1
+        top = float(q.rank.max())  # the tool's ranking score
+        ok = q.rank[fid] >= top - 1e-12
+        rank = int((q.rank > q.rank[fid]).sum()) + 1
         rank1 += ok
-        results.append({"file": name, "rank": rank, "score": float(q.file_score[fid]),
-                        "top": idx.files[int(np.argmax(q.file_score))]})
+        results.append({"file": name, "rank": rank, "score": float(q.rank[fid]), "code_score": float(q.file_score[fid]),
+                        "top": idx.files[int(np.argmax(q.rank))]})
     report["disguised"] = {"n": len(names), "rank1": rank1 / max(1, len(names)),
                            "misses": [r for r in results if r["rank"] > 1]}
     print(json.dumps(report["disguised"], indent=1))

@@ -9,7 +9,13 @@ run on the same files in the same run; accuracy is top-1 over the candidates wit
 ground truth, time is wall-clock for the whole job (index/fingerprint all
 references + query all candidates).
 
-Usage: python benchmarks/bench_code_ports.py [--candidates 300] [--no-copydetect] [--no-dolos]
+Verdicts (the tool's own copied/adapted/independent calls): on the vLLM files with
+ground truth, on mlx-lm model files named after a transformers folder (ground
+truth: that folder), and on model code written independently of transformers
+(litgpt, torchtune, x-transformers: corpora.INDEPENDENT), whose rate of copied /
+adapted calls is the external false-positive rate.
+
+Usage: python benchmarks/bench_code_ports.py [--candidates 300] [--no-copydetect] [--no-dolos] [--no-verdicts]
        [--copydetect-candidates N] [--out benchmarks/_work/code_ports.json]
 """
 
@@ -28,11 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fromscratch.code import attribution as attr
 from fromscratch.code import corpora
-from fromscratch.code.api import _declared
+from fromscratch.code.api import ALPHA_PORT, analyse
 from fromscratch.code.index import index_from_sources
-from fromscratch.code.score import T_UNIT_COPY, outlier_statistic, p_value, query
+from fromscratch.code.score import query
 from fromscratch.code.sources import Skipped, read_source
 
 ARCH = re.compile(r"^class (\w+For(?:CausalLM|ConditionalGeneration))\b", re.M)
@@ -55,6 +60,7 @@ def ground_truth(refs: list[Path], models: Path, cands: list[Path]) -> dict[str,
 
 
 def run_ours(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[str, list[str]], dict]:
+    """Index the references, then query every candidate (ranking by the rank score)."""
     t0 = time.perf_counter()
     parsed = []
     for p in refs:
@@ -65,28 +71,54 @@ def run_ours(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[st
     idx = index_from_sources(parsed)
     t_index = time.perf_counter() - t0
     rankings = {}
-    tests: dict[str, dict] = {}
     for c in cands:
         r = read_source(c.name, c)
         if isinstance(r, Skipped) or not r.units:
             rankings[c.name] = []
             continue
         q = query(idx, r)
-        order = np.argsort(-q.file_score, kind="stable")[:10]
+        order = np.argsort(-q.rank, kind="stable")[:10]
         rankings[c.name] = [idx.files[i] for i in order]
-        stat = outlier_statistic(q.file_score)
-        mentions = attr.extract(r.text).mentions
-        declared_top = any(_declared(mentions, idx.files[i]) for i in order[:5])
-        tests[c.name] = {"top_score": float(q.file_score[order[0]]), "pair_p": p_value(idx.null, float(q.file_score[order[0]])),
-                         "outlier_stat": stat, "outlier_p": p_value(idx.null_outlier, stat), "declared_in_top5": declared_top,
-                         "cover": float((q.mass @ (q.best[:, order[0]] >= T_UNIT_COPY)) / max(q.mass.sum(), 1e-12))}
     total = time.perf_counter() - t0
-    run_ours.tests = tests  # type: ignore[attr-defined]
-    run_ours.null = {"pair_q": [float(x) for x in np.quantile(idx.null, [0.5, 0.9, 0.99])] if len(idx.null) else None,
-                     "outlier_q": [float(x) for x in np.quantile(idx.null_outlier, [0.5, 0.9, 0.99])]
-                     if len(idx.null_outlier) else None}  # type: ignore[attr-defined]
+    run_ours.index = idx  # type: ignore[attr-defined]
     return rankings, {"seconds": total, "index_seconds": t_index, "query_seconds": total - t_index,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def relations(idx, files: list[Path], truth: dict[str, set[str]] | None = None) -> dict:
+    """The tool's own verdicts (fromscratch.code.api.analyse) on each file against the index.
+
+    With `truth` (file name -> correct model folders) also: how many are called
+    copied/adapted WITH a correct folder among their origins, and top-1 of the ranking.
+    """
+    counts = {"copied": 0, "adapted": 0, "independent": 0}
+    via: dict[str, int] = {}
+    correct = top1_hits = 0
+    flagged: list[dict] = []
+    for f in files:
+        res = analyse(f, [], indices=[idx])["files"][0]
+        counts[res["relation"]] += 1
+        dirs = truth.get(f.name) if truth else None
+        origin_dirs = {o.split("/")[0] for o in res["origins"]}
+        if res["relation"] != "independent":
+            pt = res.get("port_test") or {}
+            port_hit = pt.get("p_value") is not None and pt["p_value"] <= ALPHA_PORT
+            key = "port_test" if port_hit and len(res["origins"]) == 1 else "other_rules"
+            via[key] = via.get(key, 0) + 1
+            if truth is None:
+                flagged.append({"file": str(f), "relation": res["relation"], "origins": res["origins"][:3],
+                                "port_p": pt.get("p_value")})
+        if dirs:
+            correct += bool(origin_dirs & dirs)
+            top1_hits += bool(res["ranking"]) and res["ranking"][0]["reference_file"].split("/")[0] in dirs
+    out = {"n": len(files), "relations": counts, "flagged_via": via}
+    if truth is not None:
+        out.update({"reuse_found_with_correct_origin": correct / max(len(files), 1),
+                    "top1": top1_hits / max(len(files), 1)})
+    else:
+        out["false_positive_rate"] = (counts["copied"] + counts["adapted"]) / max(len(files), 1)
+        out["flagged"] = flagged
+    return out
 
 
 def run_copydetect(refs: list[Path], models: Path, cands: list[Path]) -> tuple[dict[str, list[str]], dict]:
@@ -146,6 +178,7 @@ def main() -> None:
                     help="run copydetect only on the first N candidates with ground truth (it is slow)")
     ap.add_argument("--no-copydetect", action="store_true")
     ap.add_argument("--no-dolos", action="store_true")
+    ap.add_argument("--no-verdicts", action="store_true", help="skip the relation counts on ports and independent code")
     ap.add_argument("--dolos-max-fp", type=float, default=None)
     ap.add_argument("--out", default=str(HERE / "_work" / "code_ports.json"))
     args = ap.parse_args()
@@ -159,18 +192,21 @@ def main() -> None:
                     "transformers": corpora.TRANSFORMERS_PORTS, "vllm": corpora.VLLM, "tools": {}}
     rk_ours, tm = run_ours(refs, models, cands)
     report["tools"]["fromscratch"] = {**top1(rk_ours, gt), **tm}
-    t = run_ours.tests  # type: ignore[attr-defined]
-    gt_tests = [t[c] for c in gt if c in t]
-    report["fromscratch_calibration"] = {
-        "null_quantiles": run_ours.null,  # type: ignore[attr-defined]
-        "ground_truth_ports_outlier_p_le_0.01": float(np.mean([(x["outlier_p"] or 1) <= 0.01 for x in gt_tests])),
-        "ground_truth_ports_pair_p_bonferroni_0.01": float(np.mean([(x["pair_p"] or 1) * len(refs) <= 0.01 for x in gt_tests])),
-        "ground_truth_ports_top_score_median": float(np.median([x["top_score"] for x in gt_tests])),
-        "ground_truth_ports_declared_origin_in_top5": float(np.mean([x["declared_in_top5"] for x in gt_tests])),
-        "all_candidates_outlier_p_le_0.01": float(np.mean([(x["outlier_p"] or 1) <= 0.01 for x in t.values()])),
-    }
-    print(report["fromscratch_calibration"], flush=True)
     print("fromscratch", report["tools"]["fromscratch"], flush=True)
+    if not args.no_verdicts:
+        idx = run_ours.index  # type: ignore[attr-defined]
+        folders = {p.relative_to(models).parts[0] for p in refs}
+        mlx = [p for p in sorted(corpora.mlx_models().glob("*.py")) if p.name != "__init__.py"]
+        mlx_gt = {p.name: {p.stem.lower()} for p in mlx if p.stem.lower() in folders}
+        report["verdicts"] = {
+            "null_quantiles": {"pair": [float(x) for x in np.quantile(idx.null, [0.5, 0.9, 0.99])],
+                               "port": [float(x) for x in np.quantile(idx.null_port, [0.5, 0.9, 0.99])]},
+            "vllm_ground_truth_ports": relations(idx, [c for c in cands if c.name in gt], gt),
+            "mlx_ground_truth_ports": relations(idx, [p for p in mlx if p.name in mlx_gt], mlx_gt),
+            "independent_implementations": relations(idx, corpora.independent_model_code()),
+        }
+        print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "flagged"} if isinstance(v, dict) else v
+                          for k, v in report["verdicts"].items()}, indent=1), flush=True)
     if not args.no_dolos:
         rk, tm = run_dolos(refs, models, cands, args.dolos_max_fp)
         report["tools"]["dolos" + (f" -M {args.dolos_max_fp}" if args.dolos_max_fp else "")] = {**top1(rk, gt), **tm}

@@ -24,7 +24,7 @@ from obfuscate import disguise
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
-_CODE_FILES = ("lang.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "evaluate.py")
+_CODE_FILES = ("lang.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py", "evaluate.py")
 
 
 def _code_version() -> str:
@@ -82,4 +82,4 @@ def test_disguised_real_model_files_rank_first(tf_corpus):
         text = disguise((models / rel).read_text(encoding="utf-8"), seed=i)
         q = query(idx, lang.parse("candidate.py", text))
         fid = idx.files.index(name)
-        assert q.file_score[fid] >= q.file_score.max() - 1e-12, (name, idx.files[int(np.argmax(q.file_score))])
+        assert q.rank[fid] >= q.rank.max() - 1e-12, (name, idx.files[int(np.argmax(q.rank))])

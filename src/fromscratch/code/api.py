@@ -19,18 +19,19 @@ from fromscratch.code import attribution as attr
 from fromscratch.code.fingerprint import feature_hash
 from fromscratch.code.index import Index, build_index, is_index_file, load_index, parse_refs
 from fromscratch.code.lang import PythonLanguage, SourceFile, Unit
-from fromscratch.code.score import T_UNIT_COPY, best_pairs, outlier_statistic, p_value, query
+from fromscratch.code.port import gap_statistic
+from fromscratch.code.score import T_UNIT_COPY, best_pairs, p_value, query
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
 
 SCHEMA = "fromscratch.code/1"
 
 # Thresholds (derivation and measured error rates: docs/code.md).
-T_FILE_COPIED = 0.80    # file score at/above which the file is "copied" from that reference
+T_FILE_COPIED = 0.80    # code (file) score at/above which the file is "copied" from that reference
 T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -> "adapted"
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
-ALPHA_OUTLIER = 0.01    # level of the outlier (port) test on the best reference
+ALPHA_PORT = 0.01       # level of the port test (identifier-overlap gap) on the best reference
 T_MATCH = 0.50          # unit pairs reported in `matches` for a copied origin
 T_MATCH_ADAPTED = 0.25  # ... and for an adapted origin (ports keep structure, not tokens)
 MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
@@ -41,7 +42,9 @@ TOP = 5
 class _Hit:
     index: Index
     file_id: int
-    score: float
+    score: float          # code (file) score: the copy thresholds apply to it
+    rank: float           # ranking score: mean of code score and identifier Jaccard; p is its p-value
+    ident_jac: float
     p: float | None
     cover: float          # share of candidate mass in units that are copies of this file's units
     tok: float            # token-channel file score
@@ -145,7 +148,7 @@ def _declared(mentions: list[str], reference_file: str) -> bool:
 def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, cache: _RefCache) -> tuple[dict, list[dict]]:
     hits: list[_Hit] = []
     queries = {}
-    outlier: dict | None = None
+    port: dict | None = None
     ported: list[tuple[Index, int]] = []
     for index in indices:
         q = query(index, sf)
@@ -153,35 +156,37 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         total = q.mass.sum()
         if total <= 0:
             continue
-        stat = outlier_statistic(q.file_score)
-        p_out = p_value(index.null_outlier, stat)
-        top = int(np.argmax(q.file_score))
-        if outlier is None or (p_out is not None and (outlier["p_value"] is None or p_out < outlier["p_value"])):
-            outlier = {"reference_file": index.files[top], "statistic": round(stat, 6),
-                       "p_value": None if p_out is None else round(p_out, 6)}
-        if p_out is not None and p_out <= ALPHA_OUTLIER and q.file_score[top] > 0:
+        stat, top = gap_statistic(index, q.ident_jac)
+        p_port = p_value(index.null_port, stat) if top >= 0 else None
+        if top >= 0 and (port is None or (p_port is not None and (port["p_value"] is None or p_port < port["p_value"]))):
+            port = {"reference_file": index.files[top], "statistic": round(stat, 6),
+                    "p_value": None if p_port is None else round(p_port, 6)}
+        if p_port is not None and p_port <= ALPHA_PORT:
             ported.append((index, top))
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
-        order = np.argsort(-q.file_score, kind="stable")[: max(TOP, 20)]
+        order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
+        order += [fid for ix, fid in ported if ix is index and fid not in order]
         chans = {c: (q.mass @ _channel_file_scores(q, index, c)) / total for c in ("tok", "ident", "struct")}
         for fid in order:
-            s = float(q.file_score[fid])
-            if s <= 0:
+            r = float(q.rank[fid])
+            if r <= 0:
                 continue
-            hits.append(_Hit(index, int(fid), s, p_value(index.null, s), float(cover[fid]),
-                             float(chans["tok"][fid]), float(chans["ident"][fid]), float(chans["struct"][fid])))
-    hits.sort(key=lambda h: (-h.score, h.index.files[h.file_id]))
-    ranking = [{"reference_file": h.index.files[h.file_id], "score": round(h.score, 6),
-                "p_value": None if h.p is None else round(h.p, 6)} for h in hits[:TOP]]
+            hits.append(_Hit(index, fid, float(q.file_score[fid]), r, float(q.ident_jac[fid]), p_value(index.null, r),
+                             float(cover[fid]), float(chans["tok"][fid]), float(chans["ident"][fid]),
+                             float(chans["struct"][fid])))
+    hits.sort(key=lambda h: (-h.rank, h.index.files[h.file_id]))
+    ranking = [{"reference_file": h.index.files[h.file_id], "score": round(h.rank, 6),
+                "p_value": None if h.p is None else round(h.p, 6),
+                "code_score": round(h.score, 6), "identifier_score": round(h.ident_jac, 6)} for h in hits[:TOP]]
     notices = attr.extract(sf.text)
     declared = {id(h) for h in hits[:TOP] if _declared(notices.mentions, h.index.files[h.file_id])}
     copied, adapted = [], []
     for h in hits:
         significant = h.p is not None and h.p * n_refs <= ALPHA_FAMILY
-        port = any(ix is h.index and fid == h.file_id for ix, fid in ported)
+        is_port = any(ix is h.index and fid == h.file_id for ix, fid in ported)
         if h.score >= T_FILE_COPIED:
             copied.append(h)
-        elif h.cover >= T_COVER_ADAPTED or h.score >= T_FILE_ADAPTED or significant or port or id(h) in declared:
+        elif h.cover >= T_COVER_ADAPTED or h.score >= T_FILE_ADAPTED or significant or is_port or id(h) in declared:
             adapted.append(h)
     origins = copied + adapted
     relation = "copied" if copied else ("adapted" if adapted else "independent")
@@ -220,11 +225,11 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
                             "reference_file": name, "reference_lines": [rstart, int(h.index.unit_end[ri])],
                             "score": round(s, 6), "kind": kind,
                             "candidate_unit": cu.name, "reference_unit": rname})
-    if outlier is not None:
-        evidence.append({"kind": "outlier", "reference_file": outlier["reference_file"], "score": outlier["p_value"],
-                         "detail": f"best reference stands out from this file's score profile: statistic "
-                                   f"{outlier['statistic']:.2f}, p = {outlier['p_value']} against reference files "
-                                   f"scored against unrelated files of the corpus"})
+    if port is not None:
+        evidence.append({"kind": "port", "reference_file": port["reference_file"], "score": port["p_value"],
+                         "detail": f"identifier overlap with this reference stands {port['statistic']:.3f} (Jaccard) "
+                                   f"above every reference not linked to it; p = {port['p_value']} against reference "
+                                   f"files scored against the files they are not linked to"})
     for m in notices.mentions:
         evidence.append({"kind": "mention", "reference_file": None, "score": None, "detail": m})
     entry = {
@@ -235,7 +240,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         "attribution": {"licence": notices.licence, "copyright": notices.copyright,
                         "mentions": notices.mentions, "attributed": attributed},
         "evidence": evidence,
-        "outlier_test": outlier,
+        "port_test": port,
     }
     if sf.note:
         entry["note"] = sf.note
@@ -274,5 +279,5 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
                        "skipped": [{"file": f, "reason": r} for ix in indices for f, r in ix.skipped]},
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
-                       "outlier_alpha": ALPHA_OUTLIER},
+                       "port_alpha": ALPHA_PORT},
     }

@@ -23,6 +23,11 @@ from fromscratch.cache import cache_dir
 TRANSFORMERS_COPIES = "4.46.3"  # many `# Copied from` annotations (later releases moved to modular files)
 TRANSFORMERS_PORTS = "5.24.0"   # contemporary with the vLLM release below
 VLLM = "0.33.0"
+MLX_LM = "0.32.2"  # Apple MLX ports of transformers models (another framework, another API)
+# Model code written independently of transformers (own module structure and names),
+# the external check of the port test's false-positive rate: (package, version, folder inside the wheel)
+INDEPENDENT = (("litgpt", "0.5.13", "litgpt/"), ("torchtune", "0.6.1", "torchtune/"),
+               ("x-transformers", "2.31.10", "x_transformers/"))
 
 
 class CorpusUnavailable(RuntimeError):
@@ -75,6 +80,26 @@ def transformers_models(version: str = TRANSFORMERS_COPIES) -> Path:
 def vllm_models(version: str = VLLM) -> Path:
     """vLLM's `model_executor/models` folder."""
     return _extract("vllm", version, "vllm/model_executor/models/")
+
+
+def mlx_models(version: str = MLX_LM) -> Path:
+    """mlx-lm's `models` folder."""
+    return _extract("mlx-lm", version, "mlx_lm/models/")
+
+
+def independent_model_code() -> list[Path]:
+    """Model files of the INDEPENDENT packages: litgpt's model, adapters and LoRA; torchtune's modules and
+    model builders; x-transformers."""
+    out: list[Path] = []
+    for package, version, prefix in INDEPENDENT:
+        root = _extract(package, version, prefix)
+        if package == "litgpt":
+            out += [root / n for n in ("model.py", "adapter.py", "adapter_v2.py", "lora.py")]
+        elif package == "torchtune":
+            out += sorted(root.glob("modules/*.py")) + sorted(root.glob("models/*/*.py"))
+        else:
+            out += sorted(root.glob("*.py"))
+    return [p for p in out if p.is_file() and p.name != "__init__.py"]
 
 
 def model_files(models: Path) -> list[Path]:

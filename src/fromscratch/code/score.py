@@ -12,6 +12,11 @@ File score: every candidate unit takes its best match inside the reference file
 (so reordered functions and split files do not matter), and the file score is the
 mean of those best matches weighted by each unit's informative mass (tiny helpers
 and boilerplate weigh little).
+
+Rank score: the mean of the file score and the file-level identifier Jaccard
+(`port.identifier_jaccard`). A copy scores high on both; a port between frameworks
+scores low on code but keeps the origin's names, and the names decide between
+references whose code scores are all near the floor.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import scipy.sparse as sp
 
 from fromscratch.code.fingerprint import CHANNELS, unit_digest, unit_features
 from fromscratch.code.lang import SourceFile
+from fromscratch.code.port import identifier_jaccard, pseudo_candidate_gap
 
 ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
 T_UNIT_COPY = 0.70  # unit score from which a definition counts as a copy (docs/code.md: how it was fixed)
@@ -38,6 +44,8 @@ class Query:
     mass: np.ndarray            # informative mass of each candidate unit
     best: np.ndarray            # n_cand_units x n_ref_files: best unit score inside each file
     file_score: np.ndarray      # n_ref_files
+    ident_jac: np.ndarray       # n_ref_files: idf-weighted Jaccard of the two files' identifier sets
+    rank: np.ndarray            # n_ref_files: (file_score + ident_jac) / 2, the ranking score
 
 
 def combine(s: dict[str, np.ndarray], present: dict[str, np.ndarray]) -> np.ndarray:
@@ -112,11 +120,17 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
     best = np.zeros((n_u, n_files))
     if total.nnz:
         np.maximum.at(best, (total.row, index.unit_file[total.col]), total.data)
+    ident_cols, ident_unseen = index.lookup("ident", set().union(*(f["ident"] for f in feats)) if feats else set())
+    jac = identifier_jaccard(index, ident_cols, ident_unseen)
     if exclude_files:
         best[:, sorted(exclude_files)] = 0.0
+        jac[sorted(exclude_files)] = 0.0
     denom = mass.sum()
-    file_score = (mass @ best) / denom if denom > 0 else np.zeros(n_files)
-    return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=np.clip(file_score, 0.0, 1.0))
+    file_score = np.clip((mass @ best) / denom if denom > 0 else np.zeros(n_files), 0.0, 1.0)
+    if denom <= 0:
+        jac = np.zeros(n_files)
+    return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=file_score,
+                 ident_jac=jac, rank=(file_score + jac) / 2)
 
 
 def _digest_pairs(index, digests: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -159,23 +173,6 @@ def _order_key(name: str) -> bytes:
     return hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
 
 
-LINK_COVER = 0.05  # share of a file's informative mass in copied units from which two files are "linked"
-
-
-def outlier_statistic(file_score: np.ndarray, keep: np.ndarray | None = None) -> float:
-    """How far the best reference stands out from this candidate's own score profile.
-
-    (best - median) / (90th percentile - median) over the reference files: scale-free,
-    so a port whose absolute scores are low (its API code is new) but whose origin
-    stands clear of the rest of the corpus scores high.
-    """
-    s = file_score if keep is None else file_score[keep]
-    if len(s) < 10:
-        return 0.0
-    med, q90, top = np.quantile(s, 0.5), np.quantile(s, 0.9), float(s.max())
-    return float((top - med) / max(q90 - med, 1e-6))
-
-
 def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """Two nulls from reference files scored as if they were candidates.
 
@@ -183,14 +180,13 @@ def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int =
     against the index, leaving out itself and every file of its own folder (its own
     model).
 
-    1. Pair null: the pooled scores against all other files — what a file scores
-       against code it was not taken from, in the same corpus and role. Copy
+    1. Pair null: the pooled rank scores against all other files — what a file
+       scores against code it was not taken from, in the same corpus and role. Copy
        families inside the corpus land in this pool too and only make p-values
        larger (conservative). Sorted, subsampled to at most 20,000 values.
-    2. Outlier null: `outlier_statistic` over the files the pseudo-candidate is not
-       linked to (no copied units covering >= LINK_COVER of its mass), i.e. the
-       statistic when the corpus holds no origin of the file. One value per
-       pseudo-candidate.
+    2. Port null: `port.gap_statistic` over the files the pseudo-candidate is not
+       linked to, i.e. the statistic when the corpus holds no origin of the file.
+       One value per pseudo-candidate.
     """
     empty = np.zeros(0, dtype=np.float32)
     if len(parsed) < 3:
@@ -204,13 +200,11 @@ def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int =
         q = query(index, sf, exclude_files=same)
         keep = np.ones(len(index.files), dtype=bool)
         keep[sorted(same)] = False
-        vals.append(q.file_score[keep])
-        total = q.mass.sum()
-        if total > 0:
-            cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
-            unlinked = keep & (cover < LINK_COVER)
-            if unlinked.sum() >= 10:
-                gaps.append(outlier_statistic(q.file_score, unlinked))
+        vals.append(q.rank[keep])
+        if q.mass.sum() > 0:
+            gap = pseudo_candidate_gap(index, fi, q.ident_jac)
+            if gap is not None:
+                gaps.append(gap)
     pool = np.sort(np.concatenate(vals)).astype(np.float32) if vals else empty
     if len(pool) > 20000:
         pool = pool[np.linspace(0, len(pool) - 1, 20000).round().astype(np.int64)]

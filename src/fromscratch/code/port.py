@@ -1,0 +1,122 @@
+"""File-level identifier overlap and the port test.
+
+WHY: a port between frameworks (a vLLM or MLX model file re-implementing a
+transformers one) rewrites the code around the model, so its token and structure
+scores against the origin are barely above those of unrelated files. What a port
+keeps is the origin's vocabulary: class names, attribute names (checkpoints are
+loaded by name), config keys. So the identifier channel is also compared file to
+file, as an idf-weighted Jaccard of the two files' identifier sets, and a port is
+recognised when ONE reference family's overlap stands clear of every reference
+not linked to that family.
+
+Port statistic for a candidate with identifier Jaccard J over the reference files:
+    j* = argmax J,   gap = J[j*] - max{ J[k] : k not linked to j* }
+where k is linked to j* when they are in the same folder or one file has >= LINK_COVER
+of its informative token mass in units copied (token score >= T_UNIT_COPY) from
+the other. Linked files are left out because transformers-style corpora hold
+families of near-identical files (llama / mistral / qwen2): a port of llama scores
+high against all of them, and that is not evidence against it. The null is the
+same statistic for reference files scored as candidates over only the files they
+are not linked to (the corpus holds no origin of them); see `port_null`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+LINK_COVER = 0.05  # share of a file's informative token mass in copied units from which two files are "linked"
+T_LINK_UNIT = 0.70  # token score from which a unit counts as copied (the unit copy threshold, score.T_UNIT_COPY)
+
+
+def _file_by_unit(index) -> sp.csr_matrix:
+    n_u = len(index.unit_file)
+    return sp.csr_matrix((np.ones(n_u), (index.unit_file.astype(np.int64), np.arange(n_u))),
+                         shape=(len(index.files), n_u))
+
+
+def file_identifiers(index) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Binary files x identifier-vocabulary matrix and each file's idf mass (cached on the index)."""
+    cached = getattr(index, "_file_ident", None)
+    if cached is not None:
+        return cached
+    m = (_file_by_unit(index) @ index.mat["ident"]).tocsr()
+    m.data[:] = 1.0
+    mass = np.asarray(m @ index.idf["ident"].astype(np.float64)).ravel()
+    index._file_ident = (m, mass)
+    return index._file_ident
+
+
+def identifier_jaccard(index, cols: np.ndarray, unseen: int) -> np.ndarray:
+    """idf-weighted Jaccard of a file's identifier set (known columns + unseen count) with every reference file."""
+    m, mass = file_identifiers(index)
+    w = index.idf["ident"].astype(np.float64)
+    v = np.zeros(len(w))
+    v[cols] = w[cols]
+    inter = np.asarray(m @ v).ravel()
+    own = float(v.sum()) + unseen * index.idf_unseen()
+    union = own + mass - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def linked_files(index, fid: int) -> np.ndarray:
+    """Boolean mask of reference files linked to file `fid` (same folder, or copied units either way)."""
+    cache = index.__dict__.setdefault("_linked", {})
+    if fid in cache:
+        return cache[fid]
+    n_files = len(index.files)
+    a, b = int(index.file_units[fid]), int(index.file_units[fid + 1])
+    mask = np.array([g == index.groups[fid] for g in index.groups], dtype=bool)
+    if b > a:
+        w = index.idf["tok"].astype(np.float64)
+        mat = index.mat["tok"]
+        mass = index.mass["tok"].astype(np.float64)
+        shared = (mat[a:b].multiply(w[None, :]).tocsr() @ index.matT("tok")).tocoo()
+        denom = np.maximum(mass[a:b][shared.row], mass[shared.col])
+        s = np.where(denom > 0, shared.data / np.where(denom > 0, denom, 1.0), 0.0)
+        copied = s >= T_LINK_UNIT
+        rows, cols = shared.row[copied], shared.col[copied]
+        # identical normalised units are copies whatever their features weigh
+        same = index.digest[a:b]
+        for i, d in enumerate(same):
+            if d:
+                hit = np.flatnonzero(index.digest == d)
+                rows = np.concatenate([rows, np.full(len(hit), i)])
+                cols = np.concatenate([cols, hit])
+        file_mass = np.bincount(index.unit_file, weights=mass, minlength=n_files)
+        if len(rows):
+            # fid -> k: share of fid's mass in units with a copied partner in k
+            pair = np.unique(rows.astype(np.int64) * n_files + index.unit_file[cols])
+            out_mass = np.bincount(pair % n_files, weights=mass[a:b][pair // n_files], minlength=n_files)
+            # k -> fid: share of k's mass in units with a copied partner in fid
+            ref_units = np.unique(cols)
+            in_mass = np.bincount(index.unit_file[ref_units], weights=mass[ref_units], minlength=n_files)
+            own = file_mass[fid]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mask |= (out_mass / max(own, 1e-12)) >= LINK_COVER
+                mask |= np.where(file_mass > 0, in_mass / np.where(file_mass > 0, file_mass, 1.0), 0.0) >= LINK_COVER
+    mask[fid] = True
+    cache[fid] = mask
+    return mask
+
+
+def gap_statistic(index, jac: np.ndarray, allowed: np.ndarray | None = None) -> tuple[float, int]:
+    """(gap, j*): how far the best reference's identifier overlap stands above every unlinked one."""
+    v = jac if allowed is None else np.where(allowed, jac, -1.0)
+    if len(v) == 0 or v.max() <= 0:
+        return 0.0, -1
+    top = int(np.argmax(v))
+    rest = ~linked_files(index, top)
+    if allowed is not None:
+        rest &= allowed
+    if not rest.any():
+        return 0.0, top
+    return float(v[top] - v[rest].max()), top
+
+
+def pseudo_candidate_gap(index, fid: int, jac: np.ndarray) -> float | None:
+    """The gap statistic of reference file `fid` over the files not linked to it (None if too few)."""
+    allowed = ~linked_files(index, fid)
+    if allowed.sum() < 10:
+        return None
+    return gap_statistic(index, jac, allowed)[0]
