@@ -1,0 +1,164 @@
+"""The port test and the identifier ranking on a generated corpus.
+
+120 model files in one framework's style, each with its own vocabulary (class
+prefix, attribute and config names) and its own arithmetic; candidates in another
+framework's style: a port that keeps one model's names while rewriting every line
+of code, and an independent file with names of its own. The corpus is big enough
+for a conformal p-value below 0.01 (the null has > 100 values).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from fromscratch.code.api import ALPHA_PORT, analyse
+from fromscratch.code.index import index_from_sources
+from fromscratch.code.lang import PythonLanguage
+from fromscratch.code.port import T_LINK_UNIT, gap_statistic, linked_files
+from fromscratch.code.score import T_UNIT_COPY, query
+
+N_MODELS = 120
+PY = PythonLanguage()
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice("bcdfgklmnprstvz") + rng.choice("aeiou") for _ in range(3))
+
+
+def _vocab(i: int) -> dict[str, str]:
+    rng = random.Random(1000 + i)
+    w = [_word(rng) for _ in range(9)]
+    return {"P": w[0].capitalize() + w[1].capitalize(), "a1": f"{w[2]}_proj", "a2": f"{w[3]}_out",
+            "a3": f"{w[4]}_scale", "a4": f"{w[5]}_gate", "c1": f"{w[6]}_size", "c2": f"{w[7]}_dim",
+            "c3": f"{w[8]}_factor"}
+
+
+# statement shapes that differ in their normalised tokens (operators, keywords, brackets), so each
+# model's arithmetic is its own, as real model files' is
+_STEPS = ["h = h * 2 + self.{s}", "h = h ** 2 - h / 3", "h = torch.clamp(h, min=-1.0, max=1.0)",
+          "h = h[..., : h.shape[-1] // 2]", "if h.dim() > 2:\n            h = h.flatten(1)",
+          "h = h / (h.norm(dim=-1, keepdim=True) + 1e-6)", "h = torch.where(h > 0, h, -h * self.{s})",
+          "h = h @ h.transpose(-1, -2) if self.training else h", "h = h.masked_fill(h < 0, 0.0)",
+          "for _ in range(2):\n            h = h - h.mean(-1, keepdim=True)", "h = (h - h.min()) % 7",
+          "h = h.view(h.size(0), -1).contiguous()"]
+_OPS = ["torch.tanh", "torch.sigmoid", "torch.relu", "torch.exp", "torch.sin", "torch.cos"]
+
+
+def framework_a(i: int) -> str:
+    """A model file in the reference framework's style, with model i's names and arithmetic."""
+    v = _vocab(i)
+    rng = random.Random(i)
+    op1, op2 = rng.sample(_OPS, 2)
+    k = rng.randint(2, 9)
+    extra = "\n".join("        " + rng.choice(_STEPS).format(s=v["a3"]) for _ in range(rng.randint(6, 10)))
+    return f'''import torch
+from torch import nn
+
+
+class {v["P"]}Attention(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.{v["a1"]} = nn.Linear(config.{v["c1"]}, config.{v["c2"]})
+        self.{v["a2"]} = nn.Linear(config.{v["c2"]}, config.{v["c1"]})
+        self.{v["a3"]} = config.{v["c3"]}
+
+    def forward(self, hidden_states):
+        h = self.{v["a1"]}(hidden_states)
+{extra}
+        h = {op1}(h) * {k}
+        return self.{v["a2"]}(h) + hidden_states
+
+
+class {v["P"]}Block(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.attention = {v["P"]}Attention(config)
+        self.{v["a4"]} = nn.Linear(config.{v["c1"]}, config.{v["c1"]})
+
+    def forward(self, hidden_states):
+        g = {op2}(self.{v["a4"]}(hidden_states))
+        return self.attention(hidden_states) * g
+'''
+
+
+def framework_b(v: dict[str, str]) -> str:
+    """The same model structure written against another API: no line of code in common."""
+    return f'''import mx
+
+
+class {v["P"]}Attention(mx.Module):
+    def setup(self, args):
+        self.{v["a1"]} = mx.Dense(args.{v["c1"]}, args.{v["c2"]}, use_bias=True)
+        self.{v["a2"]} = mx.Dense(args.{v["c2"]}, args.{v["c1"]}, use_bias=True)
+        self.{v["a3"]} = float(args.{v["c3"]})
+
+    def __call__(self, x, cache=None):
+        y = mx.apply(self.{v["a1"]}, x)
+        y = mx.fma(y, self.{v["a3"]}, cache)
+        return mx.add(mx.apply(self.{v["a2"]}, mx.activation(y)), x)
+
+
+class {v["P"]}Block(mx.Module):
+    def setup(self, args):
+        self.attention = {v["P"]}Attention(args)
+        self.{v["a4"]} = mx.Dense(args.{v["c1"]}, args.{v["c1"]}, use_bias=True)
+
+    def __call__(self, x, cache=None):
+        return mx.mul(self.attention(x, cache), mx.gate(mx.apply(self.{v["a4"]}, x)))
+'''
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    parsed = [(f"fw/m{i:03d}/modeling_m{i:03d}.py", PY.parse(f"m{i}.py", framework_a(i))) for i in range(N_MODELS)]
+    # model 5 copies model 4's attention class verbatim (a copy family, as transformers has)
+    text5 = framework_a(5)
+    att4 = framework_a(4).split("class ")[1]
+    text5 += "\n\nclass " + att4.replace(_vocab(4)["P"] + "Attention", "Borrowed" + _vocab(4)["P"] + "Attention")
+    parsed[5] = (parsed[5][0], PY.parse("m5.py", text5))
+    return index_from_sources(parsed)
+
+
+def test_link_threshold_is_the_unit_copy_threshold():
+    assert T_LINK_UNIT == T_UNIT_COPY
+
+
+def test_copy_family_is_linked_and_unrelated_models_are_not(corpus):
+    f4 = corpus.files.index("fw/m004/modeling_m004.py")
+    f5 = corpus.files.index("fw/m005/modeling_m005.py")
+    f9 = corpus.files.index("fw/m009/modeling_m009.py")
+    assert linked_files(corpus, f4)[f5] and linked_files(corpus, f5)[f4]
+    assert not linked_files(corpus, f4)[f9]
+
+
+def test_port_keeps_names_only_and_is_adapted_from_its_origin(corpus, tmp_path):
+    port = tmp_path / "port.py"
+    port.write_text(framework_b(_vocab(37)))
+    q = query(corpus, PY.parse("port.py", port.read_text()))
+    origin = corpus.files.index("fw/m037/modeling_m037.py")
+    assert int(np.argmax(q.rank)) == origin
+    gap, top = gap_statistic(corpus, q.ident_jac)
+    assert top == origin and gap > 0
+    res = analyse(port, [], indices=[corpus])["files"][0]
+    assert res["port_test"]["reference_file"] == "fw/m037/modeling_m037.py"
+    assert res["port_test"]["p_value"] <= ALPHA_PORT
+    assert res["relation"] == "adapted" and res["origins"][0] == "fw/m037/modeling_m037.py"
+    assert res["ranking"][0]["reference_file"] == "fw/m037/modeling_m037.py"
+    assert res["ranking"][0]["code_score"] < 0.35  # not adapted by its code: the names decide
+
+
+def test_independent_file_in_the_other_framework_is_independent(corpus, tmp_path):
+    own = tmp_path / "own.py"
+    names = _vocab(10_000)  # a vocabulary of its own, with a few names that three unrelated models also use
+    names.update(a1=_vocab(3)["a1"], c2=_vocab(50)["c2"], a4=_vocab(80)["a4"])
+    own.write_text(framework_b(names))
+    res = analyse(own, [], indices=[corpus])["files"][0]
+    assert res["relation"] == "independent"
+    assert res["port_test"]["p_value"] > ALPHA_PORT
+
+
+def test_null_has_enough_values_for_the_port_level(corpus):
+    assert len(corpus.null_port) >= 1 / ALPHA_PORT
