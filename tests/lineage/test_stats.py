@@ -113,3 +113,39 @@ def test_tails_match_scipy_stats_bit_for_bit():
     assert [stats.norm_sf(z) for z in zs] == [float(sps.norm.sf(z)) for z in zs]
     ps = (10.0 ** np.random.default_rng(1).uniform(-300, np.log10(0.5), 500)).tolist() + [1e-300, 0.49]
     assert [stats.norm_isf(p) for p in ps] == [float(sps.norm.isf(p)) for p in ps]
+
+
+@pytest.mark.parametrize("units,coords,kept", [(300, 190, 150), (5, 40, 40), (64, 12, 1), (1, 30, 7)])
+def test_aligned_profile_is_the_unpacked_slice(units, coords, kept):
+    """compare's cheaper profile slicing: same float32 bits and the same memory layout as before."""
+    from fromscratch.lineage.compare import _aligned_profile
+    from fromscratch.lineage.fingerprint import _q8, unpack_profile
+
+    rng = np.random.default_rng(units + coords)
+    raw = rng.standard_normal((units, coords)).astype(np.float32)
+    raw[0] = 0.0  # an all-zero unit (scale fallback)
+    pos = np.sort(rng.choice(coords, kept, replace=False))
+    signs = np.where(rng.random(kept) < 0.5, -1.0, 1.0).astype(np.float32)
+    for p in (_q8(raw), raw):
+        for sg in (signs, None):
+            want = unpack_profile(p)[:, pos] * (np.ones(kept, np.float32) if sg is None else sg)[None, :]
+            got = _aligned_profile(p, pos, sg)
+            # strides of length-1 axes mean nothing; the others fix every later reduction order
+            layout = [(st, n) for st, n in zip(want.strides, want.shape) if n > 1]
+            assert got.dtype == want.dtype and [(st, n) for st, n in zip(got.strides, got.shape) if n > 1] == layout
+            assert np.array_equal(got.view(np.int32), want.view(np.int32))
+
+
+def test_argmax_abs_is_argmax_of_abs():
+    """Ties between +m and -m, signed zeros, NaN and infinities pick what argmax(|x|) picks."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-3, 4, size=(4000, 9)).astype(np.float32)  # many ties
+    x[::7] = 0.0
+    x[1::7] = -0.0
+    x[2::11, 3] = np.nan
+    x[3::13, 5] = -np.inf
+    x[4::13, 1] = np.inf
+    x[5::13, 2] = -np.inf
+    y = rng.standard_normal((300, 5000)).astype(np.float32)
+    for a in (x, y, x.astype(np.float64), -x):
+        assert np.array_equal(stats.argmax_abs(a), np.argmax(np.abs(a), axis=1))

@@ -102,7 +102,23 @@ class _Alignment:
         self.c_coords, self.r_coords = c_coords, r_coords
         self.size = len(c_pos)
         self.key = name
+        self.all_positive = bool(np.all(signs == 1))
         self.split: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _aligned_profile(p: np.ndarray, pos: np.ndarray, signs: np.ndarray | None) -> np.ndarray:
+    """``unpack_profile(p)[:, pos] * signs[None, :]``: the same floats in the same memory layout.
+
+    Cheaper: the columns are taken from the int8 codes before they are scaled
+    (each value is still code * row scale in float32), and ``signs=None`` stands
+    for all +1 (multiplying by 1 changes nothing).
+    """
+    if p.dtype == np.int8:
+        scale = np.ascontiguousarray(p[:, :4]).view(np.float32)
+        x = p[:, 4:][:, pos].astype(np.float32) * scale
+    else:
+        x = unpack_profile(p)[:, pos]
+    return x if signs is None else x * signs[None, :]
 
 
 def _identity_alignment(cc: np.ndarray, rc: np.ndarray) -> _Alignment | None:
@@ -135,25 +151,20 @@ def _anchor_alignment(cc: np.ndarray, rc: np.ndarray, res: stats.AnchorResult) -
 
 
 def _anchor_rows(fp: Fingerprint, tower: str, parts: set[str] | None, head: bool = False):
+    """(keys, rows, where) of a tower's anchor table; ``where`` = (stored array, its row indices or None for all)."""
     if head:
         k, r = fp.arrays.get(f"head_keys|{tower}"), fp.arrays.get(f"head_rows|{tower}")
-        return (k, r) if k is not None else (None, None)
+        return (k, r, (f"head_rows|{tower}", None)) if k is not None else (None, None, None)
     k = fp.arrays.get(f"anchor_keys|{tower}")
     if k is None:
-        return None, None
+        return None, None, None
     r = fp.arrays[f"anchor_rows|{tower}"]
+    idx = None
     if parts is not None:
         codes = fp.arrays[f"anchor_part|{tower}"]
         sel = np.isin(codes, [ANCHOR_PARTS.index(p) for p in parts])
-        k, r = k[sel], r[sel]
-    return k, r
-
-
-def _shared(kc, rc, kr, rr):
-    if kc is None or kr is None:
-        return None, None
-    _, ic, ir = np.intersect1d(kc, kr, assume_unique=False, return_indices=True)
-    return rc[ic].astype(np.float32), rr[ir].astype(np.float32)
+        k, r, idx = k[sel], r[sel], np.flatnonzero(sel)
+    return k, r, (f"anchor_rows|{tower}", idx)
 
 
 def _seed(base: int, *parts: Any) -> int:
@@ -178,19 +189,37 @@ class Comparison:
         self.layer_maps: dict[str, dict[int, int]] = {}
         self._prepared: dict[tuple, stats.PreparedUnits] = {}
         self._anchor_memo: dict[tuple, stats.AnchorResult] = {}
+        self._whiten_memo: dict[tuple, np.ndarray] = {}
 
-    def _anchor_test(self, kc: np.ndarray, rc_: np.ndarray, kr: np.ndarray, rr: np.ndarray, tag: tuple):
-        """anchor_test on the rows both tables share, memoised on the shared keys."""
-        ec, er = _shared(kc, rc_, kr, rr)
-        if ec is None or len(ec) < 8:
+    def _anchor_test(self, cand: tuple, ref: tuple, tag: tuple):
+        """anchor_test on the rows two tables ((keys, rows, where) each) share, memoised on the shared keys.
+
+        Each side's table of shared rows is whitened once per compare (the same
+        table meets several others), recognised by where its rows are stored.
+        """
+        (kc, rc_, cwhere), (kr, rr, rwhere) = cand, ref
+        if kc is None or kr is None:
             return None, 0
-        common = np.intersect1d(kc, kr)
-        key = (tag, hashlib.sha256(common.tobytes()).hexdigest(), ec.shape, er.shape)
+        common, ic, ir = np.intersect1d(kc, kr, assume_unique=False, return_indices=True)
+        if len(ic) < 8:
+            return None, 0
+        key = (tag, hashlib.sha256(common.tobytes()).hexdigest(), (len(ic), *rc_.shape[1:]), (len(ir), *rr.shape[1:]))
         res = self._anchor_memo.get(key)
         if res is None:
-            res = stats.anchor_test(ec, er, seed=_seed(self.seed, "anchor", *tag))
+            res = stats.anchor_test(self._whitened("c", cwhere, ic, rc_), self._whitened("r", rwhere, ir, rr),
+                                    seed=_seed(self.seed, "anchor", *tag), whitened=True)
             self._anchor_memo[key] = res
-        return res, len(ec)
+        return res, len(ic)
+
+    def _whitened(self, side: str, where: tuple, pick: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``stats.whiten`` of ``rows[pick]`` (as float32, as the test has always read them), memoised."""
+        name, idx = where
+        stored = pick if idx is None else idx[pick]
+        key = (side, name, hashlib.sha256(np.asarray(stored, dtype=np.int64).tobytes()).hexdigest())
+        got = self._whiten_memo.get(key)
+        if got is None:
+            got = self._whiten_memo[key] = stats.whiten(rows[pick].astype(np.float32))
+        return got
 
     def _prep(self, side: str, comp: str, role: str, extra: str, al: _Alignment,
               units: int = 256) -> stats.PreparedUnits:
@@ -198,10 +227,10 @@ class Comparison:
         got = self._prepared.get(key)
         if got is None:
             if side == "c":
-                x = unpack_profile(self.cprof[comp][(role, extra)])[:, al.c_pos] * al.signs[None, :]
+                x = _aligned_profile(self.cprof[comp][(role, extra)], al.c_pos, None if al.all_positive else al.signs)
                 got = stats.prepare_units(x, *al.split, max_units=units, seed=_seed(self.seed, "units", comp, role, extra))
             else:
-                y = unpack_profile(self.rprof[comp][(role, extra)])[:, al.r_pos]
+                y = _aligned_profile(self.rprof[comp][(role, extra)], al.r_pos, None)
                 got = stats.prepare_units(y, *al.split)
             self._prepared[key] = got
         return got
@@ -258,9 +287,8 @@ class Comparison:
 
     def _setup_alignments(self) -> None:
         for a, b in self._tower_pairs():
-            kc, rc_ = _anchor_rows(self.c, a, EVIDENCE_PARTS)
-            kr, rr = _anchor_rows(self.r, b, EVIDENCE_PARTS)
-            res, _ = self._anchor_test(kc, rc_, kr, rr, ("rows", a, b, False, False)) if kc is not None and kr is not None else (None, 0)
+            res, _ = self._anchor_test(_anchor_rows(self.c, a, EVIDENCE_PARTS), _anchor_rows(self.r, b, EVIDENCE_PARTS),
+                                       ("rows", a, b, False, False))
             aligns: list[_Alignment] = []
             cc = self.c.arrays.get(f"coords|{a}")
             rc = self.r.arrays.get(f"coords|{b}")
@@ -475,18 +503,20 @@ class Comparison:
         (tokens, positions) as units under each residual alignment of the tower
         and has the exact sign-flip null, which also works for short tables.
         """
-        kc, rc_ = _anchor_rows(self.c, tower, part, head=head)
+        ctable = _anchor_rows(self.c, tower, part, head=head)
+        kc, rc_ = ctable[:2]
         if kc is None or len(kc) == 0:
             return {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0, "reference": None,
                     "powered": False, "reason": "no model-independent rows (no tokenizer / anchor)"}
         tests: list[dict[str, Any]] = []
         for b in sorted(self.r.meta["towers"]):
             for use_head in ([True, False] if "tokens" in part else [False]):
-                kr, rr = _anchor_rows(self.r, b, part, head=use_head)
+                rtable = _anchor_rows(self.r, b, part, head=use_head)
+                kr, rr = rtable[:2]
                 if kr is None or len(kr) == 0:
                     continue
                 rname = self._ref_component_name(b, part, use_head)
-                res, _ = self._anchor_test(kc, rc_, kr, rr, ("rows", tower, b, head, use_head))
+                res, _ = self._anchor_test(ctable, rtable, ("rows", tower, b, head, use_head))
                 if res is not None:
                     tests.append({"p": res.p_value, "similarity": res.similarity, "powered": res.powered,
                                   "reference": rname, "statistic": "anchor coordinate-correspondence test",
@@ -660,7 +690,6 @@ class Comparison:
 
     # ------------------------------------------------------------------ run
     def run(self) -> list[dict[str, Any]]:
-        stats._WHITEN_MEMO.clear()
         try:
             identical = self._identical()
             self._setup_alignments()
@@ -669,7 +698,7 @@ class Comparison:
             self._layer_map()
             return self._finish(identical)
         finally:
-            stats._WHITEN_MEMO.clear()
+            self._whiten_memo.clear()
 
     def _finish(self, identical: dict[str, str | None]) -> list[dict[str, Any]]:
         tested = sorted(n for n, r in self.results.items() if not r.get("norm") and r.get("relation") is None)

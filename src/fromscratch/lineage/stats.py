@@ -140,7 +140,7 @@ def unit_test_prepared(pc: PreparedUnits, pr: PreparedUnits, *, light: bool = Fa
     if pc.match.shape[1] < 4 or n2 < 4 or hc == 0 or pr.match.shape[0] == 0:
         return UnitResult(1.0, 0.0, 0.0, int(hc), int(n2), False)
     sim1 = pc.match @ pr.match.T
-    idx = np.argmax(np.abs(sim1), axis=1)
+    idx = argmax_abs(sim1)
     sgn = np.sign(sim1[np.arange(hc), idx])
     sgn[sgn == 0] = 1.0
     contrib = sgn[:, None] * pc.score * pr.score[idx]
@@ -198,11 +198,27 @@ MIN_ANCHOR_COORDS = 8
 ANCHOR_NULL_RATE = 0.1
 
 
-def _zcols(a: np.ndarray) -> np.ndarray:
-    a = a - a.mean(axis=0, keepdims=True)
+def _zcols(a: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+    """Columns centred and scaled to unit norm; ``overwrite`` does it in ``a`` itself (same values)."""
+    a = np.subtract(a, a.mean(axis=0, keepdims=True), out=a if overwrite else None)
     s = np.linalg.norm(a, axis=0, keepdims=True)
     s[s == 0] = 1.0
-    return a / s
+    return np.divide(a, s, out=a if overwrite else None)
+
+
+def argmax_abs(x: np.ndarray) -> np.ndarray:
+    """``np.argmax(np.abs(x), axis=1)`` for a 2-D array, without the |x| temporary.
+
+    The first index of the largest |value| in a row is the first index of the row's
+    maximum or of its minimum, whichever is larger in absolute value, the smaller
+    of the two on a tie; a NaN wins in both, as in ``argmax``. Two read-only passes
+    instead of writing and reading a copy of ``x``.
+    """
+    hi = np.argmax(x, axis=1)
+    lo = np.argmin(x, axis=1)
+    rows = np.arange(x.shape[0])
+    a_hi, a_lo = np.abs(x[rows, hi]), np.abs(x[rows, lo])
+    return np.where(a_lo > a_hi, lo, np.where(a_hi > a_lo, hi, np.minimum(hi, lo)))
 
 
 #: dominant directions removed from each anchor table before matching
@@ -221,8 +237,8 @@ def whiten(a: np.ndarray) -> np.ndarray:
     found by a seeded randomized range finder with two power iterations (cost
     O(n d k) instead of an O(d^3) eigendecomposition).
     """
-    a = np.asarray(a, dtype=np.float64)
-    a = a - a.mean(axis=0, keepdims=True)
+    a = np.array(a, dtype=np.float64)          # our own copy, centred and deflated in place
+    a -= a.mean(axis=0, keepdims=True)
     n, d = a.shape
     k = min(DEFLATE_MAX, d // 8, max(n - 2, 0))
     if k < 1:
@@ -235,26 +251,8 @@ def whiten(a: np.ndarray) -> np.ndarray:
     q, _ = np.linalg.qr(y)                      # d x (k+8), spans the top right-singular space
     _, _, vt = np.linalg.svd(a @ q, full_matrices=False)
     v = q @ vt[:k].T                            # d x k, top principal directions
-    return a - (a @ v) @ v.T
-
-
-_WHITEN_MEMO: dict[str, np.ndarray] = {}
-
-
-def _whiten_cached(a: np.ndarray) -> np.ndarray:
-    """``whiten`` memoised on the table's bytes (one compare tests the same table several times)."""
-    import hashlib
-
-    key = hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1)[: 1 << 22].tobytes()
-                          + repr(a.shape).encode() + np.ascontiguousarray(a).sum(axis=0).tobytes(),
-                          digest_size=16).hexdigest()
-    got = _WHITEN_MEMO.get(key)
-    if got is None:
-        if len(_WHITEN_MEMO) >= 4:
-            _WHITEN_MEMO.clear()
-        got = whiten(a)
-        _WHITEN_MEMO[key] = got
-    return got
+    a -= (a @ v) @ v.T
+    return a
 
 
 def convergence_allowance(d_ref: int, n_scored: int) -> float:
@@ -270,7 +268,7 @@ def convergence_allowance(d_ref: int, n_scored: int) -> float:
     return float(min(0.95, max(0.25, math.sqrt(2 * math.log(d) / d)) + 3 / math.sqrt(max(n_scored, 1))))
 
 
-def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
+def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int, whitened: bool = False) -> AnchorResult:
     """Residual-coordinate correspondence between two anchor tables.
 
     ``ec`` (n, d_c) and ``er`` (n, d_r) hold the same n anchor rows (same tokens,
@@ -286,6 +284,9 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     the Gaussian 3-sigma rate) and take p = P(Binomial(d_c, 0.1) >= count).
     A few privileged coordinates (outlier dimensions) that do match across
     independent models move this count by a few units only.
+
+    ``whitened=True`` says both tables already went through ``whiten`` (a caller
+    testing one table against several whitens it once).
     """
     ec = np.asarray(ec, dtype=np.float64)
     er = np.asarray(er, dtype=np.float64)
@@ -293,15 +294,16 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     dr = er.shape[1]
     if n < 8 or dc < 2 or dr < 2:
         return AnchorResult(1.0, 0.0, 0.0, n, None, None, None, False, {"reason": "too few shared rows"})
-    ec, er = _whiten_cached(ec), _whiten_cached(er)
+    if not whitened:
+        ec, er = whiten(ec), whiten(er)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     r1, r2 = np.sort(order[: n // 2]), np.sort(order[n // 2:])
     f32 = np.float32
-    c1 = _zcols(ec[r1]).astype(f32).T @ _zcols(er[r1]).astype(f32)     # dc x dr, first half
-    c2 = _zcols(ec[r2]).astype(f32).T @ _zcols(er[r2]).astype(f32)     # second half
+    c1 = _zcols(ec[r1], overwrite=True).astype(f32).T @ _zcols(er[r1], overwrite=True).astype(f32)  # dc x dr
+    c2 = _zcols(ec[r2], overwrite=True).astype(f32).T @ _zcols(er[r2], overwrite=True).astype(f32)  # 2nd half
     rows = np.arange(dc)
-    idx = np.argmax(np.abs(c1), axis=1)
+    idx = argmax_abs(c1)
     sgn = np.sign(c1[rows, idx])
     sgn[sgn == 0] = 1.0
     held = (sgn * c2[rows, idx]).astype(np.float64)   # signed held-out correlation with the partner
@@ -310,11 +312,11 @@ def anchor_test(ec: np.ndarray, er: np.ndarray, *, seed: int) -> AnchorResult:
     p = binom_sf(count - 1, dc, ANCHOR_NULL_RATE) if count > 0 else 1.0
     p = max(P_FLOOR, p)
     both = c1 + c2
-    mapping = np.argmax(np.abs(both), axis=1)
+    mapping = argmax_abs(both)
     signs = np.sign(both[rows, mapping]).astype(np.float64)
     signs[signs == 0] = 1.0
     # a coordinate is usable for aligning blocks when both halves agree on its partner
-    idx2 = np.argmax(np.abs(c2), axis=1)
+    idx2 = argmax_abs(c2)
     confident = np.flatnonzero((held > allow) & (idx == idx2) & (idx == mapping))
     z = norm_isf(p) if p < 0.5 else 0.0
     sim = float(np.clip(np.median(held), 0.0, 1.0))
