@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import threading
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -167,6 +168,41 @@ def _anchor_rows(fp: Fingerprint, tower: str, parts: set[str] | None, head: bool
     return k, r, (f"anchor_rows|{tower}", idx)
 
 
+class _Once:
+    """A memo that several threads may share: each key is computed once, later askers wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[Any, Future] = {}
+
+    def get(self, key: Any, compute) -> Any:
+        with self._lock:
+            fut = self._futures.get(key)
+            mine = fut is None
+            if mine:
+                fut = self._futures[key] = Future()
+        if mine:
+            try:
+                fut.set_result(compute())
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+        return fut.result()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._futures.clear()
+
+
+def _workers() -> int:
+    """Threads for one compare: two where this process may use two CPUs."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return 2 if n >= 2 else 1
+
+
 def _seed(base: int, *parts: Any) -> int:
     h = 1469598103934665603
     for ch in repr((base, parts)).encode():
@@ -188,8 +224,10 @@ class Comparison:
         self.alignments: dict[tuple[str, str], list[_Alignment]] = {}
         self.layer_maps: dict[str, dict[int, int]] = {}
         self._prepared: dict[tuple, stats.PreparedUnits] = {}
-        self._anchor_memo: dict[tuple, stats.AnchorResult] = {}
-        self._whiten_memo: dict[tuple, np.ndarray] = {}
+        self._anchor_memo = _Once()     # anchor test results
+        self._whiten_memo = _Once()     # whitened anchor tables (large: cleared when a run ends)
+        self._aligned = threading.Event()   # set once ``alignments`` is complete
+        self._failed = False
 
     def _anchor_test(self, cand: tuple, ref: tuple, tag: tuple):
         """anchor_test on the rows two tables ((keys, rows, where) each) share, memoised on the shared keys.
@@ -204,11 +242,9 @@ class Comparison:
         if len(ic) < 8:
             return None, 0
         key = (tag, hashlib.sha256(common.tobytes()).hexdigest(), (len(ic), *rc_.shape[1:]), (len(ir), *rr.shape[1:]))
-        res = self._anchor_memo.get(key)
-        if res is None:
-            res = stats.anchor_test(self._whitened("c", cwhere, ic, rc_), self._whitened("r", rwhere, ir, rr),
-                                    seed=_seed(self.seed, "anchor", *tag), whitened=True)
-            self._anchor_memo[key] = res
+        res = self._anchor_memo.get(key, lambda: stats.anchor_test(
+            self._whitened("c", cwhere, ic, rc_), self._whitened("r", rwhere, ir, rr),
+            seed=_seed(self.seed, "anchor", *tag), whitened=True))
         return res, len(ic)
 
     def _whitened(self, side: str, where: tuple, pick: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -216,10 +252,7 @@ class Comparison:
         name, idx = where
         stored = pick if idx is None else idx[pick]
         key = (side, name, hashlib.sha256(np.asarray(stored, dtype=np.int64).tobytes()).hexdigest())
-        got = self._whiten_memo.get(key)
-        if got is None:
-            got = self._whiten_memo[key] = stats.whiten(rows[pick].astype(np.float32))
-        return got
+        return self._whiten_memo.get(key, lambda: stats.whiten(rows[pick].astype(np.float32)))
 
     def _prep(self, side: str, comp: str, role: str, extra: str, al: _Alignment,
               units: int = 256) -> stats.PreparedUnits:
@@ -286,6 +319,15 @@ class Comparison:
         return pairs
 
     def _setup_alignments(self) -> None:
+        try:
+            self._setup_alignments_()
+        except BaseException:
+            self._failed = True
+            raise
+        finally:
+            self._aligned.set()
+
+    def _setup_alignments_(self) -> None:
         for a, b in self._tower_pairs():
             res, _ = self._anchor_test(_anchor_rows(self.c, a, EVIDENCE_PARTS), _anchor_rows(self.r, b, EVIDENCE_PARTS),
                                        ("rows", a, b, False, False))
@@ -347,27 +389,64 @@ class Comparison:
                 by_group[(cc["tower"], kind)].append(cc)
         return [(ctower, kind, ccs) for (ctower, kind), ccs in sorted(by_group.items())]
 
-    def _tested_components(self, workers: int = 2) -> dict[str, dict[str, Any]]:
-        """Results of the anchor components and of every block group, computed side by side.
+    def _tested_components(self, workers: int | None = None) -> dict[str, dict[str, Any]]:
+        """Alignments, then the results of the anchor components and of every block group.
 
-        Given the alignments these tasks are independent: each returns its own
-        results, only the anchor task uses the anchor and whitening memos, and the
-        block groups share nothing but the memo of prepared profiles (the same
-        value whoever computes it). Their large products release the GIL, so two
-        threads use a second core. The merged dict has the sequential order (anchor
-        components, then groups sorted by tower and kind) and every value is computed
-        exactly as it would be alone, so results do not depend on ``workers``.
+        With two workers the anchor components start at once in a second thread
+        (their anchor tests need no alignment; their row tests wait for it) while
+        this thread computes the alignments; then both threads take block groups
+        until none is left. The tasks share only memos whose values do not depend
+        on who computes them first (anchor tests and whitened tables are computed
+        once, other threads wait for them; prepared profiles are the same whoever
+        prepares them), and the large products release the GIL. The merged dict
+        has the sequential order (anchor components, then groups sorted by tower and
+        kind), so results do not depend on ``workers``.
         """
-        tasks = [self._anchor_components] + [partial(self._block_group, *g) for g in self._block_groups()]
-        if workers <= 1 or len(tasks) == 1:
-            parts = [task() for task in tasks]
+        workers = _workers() if workers is None else workers
+        groups = self._block_groups()
+        done: dict[int, dict[str, dict[str, Any]]] = {}
+        if workers <= 1:
+            self._setup_alignments()
+            anchored = self._anchor_components()
+            for i, g in enumerate(groups):
+                done[i] = self._block_group(*g)
         else:
-            with ThreadPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-                futures = [pool.submit(task) for task in tasks]
-                parts = [f.result() for f in futures]
-        out: dict[str, dict[str, Any]] = {}
-        for part in parts:
-            out.update(part)
+            todo = list(enumerate(groups))
+            lock = threading.Lock()
+
+            def drain() -> None:
+                while not self._failed:
+                    with lock:
+                        if not todo:
+                            return
+                        i, g = todo.pop(0)
+                    try:
+                        done[i] = self._block_group(*g)
+                    except BaseException:
+                        self._failed = True
+                        raise
+
+            def side() -> dict[str, dict[str, Any]]:
+                try:
+                    res = self._anchor_components()
+                except BaseException:
+                    self._failed = True
+                    raise
+                drain()
+                return res
+
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                fut = pool.submit(side)
+                try:
+                    self._setup_alignments()
+                    drain()
+                except BaseException:
+                    self._failed = True  # the other thread stops after its current task
+                    raise
+                anchored = fut.result()
+        out = dict(anchored)
+        for i in range(len(groups)):
+            out.update(done[i])
         return out
 
     def _block_group(self, ctower: str, kind: str, ccs: list[dict]) -> dict[str, dict[str, Any]]:
@@ -473,8 +552,39 @@ class Comparison:
         return None
 
     # ------------------------------------------------------------------ anchor-type components
+    def _anchor_plan(self) -> list[tuple[dict, str, set[str], bool]]:
+        """(component, tower, anchor parts, is a head) of every candidate table given an anchor test."""
+        plan = []
+        for cc in self.ccomps:
+            name = cc["name"]
+            if cc["kind"] == "embedding" and name.endswith(("embed_tokens", "embed_positions")):
+                part = {"embed_tokens": {"tokens"}, "embed_positions": {"positions"}}[name.rsplit(".", 1)[-1]]
+                plan.append((cc, cc["tower"], part, False))
+            elif cc["kind"] == "lm_head":
+                plan.append((cc, cc["tower"], {"tokens"}, True))
+        return plan
+
+    def _anchor_tests_ahead(self) -> None:
+        """Run (memoise) the anchor components' anchor tests, which need no alignment.
+
+        Heads first: the alignments, computed meanwhile by another thread, start
+        with the embeddings' tables.
+        """
+        for _, tower, part, head in reversed(self._anchor_plan()):
+            ctable = _anchor_rows(self.c, tower, part, head=head)
+            if ctable[0] is None or len(ctable[0]) == 0:
+                continue
+            for b in sorted(self.r.meta["towers"]):
+                for use_head in ([True, False] if "tokens" in part else [False]):
+                    rtable = _anchor_rows(self.r, b, part, head=use_head)
+                    if rtable[0] is None or len(rtable[0]) == 0:
+                        continue
+                    self._anchor_test(ctable, rtable, ("rows", tower, b, head, use_head))
+
     def _anchor_components(self) -> dict[str, dict[str, Any]]:
-        """Embeddings and heads; returns their results (name -> result)."""
+        """Embeddings and heads; returns their results (name -> result). Waits for the alignments."""
+        self._anchor_tests_ahead()
+        self._aligned.wait()
         out: dict[str, dict[str, Any]] = {}
         for cc in self.ccomps:
             name = cc["name"]
@@ -692,7 +802,6 @@ class Comparison:
     def run(self) -> list[dict[str, Any]]:
         try:
             identical = self._identical()
-            self._setup_alignments()
             self.results.update(self._tested_components())
             self._norm_components()
             self._layer_map()
