@@ -11,7 +11,7 @@
     resamples = 2000                  # decision bootstrap (default: the protocol's)
 
     [registry]                        # what submissions are audited against
-    references = ["llama-ref=/models/ref", "/models/other"]     # NAME=PATH or PATH
+    references = ["llama-ref=/models/ref", "/models/other", "org/name"]  # NAME=LOCATION or LOCATION
     code = ["vllm=/src/vllm"]                                     # reference code trees
 
     [benchmarks]                      # every benchmark the protocol names: pack, YAML or loader
@@ -21,14 +21,19 @@
     [teams.alpha]
     model = "/submissions/alpha/model"        # a model location (see CONTRACT.md)
     code = "/submissions/alpha/code"          # inference code (optional)
-    tokenizer = "/submissions/alpha/tok"      # recorded in the ledger (optional)
+    tokenizer = "/submissions/alpha/tok"      # a model location, recorded in the ledger (optional)
     bom = "/submissions/alpha/bom.json"       # the team's declaration (optional)
     benchmarks = ["ko-reading", "en-units"]   # the team's own picks (must match the protocol)
     backend = {kind = "http", base_url = "http://10.0.0.5:8000/v1", model = "alpha"}  # optional
 
-Relative paths are relative to the round file. Every team runs every benchmark
-of ``[benchmarks]`` (the others' picks included: the cross-evaluation that
-measures self-selection advantage needs them).
+Relative paths are relative to the round file. A model location (team
+``model`` and ``tokenizer``, registry ``references``) may also be a Hugging Face
+hub id (``org/name`` or ``org/name@revision``) when no such path exists beside
+the round file: it is resolved from the local cache only, exactly as
+``compare`` and ``audit`` do (`fromscratch.artifacts.resolve_hub_id`), and the
+snapshot folder it resolves to is what is digested and read. Every team runs
+every benchmark of ``[benchmarks]`` (the others' picks included: the
+cross-evaluation that measures self-selection advantage needs them).
 """
 
 from __future__ import annotations
@@ -36,13 +41,20 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fromscratch.errors import InputError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+class Location(NamedTuple):
+    """Where the round file's string led: a path, and the hub id when it named one."""
+
+    path: Path
+    hub_id: str | None = None  # the round file's string, verbatim, when resolved from the hub cache
 
 
 class TeamSpec(BaseModel):
@@ -89,12 +101,44 @@ class RoundSpec(BaseModel):
         q = Path(p).expanduser()
         return q if q.is_absolute() else (self.base / q)
 
-    def labelled(self, spec: str) -> tuple[str, Path]:
-        """NAME=PATH or PATH -> (name, absolute path)."""
+    def location(self, value: str, what: str, *, hub: bool = True) -> Location:
+        """An existing path (relative to the round file) or, with ``hub``, a cached hub id.
+
+        A path beside the round file wins; otherwise a string shaped like a hub
+        id (``org/name[@revision]``) is resolved from the local Hugging Face cache
+        only, as `compare` and `audit` do. ``what`` names the team and role (or
+        the reference) in the one-line error when neither exists.
+        """
+        p = self.path(value)
+        assert p is not None
+        if p.exists():
+            return Location(p)
+        if hub and not value.startswith((".", "/", "~")):
+            from fromscratch.artifacts.model import _HUB_ID, resolve_hub_id
+
+            if _HUB_ID.match(value):
+                hit = resolve_hub_id(value)
+                if hit is not None:
+                    return Location(hit[0], value)
+                raise InputError(value, f"{what}: neither a path (relative to the round file) nor a hub id "
+                                        "in the local Hugging Face cache (hub ids are resolved offline only)")
+        raise InputError(p, f"{what} not found")
+
+    def labelled_location(self, spec: str, role: str, *, hub: bool = True) -> tuple[str, Location]:
+        """NAME=LOCATION or LOCATION (a path, or with ``hub`` a cached hub id) -> (name, location)."""
+        name, raw = self._split_label(spec)
+        name = name or self.path(raw).name  # type: ignore[union-attr]  # org/name -> name, like `audit`
+        return name, self.location(raw, f"{role} {name}", hub=hub)
+
+    def _split_label(self, spec: str) -> tuple[str, str]:
         if "=" in spec and not (self.base / spec).exists() and not Path(spec).exists():
             name, _, p = spec.partition("=")
-        else:
-            name, p = "", spec
+            return name, p
+        return "", spec
+
+    def labelled(self, spec: str) -> tuple[str, Path]:
+        """NAME=PATH or PATH -> (name, absolute path)."""
+        name, p = self._split_label(spec)
         path = self.path(p)
         assert path is not None
         return (name or path.name), path

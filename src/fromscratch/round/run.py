@@ -108,6 +108,15 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
     """Run the round; return a summary (stages, counts, folder). Raises InputError on bad input."""
     spec = load_round(round_path)
     _check_protocol(spec, Path(round_path))  # before anything is written
+    # so are the locations: a model location (team model and tokenizer, reference) may be a
+    # hub id resolved from the local cache; the snapshot folder is what is digested and read
+    team_locs = {team: {role: spec.location(value, f"team {team}: {role}", hub=role in ("model", "tokenizer"))
+                        for role in ("model", "code", "tokenizer", "bom")
+                        if (value := getattr(t, role)) is not None}
+                 for team, t in sorted(spec.teams.items())}
+    team_model = {team: locs["model"].path for team, locs in team_locs.items()}
+    refs = [spec.labelled_location(r, "reference") for r in spec.registry.references]
+    code_refs = [spec.labelled_location(r, "reference-code", hub=False) for r in spec.registry.code]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = _Out(out_dir)
@@ -144,27 +153,20 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
 
     # -- inputs by digest ----------------------------------------------------------
     team_digest: dict[str, dict[str, str]] = {}
-    for team, t in sorted(spec.teams.items()):
+    for team, locs in team_locs.items():
         d: dict[str, str] = {}
-        for role in ("model", "code", "tokenizer", "bom"):
-            p = spec.path(getattr(t, role))
-            if p is None:
-                continue
-            if not p.exists():
-                raise InputError(p, f"team {team}: {role} not found")
-            d[role] = path_digest(p, digests)
-            inputs.append({"kind": "input", "role": role, "team": team, "path": str(p), "sha256": d[role]})
+        for role, loc in locs.items():
+            d[role] = path_digest(loc.path, digests)
+            inputs.append({"kind": "input", "role": role, "team": team, "path": str(loc.path), "sha256": d[role],
+                           **({"hub_id": loc.hub_id} if loc.hub_id else {})})
         team_digest[team] = d
-    refs = [spec.labelled(r) for r in spec.registry.references]
-    code_refs = [spec.labelled(r) for r in spec.registry.code]
     ref_digests = []
     for role, items in (("reference", refs), ("reference-code", code_refs)):
-        for name, p in items:
-            if not p.exists():
-                raise InputError(p, f"{role} {name} not found")
-            dg = path_digest(p, digests)
+        for name, loc in items:
+            dg = path_digest(loc.path, digests)
             ref_digests.append([role, name, dg])
-            inputs.append({"kind": "input", "role": role, "name": name, "path": str(p), "sha256": dg})
+            inputs.append({"kind": "input", "role": role, "name": name, "path": str(loc.path), "sha256": dg,
+                           **({"hub_id": loc.hub_id} if loc.hub_id else {})})
 
     # -- audits ------------------------------------------------------------------------
     verdicts: dict[str, str] = {}
@@ -193,9 +195,9 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
                 audit_counts["cached"] += 1
                 return json.loads(cpath.read_text(encoding="utf-8"))
             log(f"audit: {team}")
-            audit = run_audit(spec.path(t.model), [f"{n}={p}" for n, p in refs], policy=pol_arg,
+            audit = run_audit(team_model[team], [f"{n}={loc.path}" for n, loc in refs], policy=pol_arg,
                               declared=spec.path(t.bom), code=spec.path(t.code) if code_ok else None,
-                              code_against=[f"{n}={p}" for n, p in code_refs] if t.code and code_ok else None,
+                              code_against=[f"{n}={loc.path}" for n, loc in code_refs] if t.code and code_ok else None,
                               seed=spec.round.seed, progress=False)
             audit = json.loads(dumps(audit))
             cpath.parent.mkdir(parents=True, exist_ok=True)
@@ -256,7 +258,7 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
         for team, t in sorted(spec.teams.items()):
             bspec_t = dict(t.backend or {"kind": "local"})
             if bspec_t.get("kind", "local") == "local":
-                bspec_t["model"] = str(spec.path(t.model))
+                bspec_t["model"] = str(team_model[team])
             backend = make_backend(bspec_t)
             desc = backend.describe()
             for bname, task in tasks.items():
