@@ -107,3 +107,20 @@ def test_results_do_not_depend_on_worker_threads(models):
     a, b = one._tested_components(workers=1), two._tested_components(workers=2)
     assert list(a) == list(b) and dumps(a) == dumps(b)
     assert any(r.get("p_raw", 1.0) < 1e-6 for r in a.values())  # something was actually found
+
+
+def test_candidate_work_shared_across_references_changes_nothing(models):
+    """audit shares the candidate's prepared profiles and whitened tables between references."""
+    from fromscratch.jsonio import dumps
+    from fromscratch.lineage.api import compare_fingerprints
+    from fromscratch.lineage.compare import CandidateMemo
+    from fromscratch.lineage.fingerprint import build_fingerprint
+
+    cand = build_fingerprint(models["finetuned-permuted"])
+    refs = [build_fingerprint(models[n]) for n in ("sibling", "base", "pruned")]
+    memo = CandidateMemo(cand)
+    shared = [dumps(compare_fingerprints(cand, r, seed=2, shared=memo)) for r in refs]
+    alone = [dumps(compare_fingerprints(cand, r, seed=2)) for r in refs]
+    assert shared == alone
+    with pytest.raises(ValueError):
+        compare_fingerprints(refs[0], refs[1], shared=memo)

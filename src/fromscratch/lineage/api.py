@@ -18,7 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fromscratch.lineage.compare import DERIVED_P, INDEPENDENT_P, Comparison
+from fromscratch.lineage.compare import (
+    DERIVED_P,
+    INDEPENDENT_P,
+    CandidateMemo,
+    Comparison,
+)
 from fromscratch.lineage.fingerprint import Fingerprint, build_fingerprint
 
 COMPARE_SCHEMA = "fromscratch.compare/1"
@@ -72,17 +77,19 @@ def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
     obj["coverage"] = float(compared / total) if total else 0.0
 
 
-def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0) -> dict[str, Any]:
+def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0,
+                         shared: CandidateMemo | None = None) -> dict[str, Any]:
     """Compare two fingerprints (no model is read).
 
     The statistics are thousands of small matrix products; multi-threaded BLAS
     only adds overhead there (and thrashes a busy machine), so BLAS runs on one
-    thread inside this call.
+    thread inside this call. ``shared`` carries candidate-side work from one
+    reference to the next (``audit``); it never changes a result.
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        comps = Comparison(cand, ref, seed=seed).run()
+        comps = Comparison(cand, ref, seed=seed, shared=shared).run()
     obj: dict[str, Any] = {
         "schema": COMPARE_SCHEMA,
         "candidate": _summary(cand),
@@ -159,9 +166,10 @@ def audit(candidate: str | Path, references: list[str | Path], *, seed: int = 0,
     fps = _fingerprints([candidate, *references], progress=progress) if references else \
         [build_fingerprint(candidate, progress=progress)]
     cand = fps[0]
+    shared = CandidateMemo(cand)
     results = []
     for rfp in fps[1:]:
-        obj = compare_fingerprints(cand, rfp, seed=seed)
+        obj = compare_fingerprints(cand, rfp, seed=seed, shared=shared)
         _bonferroni_references(obj, len(references), cand.components())
         results.append(obj)
     verdicts = [r["verdict"] for r in results]

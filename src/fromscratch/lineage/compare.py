@@ -223,11 +223,37 @@ def _seed(base: int, *parts: Any) -> int:
     return h
 
 
+def _digest(a: np.ndarray | None) -> str | None:
+    if a is None:
+        return None
+    a = np.ascontiguousarray(a)
+    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+
+
+class CandidateMemo:
+    """Candidate-side work that comparisons of one candidate with several references share (audit).
+
+    Prepared unit profiles and whitened anchor tables depend only on the
+    candidate's fingerprint and on the alignment, split, unit count and seed
+    they were made with; they are memoised under all of these, so a reference
+    whose alignment differs gets its own and results never depend on sharing.
+    """
+
+    def __init__(self, cand: Fingerprint) -> None:
+        self.fingerprint = cand
+        self.prepared = _Once()
+        self.whitened = _Once()
+
+
 class Comparison:
     """One candidate fingerprint against one reference fingerprint."""
 
-    def __init__(self, cand: Fingerprint, ref: Fingerprint, *, seed: int = 0) -> None:
+    def __init__(self, cand: Fingerprint, ref: Fingerprint, *, seed: int = 0,
+                 shared: CandidateMemo | None = None) -> None:
+        if shared is not None and shared.fingerprint is not cand:
+            raise ValueError("a CandidateMemo serves the candidate fingerprint it was made for")
         self.c, self.r, self.seed = cand, ref, seed
+        self._cand = shared if shared is not None else CandidateMemo(cand)
         self.cprof, self.rprof = _prof_index(cand), _prof_index(ref)
         self.ccomps = cand.components()
         self.rcomps = ref.components()
@@ -265,7 +291,8 @@ class Comparison:
         name, idx = where
         stored = pick if idx is None else idx[pick]
         key = (side, name, hashlib.sha256(np.asarray(stored, dtype=np.int64).tobytes()).hexdigest())
-        return self._whiten_memo.get(key, lambda: stats.whiten(rows[pick].astype(np.float32)))
+        memo = self._cand.whitened if side == "c" else self._whiten_memo
+        return memo.get(key, lambda: stats.whiten(rows[pick].astype(np.float32)))
 
     def _prep(self, side: str, comp: str, role: str, extra: str, al: _Alignment,
               units: int = 256) -> stats.PreparedUnits:
@@ -273,8 +300,12 @@ class Comparison:
         got = self._prepared.get(key)
         if got is None:
             if side == "c":
-                x = _aligned_profile(self.cprof[comp][(role, extra)], al.c_pos, None if al.all_positive else al.signs)
-                got = stats.prepare_units(x, *al.split, max_units=units, seed=_seed(self.seed, "units", comp, role, extra))
+                signs = None if al.all_positive else al.signs
+                ckey = (comp, role, extra, units, self.seed, _digest(al.c_pos), _digest(signs),
+                        _digest(al.split[0]), _digest(al.split[1]))
+                got = self._cand.prepared.get(ckey, lambda: stats.prepare_units(
+                    _aligned_profile(self.cprof[comp][(role, extra)], al.c_pos, signs), *al.split, max_units=units,
+                    seed=_seed(self.seed, "units", comp, role, extra)))
             else:
                 y = _aligned_profile(self.rprof[comp][(role, extra)], al.r_pos, None)
                 got = stats.prepare_units(y, *al.split)
