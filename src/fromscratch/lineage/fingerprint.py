@@ -179,7 +179,12 @@ def _anchor_token_rows(model: Any, tensor, strings: list[str],
 
 
 def _q8(a: np.ndarray) -> np.ndarray:
-    """Unit profiles as int8 with a per-row scale packed in front (float32 bits as 4 int8)."""
+    """Unit profiles as int8 with a per-row scale packed in front (float32 bits as 4 int8).
+
+    Every step is elementwise or a row maximum, so the result does not depend on
+    the memory layout of ``a`` (callers gather columns with ``np.take``, about 3x
+    faster than ``a[:, cols]`` on a row-major matrix).
+    """
     a = np.asarray(a, dtype=np.float32)
     scale = np.max(np.abs(a), axis=1, keepdims=True) / 127.0
     scale[scale == 0] = 1.0
@@ -351,7 +356,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
             base_role = t.role
             if (t.kind in MATRIX_KINDS or t.component.endswith(("router",))) and arr.ndim == 2 and d and coords is not None:
                 if base_role in INPUT_ROLES and arr.shape[1] == d:
-                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(arr[:, coords])
+                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(np.take(arr, coords, axis=1))
                 elif base_role in OUTPUT_ROLES and arr.shape[0] == d:
                     arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(arr[coords, :].T)
             elif t.kind == "experts" and arr.ndim == 3 and d and coords is not None:
@@ -359,7 +364,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 for e in range(arr.shape[0]):
                     sub = arr[e]
                     if base_role in INPUT_ROLES and sub.shape[1] == d:
-                        arrays[f"prof|{t.component}|{t.role}|{e}"] = _q8(sub[:, coords])
+                        arrays[f"prof|{t.component}|{t.role}|{e}"] = _q8(np.take(sub, coords, axis=1))
                     elif base_role in OUTPUT_ROLES and sub.shape[0] == d:
                         arrays[f"prof|{t.component}|{t.role}|{e}"] = _q8(sub[coords, :].T)
             elif t.kind == "projector" and arr.ndim == 2:
@@ -367,7 +372,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 for tw, info in sorted(towers.items()):
                     tc = arrays.get(f"coords|{tw}")
                     if arr.shape[1] == info["dim"] and tc is not None and tw != "text":
-                        arrays[f"prof|{t.component}|{t.role}|{tw}"] = _q8(arr[:, tc])
+                        arrays[f"prof|{t.component}|{t.role}|{tw}"] = _q8(np.take(arr, tc, axis=1))
                         break
             elif arr.ndim == 1 and d and arr.shape[0] == d and not t.role.endswith("bias") and t.learned:
                 arrays[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)
