@@ -139,8 +139,8 @@ def measure(label: str, a: Path, b: Path, params: int, work: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| pair | parameters (each) | bytes read | plain read | compare, cold (wall / CPU) | compare, cached (wall / CPU) | "
-             "read-speed ratio (wall / CPU) | peak RSS | load avg | verdict |",
+    lines = [("| pair | parameters (each) | bytes read | plain read | compare, cold (wall / CPU) | "
+              "compare, cached (wall / CPU) | read-speed ratio (wall / CPU) | peak RSS | load avg | verdict |"),
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['pair']} | {r['parameters'] / 1e9:.2f} B | {r['bytes'] / 1e9:.2f} GB | {r['read_s']:.1f} s | "
