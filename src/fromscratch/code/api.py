@@ -157,9 +157,9 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         if total <= 0:
             continue
         stat, top = gap_statistic(index, q.ident_jac)
-        p_port = p_value(index.null_port, stat) if top >= 0 else None
+        p_port = p_value(index.null_port, stat) if stat is not None else None
         if top >= 0 and (port is None or (p_port is not None and (port["p_value"] is None or p_port < port["p_value"]))):
-            port = {"reference_file": index.files[top], "statistic": round(stat, 6),
+            port = {"reference_file": index.files[top], "statistic": None if stat is None else round(stat, 6),
                     "p_value": None if p_port is None else round(p_port, 6)}
         if p_port is not None and p_port <= ALPHA_PORT:
             ported.append((index, top))
@@ -225,7 +225,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
                             "reference_file": name, "reference_lines": [rstart, int(h.index.unit_end[ri])],
                             "score": round(s, 6), "kind": kind,
                             "candidate_unit": cu.name, "reference_unit": rname})
-    if port is not None:
+    if port is not None and port["p_value"] is not None:
         evidence.append({"kind": "port", "reference_file": port["reference_file"], "score": port["p_value"],
                          "detail": f"identifier overlap with this reference stands {port['statistic']:.3f} (Jaccard) "
                                    f"above every reference not linked to it; p = {port['p_value']} against reference "

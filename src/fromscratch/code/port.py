@@ -100,17 +100,21 @@ def linked_files(index, fid: int) -> np.ndarray:
     return mask
 
 
-def gap_statistic(index, jac: np.ndarray, allowed: np.ndarray | None = None) -> tuple[float, int]:
-    """(gap, j*): how far the best reference's identifier overlap stands above every unlinked one."""
+def gap_statistic(index, jac: np.ndarray, allowed: np.ndarray | None = None) -> tuple[float | None, int]:
+    """(gap, j*): how far the best reference's identifier overlap stands above every unlinked one.
+
+    j* is -1 when no reference shares an identifier; the gap is None when every
+    reference is linked to j* (nothing to compare with: no test).
+    """
     v = jac if allowed is None else np.where(allowed, jac, -1.0)
     if len(v) == 0 or v.max() <= 0:
-        return 0.0, -1
+        return None, -1
     top = int(np.argmax(v))
     rest = ~linked_files(index, top)
     if allowed is not None:
         rest &= allowed
     if not rest.any():
-        return 0.0, top
+        return None, top
     return float(v[top] - v[rest].max()), top
 
 
@@ -119,4 +123,5 @@ def pseudo_candidate_gap(index, fid: int, jac: np.ndarray) -> float | None:
     allowed = ~linked_files(index, fid)
     if allowed.sum() < 10:
         return None
-    return gap_statistic(index, jac, allowed)[0]
+    gap, top = gap_statistic(index, jac, allowed)
+    return 0.0 if top < 0 else gap

@@ -44,20 +44,26 @@ def write_html(result: dict, candidate: Path, ref_text, path: str | Path) -> Non
 
 
 def print_summary(result: dict) -> None:
-    """One line per candidate file: relation, best reference, score, p-value, attribution."""
+    """One line per candidate file: relation, best reference, its code and identifier scores, p-values, attribution."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(stderr=False)
     table = Table(title=f"code reuse ({result['references']['files']} reference files)")
-    for col in ("file", "relation", "best reference", "score", "p", "attributed"):
+    for col in ("file", "relation", "best reference", "code", "names", "p", "port p", "attributed"):
         table.add_column(col)
     for f in result["files"]:
         top = f["ranking"][0] if f["ranking"] else None
+        port = f.get("port_test") or {}
         table.add_row(
             f["file"], f["relation"], top["reference_file"] if top else "—",
-            f"{top['score']:.3f}" if top else "—",
+            f"{top['code_score']:.3f}" if top else "—",
+            f"{top['identifier_score']:.3f}" if top else "—",
             f"{top['p_value']:.2g}" if top and top["p_value"] is not None else "—",
+            f"{port['p_value']:.2g}" if port.get("p_value") is not None else "—",
             "—" if f["attribution"]["attributed"] is None else str(f["attribution"]["attributed"]).lower(),
         )
     console.print(table)
+    console.print("code: code score against the best reference (copied at >= "
+                  f"{result['thresholds']['file_copied']}); names: identifier overlap; "
+                  "port p: the port test's p-value (docs/code.md)")
