@@ -164,7 +164,9 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         if p_port is not None and p_port <= ALPHA_PORT:
             ported.append((index, top))
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
+        # candidates for origins: the best by rank, by code score (a renamed copy) and the port test's j*
         order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
+        order += [int(i) for i in np.argsort(-q.file_score, kind="stable")[:20] if int(i) not in order]
         order += [fid for ix, fid in ported if ix is index and fid not in order]
         chans = {c: (q.mass @ _channel_file_scores(q, index, c)) / total for c in ("tok", "ident", "struct")}
         for fid in order:
