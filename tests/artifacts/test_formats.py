@@ -256,6 +256,39 @@ def test_chunked_decoding_matches_whole_tensor_decoding(llama, tmp_path, monkeyp
                 np.testing.assert_array_equal(got[k], v, err_msg=f"{p.name} {k}")
 
 
+@pytest.mark.parametrize("chunk", [None, 1000])
+def test_read_into_a_reused_buffer_equals_read(llama, tmp_path, monkeypatch, chunk):
+    """``load(t, out=buf)`` decodes into the caller's buffer with exactly ``load(t)``'s values, every dtype."""
+    from fromscratch.artifacts import _io, safetensors_reader
+
+    tensors, cfg = llama
+    rng = np.random.default_rng(7)
+    extra = {"x.f64": rng.standard_normal((9, 5)), "x.i32": rng.integers(-9, 9, (4, 3)).astype(np.int32),
+             "x.scalar": np.array(2.5, np.float32)}
+    paths = [write_safetensors(tmp_path / label / "model.safetensors",
+                               {**{k: v.astype(dt) for k, v in tensors.items()}, **extra}, cfg)
+             for label, dt in (("bf16", ml_dtypes.bfloat16), ("f16", np.float16), ("f32", np.float32))]
+    if chunk:
+        for mod in (_io, safetensors_reader):
+            monkeypatch.setattr(mod, "CHUNK_BYTES", chunk)
+    for p in paths:
+        with open_model(p) as m:
+            assert m.reader.reads_into
+            ts = [t for c in m.components() for t in c.tensors]
+            big = np.full(max(int(np.prod(t.shape)) for t in ts), np.nan, dtype=np.float32)
+            for t in ts:
+                want = m.load(t)
+                out = big[:int(np.prod(t.shape))].reshape(t.shape)
+                got = m.load(t, out=out)
+                assert got.dtype == np.float32 and got.shape == want.shape
+                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"{p} {t.source_name}")
+                if t.rows is None:
+                    assert np.shares_memory(got, big)  # decoded in place, no fresh array
+            with pytest.raises(ValueError):
+                t = next(t for t in ts if t.rows is None and len(t.shape) == 2)
+                m.reader.read_into(t.source_name, np.empty(t.shape[::-1] if t.shape[0] != t.shape[1] else (1, 1), np.float32))
+
+
 @pytest.mark.parametrize("qtype", [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1])
 def test_fast_dequantisers_equal_gguf_reference(qtype):
     from gguf import quants

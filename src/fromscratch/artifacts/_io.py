@@ -75,7 +75,7 @@ CHUNK_BYTES = 16 * 1024 * 1024
 
 def read_rows(path: Path, offset: int, rows: int, row_bytes: int, out_row_shape: tuple[int, ...],
               out_dtype: np.dtype, fn: Callable[[np.ndarray, int], np.ndarray],
-              chunk_bytes: int | None = None) -> np.ndarray:
+              chunk_bytes: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """Decode a row-major tensor a block of rows at a time into one output array.
 
     ``fn(uint8 view, n_rows)`` returns ``n_rows`` stored rows as an array (a view
@@ -85,8 +85,14 @@ def read_rows(path: Path, offset: int, rows: int, row_bytes: int, out_row_shape:
     output plus a few megabytes, whatever the storage type (a bf16 or Q8_0
     tensor would otherwise need its mapped bytes and several float32
     temporaries resident together).
+
+    ``out`` (C-contiguous, shape ``(rows, *out_row_shape)``, dtype ``out_dtype``)
+    is filled and returned instead of a fresh array.
     """
-    out = np.empty((rows, *out_row_shape), dtype=out_dtype)
+    if out is None:
+        out = np.empty((rows, *out_row_shape), dtype=out_dtype)
+    elif out.shape != (rows, *out_row_shape) or out.dtype != out_dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out is {out.dtype} {out.shape}, expected contiguous {out_dtype} {(rows, *out_row_shape)}")
     out_row_bytes = int(np.prod(out_row_shape, dtype=np.int64)) * out.dtype.itemsize
     step = max(1, (chunk_bytes or CHUNK_BYTES) // max(row_bytes, out_row_bytes, 1))
     for r0 in range(0, rows, step):

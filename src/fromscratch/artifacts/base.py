@@ -71,6 +71,20 @@ class ModelReader(ABC):
         ``dtype=None`` returns the stored dtype where numpy can hold it.
         """
 
+    #: True where ``read_into`` decodes straight into the caller's buffer
+    reads_into: bool = False
+
+    def read_into(self, name: str, out: np.ndarray) -> np.ndarray:
+        """One tensor as float32 written into ``out`` (C-contiguous, ``TensorInfo.shape``); returns ``out``.
+
+        Same values as ``read(name)``. A caller handling one tensor at a time can
+        reuse one buffer instead of fresh memory per tensor (the kernel zeroes
+        every fresh page, which costs about as much as decoding BF16). This
+        default reads and copies; readers that decode in place set ``reads_into``.
+        """
+        out[...] = self.read(name, dtype=np.float32)
+        return out
+
     def iter_tensors(self, dtype: Any = np.float32) -> Iterator[tuple[TensorInfo, np.ndarray]]:
         """Yield tensors one at a time; peak memory is about one tensor."""
         for info in self.tensor_infos():

@@ -56,7 +56,8 @@ def _fast_dequantize(rows: np.ndarray, qname: str) -> np.ndarray | None:
     if qname == "Q8_0":  # f16 scale + 32 int8
         bl = rows.reshape(-1, 34)
         d = bl[:, :2].copy().view(np.float16).astype(np.float32)
-        out = bl[:, 2:].view(np.int8).astype(np.float32)
+        out = np.empty((bl.shape[0], 32), dtype=np.float32)
+        out[...] = bl[:, 2:].view(np.int8)
         out *= d
         return out.reshape(rows.shape[0], -1)
     if qname in ("Q4_0", "Q4_1"):  # f16 scale [+ f16 min] + 16 bytes of nibbles (low halves first)
@@ -64,7 +65,10 @@ def _fast_dequantize(rows: np.ndarray, qname: str) -> np.ndarray | None:
         bl = rows.reshape(-1, size)
         hdr = bl[:, : size - 16].copy().view(np.float16).astype(np.float32)
         qs = bl[:, size - 16:]
-        q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32)
+        # nibbles written straight into the float32 output (no uint8 concatenation, no astype copy)
+        q = np.empty((bl.shape[0], 32), dtype=np.float32)
+        np.bitwise_and(qs, 0x0F, out=q[:, :16], casting="unsafe")
+        np.right_shift(qs, 4, out=q[:, 16:], casting="unsafe")
         if qname == "Q4_0":
             q -= 8
             q *= hdr[:, :1]

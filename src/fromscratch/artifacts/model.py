@@ -64,9 +64,16 @@ class Model:
         return self.reader.parameters()
 
     # values
-    def load(self, t: CanonicalTensor) -> np.ndarray:
-        """One canonical tensor as float32 (a fused tensor's slice when ``t.rows`` is set)."""
+    def load(self, t: CanonicalTensor, out: np.ndarray | None = None) -> np.ndarray:
+        """One canonical tensor as float32 (a fused tensor's slice when ``t.rows`` is set).
+
+        ``out``: a float32 buffer of the tensor's shape that the reader may decode
+        into (the returned array is then ``out``); ignored where the reader or a
+        fused slice cannot use it, so the caller must use the returned array.
+        """
         if t.rows is None:
+            if out is not None and self.reader.reads_into:
+                return self.reader.read_into(t.source_name, out)
             return self.reader.read(t.source_name, dtype=np.float32)
         if self._cache is not None and self._cache[0] == t.source_name:
             full = self._cache[1]

@@ -202,6 +202,27 @@ class SafetensorsReader(ModelReader):
 
         return with_range(e.file, e.start, e.info.nbytes, conv)
 
+    reads_into = True
+
+    def read_into(self, name: str, out: np.ndarray) -> np.ndarray:
+        e = self._entries.get(name)
+        if e is None:
+            raise KeyError(name)
+        np_dtype = NUMPY_DTYPES[e.dtype]
+        shape = e.info.shape
+        if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError(f"out is {out.dtype} {out.shape}, expected contiguous float32 {shape}")
+        if len(shape) >= 1 and shape[0] > 1 and e.info.nbytes > CHUNK_BYTES:
+            rows, rest = shape[0], shape[1:]
+            return read_rows(e.file, e.start, rows, e.info.nbytes // rows, rest, out.dtype,
+                             lambda b, n: b.view(np_dtype).reshape((n, *rest)), out=out)
+
+        def fill(buf: np.ndarray) -> np.ndarray:
+            out[...] = buf.view(np_dtype).reshape(shape)  # the cast astype uses
+            return out
+
+        return with_range(e.file, e.start, e.info.nbytes, fill)
+
     @property
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
