@@ -124,3 +124,18 @@ def test_candidate_work_shared_across_references_changes_nothing(models):
     assert shared == alone
     with pytest.raises(ValueError):
         compare_fingerprints(refs[0], refs[1], shared=memo)
+
+
+@pytest.mark.parametrize("name", ["base", "f16"])
+def test_fingerprint_with_reused_decode_buffer_equals_fresh_arrays(models, name, monkeypatch):
+    """The pass decodes every tensor into one reused buffer; the fingerprint is bit-identical without it."""
+    from fromscratch.artifacts.safetensors_reader import SafetensorsReader
+    from fromscratch.lineage.fingerprint import build_fingerprint
+
+    reused = build_fingerprint(models[name], use_cache=False)
+    monkeypatch.setattr(SafetensorsReader, "reads_into", False)
+    fresh = build_fingerprint(models[name], use_cache=False)
+    assert reused.meta == fresh.meta
+    assert sorted(reused.arrays) == sorted(fresh.arrays) and any(k.startswith("prof|") for k in fresh.arrays)
+    for k, v in fresh.arrays.items():
+        assert reused.arrays[k].dtype == v.dtype and reused.arrays[k].tobytes() == v.tobytes(), k

@@ -25,6 +25,7 @@ modification times plus ``METHOD_VERSION``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -109,7 +110,15 @@ def cache_key(path: Path) -> str:
     return h.hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=256)
 def _sketch_positions(shape: tuple[int, ...]) -> np.ndarray:
+    """The 1,024 sampled positions of a shape (memoised: every block repeats the same shapes; read-only)."""
+    pos = _sketch_positions_uncached(shape)
+    pos.flags.writeable = False
+    return pos
+
+
+def _sketch_positions_uncached(shape: tuple[int, ...]) -> np.ndarray:
     n = int(np.prod(shape)) if shape else 1
     seed = int.from_bytes(hashlib.blake2b(repr(tuple(shape)).encode(), digest_size=8).digest(), "little")
     rng = np.random.default_rng(seed)
@@ -186,9 +195,13 @@ def _q8(a: np.ndarray) -> np.ndarray:
     faster than ``a[:, cols]`` on a row-major matrix).
     """
     a = np.asarray(a, dtype=np.float32)
-    scale = np.max(np.abs(a), axis=1, keepdims=True) / 127.0
+    work = np.abs(a)  # one temporary for every step (same operations, same values)
+    scale = np.max(work, axis=1, keepdims=True) / 127.0
     scale[scale == 0] = 1.0
-    q = np.clip(np.rint(a / scale), -127, 127).astype(np.int8)
+    np.divide(a, scale, out=work)
+    np.rint(work, out=work)
+    np.clip(work, -127, 127, out=work)
+    q = work.astype(np.int8)
     return np.concatenate([scale.astype(np.float32).view(np.int8), q], axis=1)
 
 
@@ -253,8 +266,34 @@ def _progress(total: int, enabled: Any, label: str):
     return enabled, enabled.add_task(label, total=total), False
 
 
+class _Scratch:
+    """One float32 buffer reused for every tensor of a pass.
+
+    Fresh memory for each tensor costs a page fault and a kernel-zeroed page per
+    4 KiB, about as much as decoding BF16 itself; the pass holds one tensor at a
+    time and keeps no view of it, so one buffer (the size of the largest tensor)
+    serves them all. Readers that cannot decode in place ignore it.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.buf: np.ndarray | None = None
+
+    def load(self, t) -> np.ndarray:
+        if t.rows is not None or not getattr(getattr(self.model, "reader", None), "reads_into", False):
+            return self.model.load(t)
+        n = 1
+        for d in t.shape:
+            n *= int(d)
+        if self.buf is None or self.buf.size < n:
+            self.buf = None  # free the old buffer before allocating the larger one
+            self.buf = np.empty(n, dtype=np.float32)
+        return self.model.load(t, out=self.buf[:n].reshape(tuple(t.shape)))
+
+
 def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
     comps = model.components()
+    scratch = _Scratch(model)
     arrays: dict[str, np.ndarray] = {}
     tensors_meta: dict[tuple[str, str, int | None], dict[str, Any]] = {}
     towers: dict[str, dict[str, Any]] = {}
@@ -267,7 +306,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
         return (t.component, t.role, t.expert)
 
     def record(t, arr: np.ndarray) -> None:
-        pos = _sketch_positions(arr.shape)
+        pos = _sketch_positions(tuple(arr.shape))
         flat = arr.reshape(-1)
         arrays[f"sk|{t.component}|{t.role}|{t.expert}"] = flat[pos].astype(np.float32)
         sk = arrays[f"sk|{t.component}|{t.role}|{t.expert}"]
@@ -290,7 +329,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
             tower = t.tower
             if c.kind == "embedding" and c.name.endswith("embed_tokens") and t.role == "weight" and len(t.shape) == 2:
                 if strings:
-                    keys, rows, full = _anchor_token_rows(model, t, strings, selection)
+                    keys, rows, full = _anchor_token_rows(scratch, t, strings, selection)
                     anchor_parts.setdefault(tower, []).append((keys, rows, "tokens"))
                     towers.setdefault(tower, {"dim": int(t.shape[1])})
                     record(t, full)
@@ -299,7 +338,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 else:
                     towers.setdefault(tower, {"dim": int(t.shape[1])})
             elif c.kind == "embedding" and c.name.endswith("embed_positions") and t.role == "weight" and len(t.shape) == 2:
-                mat = model.load(t)
+                mat = scratch.load(t)
                 n = min(mat.shape[0], MAX_POSITION_ROWS)
                 keys = np.asarray([_stable_key("pos", i) for i in range(n)], dtype=np.int64)
                 anchor_parts.setdefault(tower, []).append((keys, mat[:n].astype(np.float32), "positions"))
@@ -307,7 +346,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 record(t, mat)
                 loaded_anchor[tkey(t)] = None
             elif c.kind == "embedding" and c.name.endswith("embed_patches") and t.role in {"patch", "conv1"} and len(t.shape) >= 2:
-                mat = model.load(t)
+                mat = scratch.load(t)
                 flat = mat.reshape(mat.shape[0], -1).T  # (input features, d)
                 keys = np.asarray([_stable_key("feat", tower, t.role, tuple(mat.shape[1:]), i)
                                    for i in range(flat.shape[0])], dtype=np.int64)
@@ -348,7 +387,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
     bar = _progress(len(todo), progress, f"fingerprint {Path(str(model.path)).name}")
     try:
         for t in todo:
-            arr = model.load(t)
+            arr = scratch.load(t)
             record(t, arr)
             tower = t.tower
             d = towers.get(tower, {}).get("dim")
