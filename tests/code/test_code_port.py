@@ -140,7 +140,7 @@ def test_port_keeps_names_only_and_is_adapted_from_its_origin(corpus, tmp_path):
     q = query(corpus, PY.parse("port.py", port.read_text()))
     origin = corpus.files.index("fw/m037/modeling_m037.py")
     assert int(np.argmax(q.rank)) == origin
-    gap, top = gap_statistic(corpus, q.ident_jac)
+    gap, top = gap_statistic(corpus, q.ident_cont)
     assert top == origin and gap > 0
     res = analyse(port, [], indices=[corpus])["files"][0]
     assert res["port_test"]["reference_file"] == "fw/m037/modeling_m037.py"

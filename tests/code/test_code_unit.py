@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tokenize
 from pathlib import Path
 
 import numpy as np

@@ -31,7 +31,7 @@ T_FILE_COPIED = 0.80    # code (file) score at/above which the file is "copied" 
 T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -> "adapted"
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
-ALPHA_PORT = 0.01       # level of the port test (identifier-overlap gap) on the best reference
+ALPHA_PORT = 0.01       # level of the port test (identifier-containment gap) on the best reference
 T_MATCH = 0.50          # unit pairs reported in `matches` for a copied origin
 T_MATCH_ADAPTED = 0.25  # ... and for an adapted origin (ports keep structure, not tokens)
 MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
@@ -156,7 +156,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         total = q.mass.sum()
         if total <= 0:
             continue
-        stat, top = gap_statistic(index, q.ident_jac)
+        stat, top = gap_statistic(index, q.ident_cont)
         p_port = p_value(index.null_port, stat) if stat is not None else None
         if top >= 0 and (port is None or (p_port is not None and (port["p_value"] is None or p_port < port["p_value"]))):
             port = {"reference_file": index.files[top], "statistic": None if stat is None else round(stat, 6),
@@ -229,8 +229,8 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
                             "candidate_unit": cu.name, "reference_unit": rname})
     if port is not None and port["p_value"] is not None:
         evidence.append({"kind": "port", "reference_file": port["reference_file"], "score": port["p_value"],
-                         "detail": f"identifier overlap with this reference stands {port['statistic']:.3f} (Jaccard) "
-                                   f"above every reference not linked to it; p = {port['p_value']} against reference "
+                         "detail": f"the file has {port['statistic']:.3f} more of this reference's identifier vocabulary "
+                                   f"(share by weight) than of any reference not linked to it; p = {port['p_value']} against reference "
                                    f"files scored against the files they are not linked to"})
     for m in notices.mentions:
         evidence.append({"kind": "mention", "reference_file": None, "score": None, "detail": m})

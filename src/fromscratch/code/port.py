@@ -5,19 +5,20 @@ transformers one) rewrites the code around the model, so its token and structure
 scores against the origin are barely above those of unrelated files. What a port
 keeps is the origin's vocabulary: class names, attribute names (checkpoints are
 loaded by name), config keys. So the identifier channel is also compared file to
-file, as an idf-weighted Jaccard of the two files' identifier sets, and a port is
-recognised when ONE reference family's overlap stands clear of every reference
-not linked to that family.
+file: as an idf-weighted Jaccard of the two identifier sets (half of the ranking
+score) and as the containment of the reference's identifiers in the candidate
+(the share of the reference's vocabulary, by weight, that the candidate
+reproduces), which the port test uses.
 
-Port statistic for a candidate with identifier Jaccard J over the reference files:
-    j* = argmax J,   gap = J[j*] - max{ J[k] : k not linked to j* }
+Port statistic for a candidate with identifier containment C over the reference files:
+    j* = argmax C,   gap = C[j*] - max{ C[k] : k not linked to j* }
 where k is linked to j* when they are in the same folder or one file has >= LINK_COVER
-of its informative token mass in units copied (token score >= T_UNIT_COPY) from
+of its informative token mass in units copied (token score >= T_LINK_UNIT) from
 the other. Linked files are left out because transformers-style corpora hold
 families of near-identical files (llama / mistral / qwen2): a port of llama scores
 high against all of them, and that is not evidence against it. The null is the
 same statistic for reference files scored as candidates over only the files they
-are not linked to (the corpus holds no origin of them); see `port_null`.
+are not linked to (the corpus holds no origin of them); see `pseudo_candidate_gap`.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def file_identifiers(index) -> tuple[sp.csr_matrix, np.ndarray]:
     return index._file_ident
 
 
-def identifier_jaccard(index, cols: np.ndarray, unseen: int) -> np.ndarray:
-    """idf-weighted Jaccard of a file's identifier set (known columns + unseen count) with every reference file."""
+def identifier_overlap(index, cols: np.ndarray, unseen: int) -> tuple[np.ndarray, np.ndarray]:
+    """A file's identifier set (known columns + unseen count) against every reference file, idf-weighted:
+    (Jaccard, containment of the reference's identifiers in the file)."""
     m, mass = file_identifiers(index)
     w = index.idf["ident"].astype(np.float64)
     v = np.zeros(len(w))
@@ -56,7 +58,9 @@ def identifier_jaccard(index, cols: np.ndarray, unseen: int) -> np.ndarray:
     inter = np.asarray(m @ v).ravel()
     own = float(v.sum()) + unseen * index.idf_unseen()
     union = own + mass - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    jac = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    cont = np.where(mass > 0, inter / np.where(mass > 0, mass, 1.0), 0.0)
+    return jac, cont
 
 
 def linked_files(index, fid: int) -> np.ndarray:
@@ -100,13 +104,13 @@ def linked_files(index, fid: int) -> np.ndarray:
     return mask
 
 
-def gap_statistic(index, jac: np.ndarray, allowed: np.ndarray | None = None) -> tuple[float | None, int]:
-    """(gap, j*): how far the best reference's identifier overlap stands above every unlinked one.
+def gap_statistic(index, cont: np.ndarray, allowed: np.ndarray | None = None) -> tuple[float | None, int]:
+    """(gap, j*): how far the best reference's identifier containment stands above every unlinked one.
 
     j* is -1 when no reference shares an identifier; the gap is None when every
     reference is linked to j* (nothing to compare with: no test).
     """
-    v = jac if allowed is None else np.where(allowed, jac, -1.0)
+    v = cont if allowed is None else np.where(allowed, cont, -1.0)
     if len(v) == 0 or v.max() <= 0:
         return None, -1
     top = int(np.argmax(v))
@@ -118,10 +122,10 @@ def gap_statistic(index, jac: np.ndarray, allowed: np.ndarray | None = None) -> 
     return float(v[top] - v[rest].max()), top
 
 
-def pseudo_candidate_gap(index, fid: int, jac: np.ndarray) -> float | None:
+def pseudo_candidate_gap(index, fid: int, cont: np.ndarray) -> float | None:
     """The gap statistic of reference file `fid` over the files not linked to it (None if too few)."""
     allowed = ~linked_files(index, fid)
     if allowed.sum() < 10:
         return None
-    gap, top = gap_statistic(index, jac, allowed)
+    gap, top = gap_statistic(index, cont, allowed)
     return 0.0 if top < 0 else gap

@@ -14,7 +14,7 @@ mean of those best matches weighted by each unit's informative mass (tiny helper
 and boilerplate weigh little).
 
 Rank score: the mean of the file score and the file-level identifier Jaccard
-(`port.identifier_jaccard`). A copy scores high on both; a port between frameworks
+(`port.identifier_overlap`). A copy scores high on both; a port between frameworks
 scores low on code but keeps the origin's names, and the names decide between
 references whose code scores are all near the floor.
 """
@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from fromscratch.code.fingerprint import CHANNELS, unit_digest, unit_features
 from fromscratch.code.lang import SourceFile
-from fromscratch.code.port import identifier_jaccard, pseudo_candidate_gap
+from fromscratch.code.port import identifier_overlap, pseudo_candidate_gap
 
 ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
 T_UNIT_COPY = 0.70  # unit score from which a definition counts as a copy (docs/code.md: how it was fixed)
@@ -45,6 +45,7 @@ class Query:
     best: np.ndarray            # n_cand_units x n_ref_files: best unit score inside each file
     file_score: np.ndarray      # n_ref_files
     ident_jac: np.ndarray       # n_ref_files: idf-weighted Jaccard of the two files' identifier sets
+    ident_cont: np.ndarray      # n_ref_files: share of the reference's identifiers (by weight) the candidate has
     rank: np.ndarray            # n_ref_files: (file_score + ident_jac) / 2, the ranking score
 
 
@@ -121,16 +122,17 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
     if total.nnz:
         np.maximum.at(best, (total.row, index.unit_file[total.col]), total.data)
     ident_cols, ident_unseen = index.lookup("ident", set().union(*(f["ident"] for f in feats)) if feats else set())
-    jac = identifier_jaccard(index, ident_cols, ident_unseen)
+    jac, cont = identifier_overlap(index, ident_cols, ident_unseen)
     if exclude_files:
         best[:, sorted(exclude_files)] = 0.0
         jac[sorted(exclude_files)] = 0.0
+        cont[sorted(exclude_files)] = 0.0
     denom = mass.sum()
     file_score = np.clip((mass @ best) / denom if denom > 0 else np.zeros(n_files), 0.0, 1.0)
     if denom <= 0:
-        jac = np.zeros(n_files)
+        jac, cont = np.zeros(n_files), np.zeros(n_files)
     return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=file_score,
-                 ident_jac=jac, rank=(file_score + jac) / 2)
+                 ident_jac=jac, ident_cont=cont, rank=(file_score + jac) / 2)
 
 
 def _digest_pairs(index, digests: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +204,7 @@ def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int =
         keep[sorted(same)] = False
         vals.append(q.rank[keep])
         if q.mass.sum() > 0:
-            gap = pseudo_candidate_gap(index, fi, q.ident_jac)
+            gap = pseudo_candidate_gap(index, fi, q.ident_cont)
             if gap is not None:
                 gaps.append(gap)
     pool = np.sort(np.concatenate(vals)).astype(np.float32) if vals else empty
