@@ -162,3 +162,29 @@ def test_independent_file_in_the_other_framework_is_independent(corpus, tmp_path
 
 def test_null_has_enough_values_for_the_port_level(corpus):
     assert len(corpus.null_port) >= 1 / ALPHA_PORT
+
+
+def test_a_file_of_one_empty_decorated_class_is_not_a_copy_of_anything(tmp_path):
+    """`@export("x") class X(Base): \"\"\"doc\"\"\"` is, once masked, the header of many unrelated classes."""
+    refs = []
+    for i in range(6):
+        refs.append((f"lib/m{i}/layers.py", PY.parse(f"m{i}.py", f'''import torch
+from torch import nn
+
+
+@use_kernel("RMSNorm{i}")
+class Norm{i}(nn.Module):
+    """A norm layer whose code lives in the functions below."""
+
+
+def rms_norm_{i}(x, weight_{i}):
+    return x * torch.rsqrt(x.pow({i + 2}).mean(-1, keepdim=True) + 1e-6) * weight_{i}
+''')))
+    index = index_from_sources(refs)
+    cand = tmp_path / "backbone.py"
+    cand.write_text('from pkg import base\n\n\n@export("pkg.XBackbone")\nclass XBackbone(base.Backbone):\n'
+                    '    """An encoder network, documented at length but with no code of its own."""\n')
+    q = query(index, PY.parse("backbone.py", cand.read_text()))
+    assert float(q.sim.max()) == 1.0  # the unit-level view still sees the identical header...
+    assert float(q.file_score.max()) < 0.35  # ...but it is no evidence that the file was copied
+    assert analyse(cand, [], indices=[index])["files"][0]["relation"] == "independent"

@@ -33,6 +33,7 @@ from fromscratch.code.port import identifier_overlap, pseudo_candidate_gap
 
 ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
 T_UNIT_COPY = 0.70  # unit score from which a definition counts as a copy (docs/code.md: how it was fixed)
+MIN_BODY_TOKENS = 26  # 2 (K + W - 1): a class body or module remainder this long counts by its tokens in file scores
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Query:
     sim: sp.csr_matrix          # n_cand_units x n_ref_units, combined unit score in [0, 1]
     channel: dict[str, sp.csr_matrix]  # the per-channel similarities behind it
     mass: np.ndarray            # informative mass of each candidate unit
-    best: np.ndarray            # n_cand_units x n_ref_files: best unit score inside each file
+    best: np.ndarray            # n_cand_units x n_ref_files: best unit score inside each file (file-score rules)
     file_score: np.ndarray      # n_ref_files
     ident_jac: np.ndarray       # n_ref_files: idf-weighted Jaccard of the two files' identifier sets
     ident_cont: np.ndarray      # n_ref_files: share of the reference's identifiers (by weight) the candidate has
@@ -111,16 +112,29 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         arr[inv[off:off + len(k)]] = coos[c].data
         s_vals[c] = arr
         off += len(k)
-    s_vals["tok"][inv[off:]] = 1.0
+    # An equal digest makes the pair a copy (`sim`: the unit-level answer, e.g. a one-line
+    # method copied with a model name changed). For the FILE score, tokens (digest or
+    # fingerprints) count only for functions, methods and units long enough to be specific:
+    # a short class body or module remainder (`@N(S) class N(N.N): pass`, `N = N; N = S`)
+    # is identical once masked in many unrelated files, and its weight (its rare names) would
+    # otherwise lift the whole file. Its names and structure still count.
+    d_idx = inv[off:]
+    specific = np.array([len(u.masked) >= MIN_BODY_TOKENS or u.kind in ("function", "method")
+                         for u in sf.units], dtype=bool)
     rows, cols = keys // max(n_r, 1), keys % max(n_r, 1)
     present = {c: ((mass_c[c][rows] > 0) | (index.mass[c][cols] > 0) | (s_vals[c] > 0)).astype(np.float64)
                for c in CHANNELS}
-    vals = combine(s_vals, present)
+    tok_all = s_vals["tok"].copy()
+    tok_all[d_idx] = 1.0
+    vals = combine({**s_vals, "tok": tok_all}, present)
+    tok_file = np.where(specific[rows], s_vals["tok"], 0.0)  # a short body's one whole-stream hash is no evidence
+    tok_file[d_idx[specific[d_rows]]] = 1.0
+    vals_file = combine({**s_vals, "tok": tok_file}, present)
     total = sp.coo_matrix((vals, (rows, cols)), shape=(n_u, n_r))
     n_files = len(index.files)
     best = np.zeros((n_u, n_files))
-    if total.nnz:
-        np.maximum.at(best, (total.row, index.unit_file[total.col]), total.data)
+    if len(vals_file):
+        np.maximum.at(best, (rows, index.unit_file[cols]), vals_file)
     ident_cols, ident_unseen = index.lookup("ident", set().union(*(f["ident"] for f in feats)) if feats else set())
     jac, cont = identifier_overlap(index, ident_cols, ident_unseen)
     if exclude_files:
