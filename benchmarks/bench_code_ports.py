@@ -13,7 +13,9 @@ Verdicts (the tool's own copied/adapted/independent calls): on the vLLM files wi
 ground truth, on mlx-lm model files named after a transformers folder (ground
 truth: that folder), and on model code written independently of transformers
 (litgpt, torchtune, x-transformers: corpora.INDEPENDENT), whose rate of copied /
-adapted calls is the external false-positive rate.
+adapted calls is the external false-positive rate. Held out (not looked at while the
+port test was designed): SGLang's model files (ground truth as for vLLM) and
+keras-hub's model implementations (independent code in another framework).
 
 Usage: python benchmarks/bench_code_ports.py [--candidates 300] [--no-copydetect] [--no-dolos] [--no-verdicts]
        [--copydetect-candidates N] [--out benchmarks/_work/code_ports.json]
@@ -205,6 +207,11 @@ def main() -> None:
             "mlx_ground_truth_ports": relations(idx, [p for p in mlx if p.name in mlx_gt], mlx_gt),
             "independent_implementations": relations(idx, corpora.independent_model_code()),
         }
+        # held out: corpora not looked at while the port test was designed
+        sg = [p for p in sorted(corpora.sglang_models().glob("*.py")) if p.name != "__init__.py"]
+        sg_gt = ground_truth(refs, models, sg)
+        report["verdicts"]["held_out_sglang_ground_truth_ports"] = relations(idx, [p for p in sg if p.name in sg_gt], sg_gt)
+        report["verdicts"]["held_out_independent_keras_hub"] = relations(idx, corpora.keras_hub_model_code())
         print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "flagged"} if isinstance(v, dict) else v
                           for k, v in report["verdicts"].items()}, indent=1), flush=True)
     if not args.no_dolos:

@@ -24,6 +24,8 @@ TRANSFORMERS_COPIES = "4.46.3"  # many `# Copied from` annotations (later releas
 TRANSFORMERS_PORTS = "5.24.0"   # contemporary with the vLLM release below
 VLLM = "0.33.0"
 MLX_LM = "0.32.2"  # Apple MLX ports of transformers models (another framework, another API)
+SGLANG = "0.5.23"  # held-out ports: SGLang's model files (mostly via vLLM), not looked at when the port test was designed
+KERAS_HUB = "0.32.0"  # held-out independent code: Keras implementations, not looked at when the port test was designed
 # Model code written independently of transformers (own module structure and names),
 # the external check of the port test's false-positive rate: (package, version, folder inside the wheel)
 INDEPENDENT = (("litgpt", "0.5.13", "litgpt/"), ("torchtune", "0.6.1", "torchtune/"),
@@ -85,6 +87,23 @@ def vllm_models(version: str = VLLM) -> Path:
 def mlx_models(version: str = MLX_LM) -> Path:
     """mlx-lm's `models` folder."""
     return _extract("mlx-lm", version, "mlx_lm/models/")
+
+
+def sglang_models(version: str = SGLANG) -> Path:
+    """SGLang's `srt/models` folder."""
+    return _extract("sglang", version, "sglang/srt/models/")
+
+
+def keras_hub_model_code(version: str = KERAS_HUB) -> list[Path]:
+    """keras-hub's model implementations (`src/models/<model>/*.py`): backbones, layers, task heads.
+
+    Presets (tables of checkpoint names), tokenizers, preprocessors, image converters
+    and tests are left out: they are data and plumbing, not model code. The
+    transformers checkpoint converters live in `src/utils`, which is not taken.
+    """
+    root = _extract("keras-hub", version, "keras_hub/src/models/")
+    skip = ("_presets.py", "_tokenizer.py", "_preprocessor.py", "_image_converter.py", "_test.py", "__init__.py")
+    return [p for p in sorted(root.glob("*/*.py")) if not p.name.endswith(skip)]
 
 
 def independent_model_code() -> list[Path]:
