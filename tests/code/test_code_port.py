@@ -188,3 +188,11 @@ def rms_norm_{i}(x, weight_{i}):
     assert float(q.sim.max()) == 1.0  # the unit-level view still sees the identical header...
     assert float(q.file_score.max()) < 0.35  # ...but it is no evidence that the file was copied
     assert analyse(cand, [], indices=[index])["files"][0]["relation"] == "independent"
+
+
+def test_unit_and_file_scores_stay_in_the_unit_interval(corpus):
+    """Bodies identical once masked and common to the whole corpus (weight 0, equal digests) included."""
+    for i in (0, 5, 37):
+        q = query(corpus, PY.parse("c.py", framework_a(i)))
+        assert q.sim.nnz and float(q.sim.max()) <= 1.0
+        assert float(q.best.max()) <= 1.0 and float(q.file_score.max()) <= 1.0

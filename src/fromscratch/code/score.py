@@ -122,14 +122,19 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
     specific = np.array([len(u.masked) >= MIN_BODY_TOKENS or u.kind in ("function", "method")
                          for u in sf.units], dtype=bool)
     rows, cols = keys // max(n_r, 1), keys % max(n_r, 1)
-    present = {c: ((mass_c[c][rows] > 0) | (index.mass[c][cols] > 0) | (s_vals[c] > 0)).astype(np.float64)
-               for c in CHANNELS}
+
+    def scored(tok: np.ndarray) -> np.ndarray:
+        chans = {**s_vals, "tok": tok}
+        present = {c: ((mass_c[c][rows] > 0) | (index.mass[c][cols] > 0) | (chans[c] > 0)).astype(np.float64)
+                   for c in CHANNELS}
+        return combine(chans, present)
+
     tok_all = s_vals["tok"].copy()
     tok_all[d_idx] = 1.0
-    vals = combine({**s_vals, "tok": tok_all}, present)
+    vals = scored(tok_all)
     tok_file = np.where(specific[rows], s_vals["tok"], 0.0)  # a short body's one whole-stream hash is no evidence
     tok_file[d_idx[specific[d_rows]]] = 1.0
-    vals_file = combine({**s_vals, "tok": tok_file}, present)
+    vals_file = scored(tok_file)
     total = sp.coo_matrix((vals, (rows, cols)), shape=(n_u, n_r))
     n_files = len(index.files)
     best = np.zeros((n_u, n_files))
