@@ -12,6 +12,7 @@ reported as such and its outputs are simply absent — never faked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -35,6 +36,22 @@ def _cache_root() -> Path:
 
 def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _method_digest() -> str:
+    """The version plus a hash of the package's own source files.
+
+    WHY: a stage's cached result must not outlive the method that produced it; during
+    development (or with a patched install) the version string stays the same while
+    the audit or decision code changes.
+    """
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(__version__.encode())
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".toml", ".jinja", ".json") and p.is_file() and "__pycache__" not in p.parts:
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return f"{__version__}+{h.hexdigest()[:16]}"
 
 
 class _Out:
@@ -189,7 +206,7 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
 
         def audit_team(team: str) -> dict[str, Any]:
             t = spec.teams[team]
-            k = _key("audit", __version__, team_digest[team], ref_digests, pol_digest, spec.round.seed, code_ok)
+            k = _key("audit", _method_digest(), team_digest[team], ref_digests, pol_digest, spec.round.seed, code_ok)
             cpath = cache / "audit" / f"{k}.json"
             if cpath.is_file():
                 audit_counts["cached"] += 1
@@ -294,7 +311,7 @@ def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Pa
 
         files = [out_dir / "protocol.toml", out_dir / results_rel] + ([out_dir / human_rel] if human_rel else []) \
             + ([out_dir / "verdicts.json"] if verdicts else [])
-        k = _key("decision", __version__, [L.file_sha256(f) for f in files], spec.round.resamples,
+        k = _key("decision", _method_digest(), [L.file_sha256(f) for f in files], spec.round.resamples,
                  human_rel, bool(verdicts))
         cpath = cache / "decision" / f"{k}.json"
         if cpath.is_file():
