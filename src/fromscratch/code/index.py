@@ -51,7 +51,11 @@ class Index:
     null: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     null_port: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # derived on first use, never saved
     _matT: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
+    _digest_order: np.ndarray | None = field(default=None, repr=False)
+    file_ident: tuple[sp.csr_matrix, np.ndarray] | None = field(default=None, repr=False)  # see port.py
+    linked: dict[int, np.ndarray] = field(default_factory=dict, repr=False)                # see port.py
 
     def idf_unseen(self) -> float:
         """Weight of a feature the corpus never contains: the rarest possible."""
@@ -61,6 +65,28 @@ class Index:
         if channel not in self._matT:
             self._matT[channel] = self.mat[channel].T.tocsr()
         return self._matT[channel]
+
+    def digest_matches(self, digests: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(position in `digests`, reference unit) pairs with equal whole-unit digests (0 = no digest)."""
+        empty = np.zeros(0, dtype=np.int64)
+        if not len(self.digest):
+            return empty, empty
+        if self._digest_order is None:
+            self._digest_order = np.argsort(self.digest, kind="stable")
+        order = self._digest_order
+        sorted_d = self.digest[order]
+        rows, cols = [], []
+        for i, d in enumerate(digests):
+            if d == 0:
+                continue
+            a = np.searchsorted(sorted_d, np.uint64(d), side="left")
+            b = np.searchsorted(sorted_d, np.uint64(d), side="right")
+            if b > a:
+                rows.append(np.full(b - a, i, dtype=np.int64))
+                cols.append(order[a:b].astype(np.int64))
+        if not rows:
+            return empty, empty
+        return np.concatenate(rows), np.concatenate(cols)
 
     def lookup(self, channel: str, feats: set[int]) -> tuple[np.ndarray, int]:
         """Column ids of the features the corpus knows, and how many it does not."""

@@ -38,14 +38,11 @@ def _file_by_unit(index) -> sp.csr_matrix:
 
 def file_identifiers(index) -> tuple[sp.csr_matrix, np.ndarray]:
     """Binary files x identifier-vocabulary matrix and each file's idf mass (cached on the index)."""
-    cached = getattr(index, "_file_ident", None)
-    if cached is not None:
-        return cached
-    m = (_file_by_unit(index) @ index.mat["ident"]).tocsr()
-    m.data[:] = 1.0
-    mass = np.asarray(m @ index.idf["ident"].astype(np.float64)).ravel()
-    index._file_ident = (m, mass)
-    return index._file_ident
+    if index.file_ident is None:
+        m = (_file_by_unit(index) @ index.mat["ident"]).tocsr()
+        m.data[:] = 1.0
+        index.file_ident = (m, np.asarray(m @ index.idf["ident"].astype(np.float64)).ravel())
+    return index.file_ident
 
 
 def identifier_overlap(index, cols: np.ndarray, unseen: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,9 +62,8 @@ def identifier_overlap(index, cols: np.ndarray, unseen: int) -> tuple[np.ndarray
 
 def linked_files(index, fid: int) -> np.ndarray:
     """Boolean mask of reference files linked to file `fid` (same folder, or copied units either way)."""
-    cache = index.__dict__.setdefault("_linked", {})
-    if fid in cache:
-        return cache[fid]
+    if fid in index.linked:
+        return index.linked[fid]
     n_files = len(index.files)
     a, b = int(index.file_units[fid]), int(index.file_units[fid + 1])
     mask = np.array([g == index.groups[fid] for g in index.groups], dtype=bool)
@@ -81,12 +77,8 @@ def linked_files(index, fid: int) -> np.ndarray:
         copied = s >= T_LINK_UNIT
         rows, cols = shared.row[copied], shared.col[copied]
         # identical normalised units are copies whatever their features weigh
-        same = index.digest[a:b]
-        for i, d in enumerate(same):
-            if d:
-                hit = np.flatnonzero(index.digest == d)
-                rows = np.concatenate([rows, np.full(len(hit), i)])
-                cols = np.concatenate([cols, hit])
+        d_rows, d_cols = index.digest_matches(index.digest[a:b].tolist())
+        rows, cols = np.concatenate([rows, d_rows]), np.concatenate([cols, d_cols])
         file_mass = np.bincount(index.unit_file, weights=mass, minlength=n_files)
         if len(rows):
             # fid -> k: share of fid's mass in units with a copied partner in k
@@ -100,7 +92,7 @@ def linked_files(index, fid: int) -> np.ndarray:
                 mask |= (out_mass / max(own, 1e-12)) >= LINK_COVER
                 mask |= np.where(file_mass > 0, in_mass / np.where(file_mass > 0, file_mass, 1.0), 0.0) >= LINK_COVER
     mask[fid] = True
-    cache[fid] = mask
+    index.linked[fid] = mask
     return mask
 
 

@@ -99,7 +99,7 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         mass += ALPHA[c] * m
     # identical normalised token streams are copies whatever their features weigh
     # (a widely copied helper consists of common features only)
-    d_rows, d_cols = _digest_pairs(index, [unit_digest(u.masked) for u in sf.units])
+    d_rows, d_cols = index.digest_matches([unit_digest(u.masked) for u in sf.units])
     # union of pairs that share anything, then the combined score on those pairs
     coos = {c: chan[c].tocoo() for c in CHANNELS}
     all_keys = [coos[c].row.astype(np.int64) * n_r + coos[c].col for c in CHANNELS]
@@ -152,28 +152,6 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         jac, cont = np.zeros(n_files), np.zeros(n_files)
     return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=file_score,
                  ident_jac=jac, ident_cont=cont, rank=(file_score + jac) / 2)
-
-
-def _digest_pairs(index, digests: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(candidate unit, reference unit) pairs with equal whole-unit digests."""
-    if not len(index.digest):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if not hasattr(index, "_digest_order"):
-        index._digest_order = np.argsort(index.digest, kind="stable")
-    order = index._digest_order
-    sorted_d = index.digest[order]
-    rows, cols = [], []
-    for i, d in enumerate(digests):
-        if d == 0:
-            continue
-        a = np.searchsorted(sorted_d, np.uint64(d), side="left")
-        b = np.searchsorted(sorted_d, np.uint64(d), side="right")
-        if b > a:
-            rows.append(np.full(b - a, i, dtype=np.int64))
-            cols.append(order[a:b].astype(np.int64))
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(rows), np.concatenate(cols)
 
 
 def best_pairs(index, q: Query, file_id: int) -> list[tuple[int, int, float]]:
