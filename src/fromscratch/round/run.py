@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fromscratch import __version__
+from fromscratch.digests import tree_sha256
 from fromscratch.errors import InputError
 from fromscratch.jsonio import dumps
 from fromscratch.round import ledger as L
@@ -40,18 +41,13 @@ def _key(*parts: Any) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _method_digest() -> str:
-    """The version plus a hash of the package's own source files.
+    """The version plus a hash of the package's own files (sources, templates, built-in material).
 
     WHY: a stage's cached result must not outlive the method that produced it; during
     development (or with a patched install) the version string stays the same while
     the audit or decision code changes.
     """
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(__version__.encode())
-    for p in sorted(root.rglob("*")):
-        if p.suffix in (".py", ".toml", ".jinja", ".json") and p.is_file() and "__pycache__" not in p.parts:
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return f"{__version__}+{h.hexdigest()[:16]}"
+    return f"{__version__}+{tree_sha256(Path(__file__).resolve().parent.parent)[:16]}"
 
 
 class _Out:
