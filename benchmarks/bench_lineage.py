@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -87,19 +86,13 @@ def tinyllama_shapes() -> list[tuple[str, tuple[int, ...]]]:
 def write_pair_member(folder: Path, shapes, noise: float) -> int:
     """Stream one BF16 safetensors model; tensor k is seeded by k, plus optional noise."""
     import ml_dtypes
+    from bench_read import safetensors_bf16_header
 
-    from fromscratch.lineage.synthetic import vocab_words, write_model  # noqa: F401  (tokenizer helper)
+    from fromscratch.lineage.synthetic import vocab_words
 
     folder.mkdir(parents=True, exist_ok=True)
-    header, off = {}, 0
-    for name, shape in shapes:
-        n = int(np.prod(shape)) * 2
-        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [off, off + n]}
-        off += n
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
     with open(folder / "model.safetensors", "wb") as fh:
-        fh.write(struct.pack("<Q", len(h)) + h)
+        fh.write(safetensors_bf16_header(shapes))
         for k, (name, shape) in enumerate(shapes):
             rng = np.random.default_rng(k)
             if len(shape) == 1:

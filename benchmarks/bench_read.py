@@ -60,11 +60,8 @@ def _tiled(block: bytes, n: int) -> bytes:
     return (block * reps)[:n]
 
 
-def write_safetensors_bf16(path: Path, shapes: list[tuple[str, tuple[int, ...]]]) -> int:
-    """Stream a BF16 safetensors file without holding it in memory."""
-    import ml_dtypes
-
-    block = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32).astype(ml_dtypes.bfloat16).tobytes()
+def safetensors_bf16_header(shapes: list[tuple[str, tuple[int, ...]]]) -> bytes:
+    """Length prefix and JSON header of a safetensors file whose tensors are BF16, in `shapes` order."""
     header, off = {}, 0
     for name, shape in shapes:
         n = int(np.prod(shape)) * 2
@@ -72,8 +69,16 @@ def write_safetensors_bf16(path: Path, shapes: list[tuple[str, tuple[int, ...]]]
         off += n
     h = json.dumps(header).encode()
     h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h
+
+
+def write_safetensors_bf16(path: Path, shapes: list[tuple[str, tuple[int, ...]]]) -> int:
+    """Stream a BF16 safetensors file without holding it in memory."""
+    import ml_dtypes
+
+    block = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32).astype(ml_dtypes.bfloat16).tobytes()
     with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(h)) + h)
+        fh.write(safetensors_bf16_header(shapes))
         for name, shape in shapes:
             fh.write(_tiled(block, int(np.prod(shape)) * 2))
     return path.stat().st_size
