@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -135,78 +136,124 @@ def decide_from_files(
     return out
 
 
-def compute(
-    proto: Protocol, data: RoundData, st: agg.Structure, eligible: np.ndarray, flagged: list[str],
-    verdicts: dict[str, str], reps: int, progress=None,
-) -> dict[str, Any]:
-    teams, T = data.teams, len(data.teams)
-    k, tie, alpha, seed = proto.eliminate, proto.tie_policy, proto.alpha, proto.seed
-    bench_names = data.bench_names
-    human_names = [h.pillar for h in data.human]
-    disq = ~eligible
+@dataclass(frozen=True)
+class Context:
+    """What every step of the decision reads: the validated protocol, data and gate."""
 
-    # ---- official result ----------------------------------------------------------
-    S, N, Pm = _point(data, st, proto.normalisation)
-    H = agg.human_scores(data)
-    tot = agg.totals(Pm, st.weights, st.factor)
-    on_score = agg.eliminated(tot, eligible, k, tie, _rng(seed, 1))
-    rank = agg.ranks(tot)
+    proto: Protocol
+    data: RoundData
+    st: agg.Structure
+    eligible: np.ndarray  # (T,) not disqualified by the originality gate
+    flagged: list[str]
+    verdicts: dict[str, str]
+    reps: int
 
-    # ---- paired bootstrap -----------------------------------------------------------
-    Sr, Hr = resample(data, reps, seed, progress)
+    @property
+    def teams(self) -> list[str]:
+        return self.data.teams
+
+    @property
+    def disq(self) -> np.ndarray:
+        return ~self.eligible
+
+    def rule(self, tot: np.ndarray, tag: int = 1) -> np.ndarray:
+        """The official elimination rule on totals (any leading axes)."""
+        return agg.eliminated(tot, self.eligible, self.proto.eliminate, self.proto.tie_policy,
+                              _rng(self.proto.seed, tag))
+
+
+@dataclass(frozen=True)
+class Point:
+    """The official (point-estimate) result."""
+
+    S: np.ndarray  # (T, nb) benchmark scores
+    N: np.ndarray  # (T, nb) normalised
+    H: np.ndarray  # (T, nh) human pillars
+    Pm: np.ndarray  # (T, P) pillar scores
+    tot: np.ndarray  # (T,) totals
+    on_score: np.ndarray  # (T,) eliminated by the rule (disqualified teams excluded)
+    rank: np.ndarray
+
+
+@dataclass(frozen=True)
+class Boot:
+    """The paired bootstrap: replicated scores, totals and eliminations."""
+
+    Sr: np.ndarray
+    Tr: np.ndarray
+    Er: np.ndarray
+    ci: np.ndarray
+    rint: np.ndarray
+    p_elim: np.ndarray
+    p_same: float
+    above: np.ndarray
+
+
+def official(ctx: Context) -> Point:
+    S, N, Pm = _point(ctx.data, ctx.st, ctx.proto.normalisation)
+    H = agg.human_scores(ctx.data)
+    tot = agg.totals(Pm, ctx.st.weights, ctx.st.factor)
+    return Point(S, N, H, Pm, tot, ctx.rule(tot), agg.ranks(tot))
+
+
+def bootstrap(ctx: Context, pt: Point, progress=None) -> Boot:
+    proto, st = ctx.proto, ctx.st
+    Sr, Hr = resample(ctx.data, ctx.reps, proto.seed, progress)
     Nr = agg.normalise(Sr, proto.normalisation, st)
-    Pr = agg.pillar_scores(Nr, Hr, st)
-    Tr = agg.totals(Pr, st.weights, st.factor)
-    Er = agg.eliminated(Tr, eligible, k, tie, _rng(seed, 4))
+    Tr = agg.totals(agg.pillar_scores(Nr, Hr, st), st.weights, st.factor)
+    Er = ctx.rule(Tr, 4)
     Rr = agg.ranks(Tr)
-    q = [alpha / 2, 1 - alpha / 2]
-    ci = np.quantile(Tr, q, axis=0)
-    rint = np.quantile(Rr, q, axis=0, method="inverted_cdf").astype(int)
-    p_elim = np.where(disq, 1.0, Er.mean(axis=0))
-    p_same = float(np.all(Er == on_score, axis=1).mean())
-    above = (Tr[:, :, None] > Tr[:, None, :]).mean(axis=0)  # P(total_i > total_j)
+    q = [proto.alpha / 2, 1 - proto.alpha / 2]
+    return Boot(
+        Sr=Sr, Tr=Tr, Er=Er, ci=np.quantile(Tr, q, axis=0),
+        rint=np.quantile(Rr, q, axis=0, method="inverted_cdf").astype(int),
+        p_elim=np.where(ctx.disq, 1.0, Er.mean(axis=0)),
+        p_same=float(np.all(Er == pt.on_score, axis=1).mean()),
+        above=(Tr[:, :, None] > Tr[:, None, :]).mean(axis=0),  # P(total_i > total_j)
+    )
 
-    # ---- paired tests: each score-eliminated team against the lowest survivor -------
-    pair = influence.boundary_pair(tot, on_score, eligible)
-    tests = []
-    survivors = np.flatnonzero(~on_score & eligible)
-    if len(survivors):
-        nxt = int(survivors[np.argmin(tot[survivors])])
-        for e in np.flatnonzero(on_score):
-            d = float(tot[nxt] - tot[e])
-            tests.append({"eliminated": teams[e], "next": teams[nxt], "difference": d,
-                          "p_value": stats.bootstrap_p(d, Tr[:, nxt] - Tr[:, e])})
-        for t, adj in zip(tests, stats.holm([t["p_value"] for t in tests])):
-            t["p_holm"] = adj
-            t["significant"] = bool(adj <= alpha)
-    bench_tests = []
-    if pair is not None:
-        e, s = pair
-        for b, name in enumerate(bench_names):
-            if np.isnan(S[e, b]) or np.isnan(S[s, b]) or not (data.benchmarks[b].required[[e, s]].all()):
-                continue
-            d = float(S[s, b] - S[e, b])
-            bench_tests.append({"benchmark": name, "next_minus_eliminated": d,
-                                "p_value": stats.bootstrap_p(d, Sr[:, s, b] - Sr[:, e, b])})
-        for t, adj in zip(bench_tests, stats.benjamini_hochberg([t["p_value"] for t in bench_tests])):
-            t["p_bh"] = adj
 
-    spared = []
-    if proto.statistical_tie == "spare":
-        spared = [t["eliminated"] for t in tests if not t["significant"]]
-    official = on_score.copy()
-    for name in spared:
-        official[teams.index(name)] = False
-    official |= disq
+def paired_tests(ctx: Context, pt: Point, bs: Boot) -> list[dict[str, Any]]:
+    """Each score-eliminated team against the lowest survivor (Holm-adjusted)."""
+    teams, tot = ctx.teams, pt.tot
+    tests: list[dict[str, Any]] = []
+    survivors = np.flatnonzero(~pt.on_score & ctx.eligible)
+    if not len(survivors):
+        return tests
+    nxt = int(survivors[np.argmin(tot[survivors])])
+    for e in np.flatnonzero(pt.on_score):
+        d = float(tot[nxt] - tot[e])
+        tests.append({"eliminated": teams[e], "next": teams[nxt], "difference": d,
+                      "p_value": stats.bootstrap_p(d, bs.Tr[:, nxt] - bs.Tr[:, e])})
+    for t, adj in zip(tests, stats.holm([t["p_value"] for t in tests])):
+        t["p_holm"] = adj
+        t["significant"] = bool(adj <= ctx.proto.alpha)
+    return tests
 
-    # ---- weight sensitivity ---------------------------------------------------------
-    w0 = st.weights / st.weights.sum()
-    shares = weights.simplex_shares(Pm, st.factor, w0, eligible, on_score, k, tie, proto.weight_samples,
-                                    proto.neighbourhood, _rng(seed, 2))
-    flip = weights.min_flip(Pm, st.factor, w0, eligible, on_score, k, teams, st.pillars)
 
-    # ---- normalisation sensitivity ---------------------------------------------------
-    norms = []
+def benchmark_tests(ctx: Context, pt: Point, bs: Boot, pair: tuple[int, int] | None) -> list[dict[str, Any]]:
+    """Per benchmark, the boundary pair's difference (Benjamini-Hochberg adjusted)."""
+    out: list[dict[str, Any]] = []
+    if pair is None:
+        return out
+    e, s = pair
+    S = pt.S
+    for b, name in enumerate(ctx.data.bench_names):
+        if np.isnan(S[e, b]) or np.isnan(S[s, b]) or not (ctx.data.benchmarks[b].required[[e, s]].all()):
+            continue
+        d = float(S[s, b] - S[e, b])
+        out.append({"benchmark": name, "next_minus_eliminated": d,
+                    "p_value": stats.bootstrap_p(d, bs.Sr[:, s, b] - bs.Sr[:, e, b])})
+    for t, adj in zip(out, stats.benjamini_hochberg([t["p_value"] for t in out])):
+        t["p_bh"] = adj
+    return out
+
+
+def normalisation_rows(ctx: Context, pt: Point) -> list[dict[str, Any]]:
+    """The decision under each normalisation (point estimates)."""
+    data, st, teams, disq = ctx.data, ctx.st, ctx.teams, ctx.disq
+    T = len(teams)
+    norms: list[dict[str, Any]] = []
     for kind in NORMALISATIONS:
         if kind == "target-relative":
             need = np.array([[bd.required[t] for bd in data.benchmarks] for t in range(T)])
@@ -217,80 +264,112 @@ def compute(
                 continue
         _, _, Pk = _point(data, st, kind)
         tk = agg.totals(Pk, st.weights, st.factor)
-        ek = agg.eliminated(tk, eligible, k, tie, _rng(seed, 1)) | disq
-        row = {"normalisation": kind, "available": True, "official": kind == proto.normalisation,
+        ek = ctx.rule(tk) | disq
+        row = {"normalisation": kind, "available": True, "official": kind == ctx.proto.normalisation,
                "eliminated": [teams[i] for i in np.flatnonzero(ek)],
                "totals": {teams[i]: float(tk[i]) for i in range(T)},
-               "same_decision": bool(np.all(ek == (on_score | disq)))}
+               "same_decision": bool(np.all(ek == (pt.on_score | disq)))}
         if kind == "random-baseline":
-            missing = [bd.name for bd in data.benchmarks if bd.name not in proto.random_baseline]
+            missing = [bd.name for bd in data.benchmarks if bd.name not in ctx.proto.random_baseline]
             if missing:
                 row["note"] = f"no chance score declared for {len(missing)} benchmark(s); 0 used (same as raw there)"
         norms.append(row)
+    return norms
 
-    # ---- benchmark influence -----------------------------------------------------------
-    lobo = influence.leave_one_out(N, H, st, bench_names, teams, eligible, on_score, k, tie, pair, _rng(seed, 1))
-    shap = influence.shapley(N, H, st, bench_names, human_names, pair, _rng(seed, 3))
 
-    # ---- self-selection ------------------------------------------------------------------
-    sel_section, ssa, ssa_ci = _selection(proto, data, st, S, Sr, N, H, eligible, on_score, k, tie, alpha, seed)
-
-    # ---- robustness --------------------------------------------------------------------
-    rob = robustness(teams, on_score, disq, p_elim, p_same, flip, w0, st.pillars, reps, bool(data.human))
-
-    team_rows = []
-    for i in range(T):
-        team_rows.append({
-            "team": teams[i], "total": float(tot[i]), "ci": [float(ci[0, i]), float(ci[1, i])],
-            "rank": int(rank[i]), "rank_interval": [int(rint[0, i]), int(rint[1, i])],
-            "p_eliminated": float(p_elim[i]),
+def team_rows(ctx: Context, pt: Point, bs: Boot, official_out: np.ndarray, ssa, ssa_ci) -> list[dict[str, Any]]:
+    teams, st, bench_names = ctx.teams, ctx.st, ctx.data.bench_names
+    rows = []
+    for i in range(len(teams)):
+        rows.append({
+            "team": teams[i], "total": float(pt.tot[i]), "ci": [float(bs.ci[0, i]), float(bs.ci[1, i])],
+            "rank": int(pt.rank[i]), "rank_interval": [int(bs.rint[0, i]), int(bs.rint[1, i])],
+            "p_eliminated": float(bs.p_elim[i]),
             "selection_advantage": None if ssa is None else _fl(ssa[i]),
             "selection_advantage_ci": None if ssa_ci is None or np.isnan(ssa[i]) else [_fl(ssa_ci[0, i]), _fl(ssa_ci[1, i])],
-            "eliminated": bool(official[i]),
-            "disqualified": bool(disq[i]),
-            "verdict": verdicts.get(teams[i]),
+            "eliminated": bool(official_out[i]),
+            "disqualified": bool(ctx.disq[i]),
+            "verdict": ctx.verdicts.get(teams[i]),
             "factor": float(st.factor[i]),
-            "pillars": {p: float(Pm[i, j]) for j, p in enumerate(st.pillars)},
-            "benchmarks": {b: _fl(S[i, j]) for j, b in enumerate(bench_names)},
-            "normalised": {b: _fl(N[i, j]) for j, b in enumerate(bench_names)},
+            "pillars": {p: float(pt.Pm[i, j]) for j, p in enumerate(st.pillars)},
+            "benchmarks": {b: _fl(pt.S[i, j]) for j, b in enumerate(bench_names)},
+            "normalised": {b: _fl(pt.N[i, j]) for j, b in enumerate(bench_names)},
         })
-    team_rows.sort(key=lambda r: (r["rank"], r["team"]))
+    rows.sort(key=lambda r: (r["rank"], r["team"]))
+    return rows
+
+
+def _weights_section(ctx: Context, shares: dict, flip, w0: np.ndarray) -> dict[str, Any]:
+    teams, disq = ctx.teams, ctx.disq
+
+    def p_elim(part: str) -> dict[str, float]:
+        return {teams[i]: 1.0 if disq[i] else float(shares[part]["p_eliminated"][i]) for i in range(len(teams))}
 
     return {
+        "official": dict(zip(ctx.st.pillars, w0.tolist())),
+        "samples": ctx.proto.weight_samples,
+        "neighbourhood": ctx.proto.neighbourhood,
+        "overall": {"p_same_decision": shares["overall"]["p_same_decision"], "p_eliminated": p_elim("overall")},
+        "near_official": {"p_same_decision": shares["neighbourhood"]["p_same_decision"],
+                          "p_eliminated": p_elim("neighbourhood")},
+        "min_flip": flip,
+    }
+
+
+def compute(
+    proto: Protocol, data: RoundData, st: agg.Structure, eligible: np.ndarray, flagged: list[str],
+    verdicts: dict[str, str], reps: int, progress=None,
+) -> dict[str, Any]:
+    """The decision object (without schema, seal and inputs), step by named step."""
+    ctx = Context(proto, data, st, eligible, flagged, verdicts, reps)
+    teams, T, disq, seed, k, tie = ctx.teams, len(ctx.teams), ctx.disq, proto.seed, proto.eliminate, proto.tie_policy
+    pt = official(ctx)
+    bs = bootstrap(ctx, pt, progress)
+    pair = influence.boundary_pair(pt.tot, pt.on_score, eligible)
+    tests = paired_tests(ctx, pt, bs)
+    bench_tests = benchmark_tests(ctx, pt, bs, pair)
+    spared = [t["eliminated"] for t in tests if not t["significant"]] if proto.statistical_tie == "spare" else []
+    official_out = pt.on_score.copy()
+    for name in spared:
+        official_out[teams.index(name)] = False
+    official_out |= disq
+    w0 = st.weights / st.weights.sum()
+    shares = weights.simplex_shares(pt.Pm, st.factor, w0, eligible, pt.on_score, k, tie, proto.weight_samples,
+                                    proto.neighbourhood, _rng(seed, 2))
+    flip = weights.min_flip(pt.Pm, st.factor, w0, eligible, pt.on_score, k, teams, st.pillars)
+    norms = normalisation_rows(ctx, pt)
+    human_names = [h.pillar for h in data.human]
+    lobo = influence.leave_one_out(pt.N, pt.H, st, data.bench_names, teams, eligible, pt.on_score, k, tie, pair,
+                                   _rng(seed, 1))
+    shap = influence.shapley(pt.N, pt.H, st, data.bench_names, human_names, pair, _rng(seed, 3))
+    sel_section, ssa, ssa_ci = _selection(ctx, pt, bs)
+    rob = robustness(teams, pt.on_score, disq, bs.p_elim, bs.p_same, flip, w0, st.pillars, reps, bool(data.human))
+    return {
         "name": proto.name,
-        "teams": team_rows,
-        "eliminated": [teams[i] for i in np.flatnonzero(official)],
+        "teams": team_rows(ctx, pt, bs, official_out, ssa, ssa_ci),
+        "eliminated": [teams[i] for i in np.flatnonzero(official_out)],
         "robustness": rob,
         "rule": {
             "eliminate": k, "tie_policy": tie, "statistical_tie": proto.statistical_tie,
-            "normalisation": proto.normalisation, "alpha": alpha, "seed": seed,
+            "normalisation": proto.normalisation, "alpha": proto.alpha, "seed": seed,
             "weights": dict(proto.pillars), "weights_normalised": dict(zip(st.pillars, w0.tolist())),
             "originality_gate": proto.originality.gate, "missing_items": proto.missing_items,
         },
-        "eliminated_on_score": [teams[i] for i in np.flatnonzero(on_score)],
+        "eliminated_on_score": [teams[i] for i in np.flatnonzero(pt.on_score)],
         "disqualified": [teams[i] for i in np.flatnonzero(disq)],
         "spared": spared,
         "originality_flagged": flagged,
         "bootstrap": {"resamples": reps, "paired": True, "raters_resampled": bool(data.human),
-                      "p_same_decision": p_same, "confidence": 1 - alpha,
-                      "p_above": {teams[i]: {teams[j]: float(above[i, j]) for j in range(T) if j != i}
+                      "p_same_decision": bs.p_same, "confidence": 1 - proto.alpha,
+                      "p_above": {teams[i]: {teams[j]: float(bs.above[i, j]) for j in range(T) if j != i}
                                   for i in range(T)}},
         "tests": tests,
         "benchmark_tests": bench_tests,
-        "weights": {
-            "official": dict(zip(st.pillars, w0.tolist())),
-            "samples": proto.weight_samples,
-            "neighbourhood": proto.neighbourhood,
-            "overall": {"p_same_decision": shares["overall"]["p_same_decision"],
-                        "p_eliminated": {teams[i]: 1.0 if disq[i] else float(shares["overall"]["p_eliminated"][i]) for i in range(T)}},
-            "near_official": {"p_same_decision": shares["neighbourhood"]["p_same_decision"],
-                              "p_eliminated": {teams[i]: 1.0 if disq[i] else float(shares["neighbourhood"]["p_eliminated"][i]) for i in range(T)}},
-            "min_flip": flip,
-        },
+        "weights": _weights_section(ctx, shares, flip, w0),
         "normalisations": norms,
         "influence": {
             "boundary": None if pair is None else {"eliminated": teams[pair[0]], "next": teams[pair[1]],
-                                                   "margin": float(tot[pair[1]] - tot[pair[0]])},
+                                                   "margin": float(pt.tot[pair[1]] - pt.tot[pair[0]])},
             "leave_one_out": lobo,
             "shapley": shap,
         },
@@ -304,38 +383,36 @@ def compute(
     }
 
 
-def _selection(proto, data, st, S, Sr, N, H, eligible, on_score, k, tie, alpha, seed):
+def _selection(ctx: Context, pt: Point, bs: Boot):
+    """Self-selection advantage and the two team-chosen what-ifs (pillar removed; picks applied to all)."""
+    proto, data, st = ctx.proto, ctx.data, ctx.st
     if proto.choices is None:
         return None, None, None
-    teams = data.teams
+    teams, S, alpha, disq = data.teams, pt.S, proto.alpha, ctx.disq
     picks = selection.pick_index(proto.choices.picks, teams, data.bench_names)
     C = selection.cross_matrix(S, picks)
     ssa = selection.advantage(C)
-    Cr = selection.cross_matrix(Sr, picks)
-    ssa_r = selection.advantage(Cr)
+    ssa_r = selection.advantage(selection.cross_matrix(bs.Sr, picks))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         ssa_ci = np.nanquantile(ssa_r, [alpha / 2, 1 - alpha / 2], axis=0) if not np.all(np.isnan(ssa_r)) else None
-    disq = ~eligible
     cp = st.pillars.index(proto.choices.pillar)
+    same = pt.on_score | disq
 
     # counterfactual 1: the team-chosen pillar removed (its weight set to 0)
     w = st.weights.copy()
     w[cp] = 0.0
-    Pm = agg.pillar_scores(N, H, st)
-    t1 = agg.totals(Pm, w, st.factor)
-    e1 = agg.eliminated(t1, eligible, k, tie, _rng(seed, 1)) | disq
-    removed = {"eliminated": [teams[i] for i in np.flatnonzero(e1)],
-               "same_decision": bool(np.all(e1 == (on_score | disq)))}
+    e1 = ctx.rule(agg.totals(agg.pillar_scores(pt.N, pt.H, st), w, st.factor)) | disq
+    removed = {"eliminated": [teams[i] for i in np.flatnonzero(e1)], "same_decision": bool(np.all(e1 == same))}
     # counterfactual 2: every team scored on the union of all picks
     allpicks = sorted({b for js in picks.values() for b in js})
     if allpicks and not np.isnan(S[:, allpicks]).any():
         K = st.K.copy()
         K[:, allpicks, cp] = 1.0
-        t2 = agg.totals(agg.pillar_scores(N, H, st, K), st.weights, st.factor)
-        e2 = agg.eliminated(t2, eligible, k, tie, _rng(seed, 1)) | disq
+        t2 = agg.totals(agg.pillar_scores(pt.N, pt.H, st, K), st.weights, st.factor)
+        e2 = ctx.rule(t2) | disq
         applied = {"available": True, "eliminated": [teams[i] for i in np.flatnonzero(e2)],
-                   "same_decision": bool(np.all(e2 == (on_score | disq))),
+                   "same_decision": bool(np.all(e2 == same)),
                    "totals": {teams[i]: float(t2[i]) for i in range(len(teams))}}
     else:
         applied = {"available": False, "reason": "not every team has results on every team-chosen benchmark",
