@@ -57,15 +57,42 @@ class Location(NamedTuple):
     hub_id: str | None = None  # the round file's string, verbatim, when resolved from the hub cache
 
 
+def locate(value: str, base: Path, what: str, *, hub: bool = True) -> Location:
+    """An existing path (relative to ``base``) or, with ``hub``, a cached hub id.
+
+    A path wins; otherwise a string shaped like a hub id (``org/name[@revision]``)
+    is resolved from the local Hugging Face cache only, as `compare` and `audit`
+    do. ``what`` names the team and role (or the reference) in the one-line
+    error when neither exists.
+    """
+    q = Path(value).expanduser()
+    p = q if q.is_absolute() else base / q
+    if p.exists():
+        return Location(p)
+    if hub and not value.startswith((".", "/", "~")):
+        from fromscratch.artifacts.model import _HUB_ID, resolve_hub_id
+
+        if _HUB_ID.match(value):
+            hit = resolve_hub_id(value)
+            if hit is not None:
+                return Location(hit[0], value)
+            raise InputError(value, f"{what}: neither a path (relative to the round file) nor a hub id "
+                                    "in the local Hugging Face cache (hub ids are resolved offline only)")
+    raise InputError(p, f"{what} not found")
+
+
 class TeamSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="Model location.")
+    model: str | None = Field(None, description="Model location (in a sealed round it comes with `round submit`).")
     code: str | None = Field(None, description="Inference-code folder, audited for copied code.")
     tokenizer: str | None = Field(None, description="Tokenizer files, if separate from the model.")
     bom: str | None = Field(None, description="Declared bill of materials (TOML or CycloneDX JSON).")
     benchmarks: list[str] = Field(default_factory=list, description="The team's own benchmark picks.")
     backend: dict[str, Any] | None = Field(None, description="How to query the model (default: in-process).")
+    chain: list[str] = Field(default_factory=list, description="Checkpoint chain CKPT_0 ... CKPT_n (claimed init first).")
+    commitment: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
+                                   description="SHA-256 commitment to the team's picks (revealed at submission).")
 
 
 class RoundMeta(BaseModel):
@@ -77,6 +104,9 @@ class RoundMeta(BaseModel):
     policy: str | None = None
     seed: int = 0
     resamples: int | None = Field(None, ge=100)
+    deadline: str | None = Field(None, description="Submission deadline, ISO 8601 with a time zone (sealed rounds).")
+    rubric: str | None = Field(None, description="The human-scoring rubric file (sealed at open).")
+    resubmission: bool = Field(False, description="Whether a team may submit again before the deadline.")
 
 
 class Registry(BaseModel):
@@ -102,27 +132,8 @@ class RoundSpec(BaseModel):
         return q if q.is_absolute() else (self.base / q)
 
     def location(self, value: str, what: str, *, hub: bool = True) -> Location:
-        """An existing path (relative to the round file) or, with ``hub``, a cached hub id.
-
-        A path beside the round file wins; otherwise a string shaped like a hub
-        id (``org/name[@revision]``) is resolved from the local Hugging Face cache
-        only, as `compare` and `audit` do. ``what`` names the team and role (or
-        the reference) in the one-line error when neither exists.
-        """
-        p = self.path(value)
-        assert p is not None
-        if p.exists():
-            return Location(p)
-        if hub and not value.startswith((".", "/", "~")):
-            from fromscratch.artifacts.model import _HUB_ID, resolve_hub_id
-
-            if _HUB_ID.match(value):
-                hit = resolve_hub_id(value)
-                if hit is not None:
-                    return Location(hit[0], value)
-                raise InputError(value, f"{what}: neither a path (relative to the round file) nor a hub id "
-                                        "in the local Hugging Face cache (hub ids are resolved offline only)")
-        raise InputError(p, f"{what} not found")
+        """An existing path (relative to the round file) or, with ``hub``, a cached hub id (see `locate`)."""
+        return locate(value, self.base, what, hub=hub)
 
     def labelled_location(self, spec: str, role: str, *, hub: bool = True) -> tuple[str, Location]:
         """NAME=LOCATION or LOCATION (a path, or with ``hub`` a cached hub id) -> (name, location)."""

@@ -5,13 +5,23 @@ canonical JSON of the entry (so a changed byte anywhere — even whitespace —
 is detected). Every entry carries ``seq``, ``prev`` (the previous entry's hash)
 and ``hash`` = SHA-256 of the canonical JSON of the entry without ``hash``.
 
-A run appends one *section*: a ``run`` entry, the sealed ``protocol``, every
-``input`` (models, code, declarations, human scores — by digest, with the path
-they were read from), every ``output`` file under DIR (path, size, SHA-256),
-and a ``head`` entry whose Ed25519 signature covers the chain up to it. The
-newest section is authoritative for which files DIR must hold; older sections
-stay as history. A re-run whose section would be identical to the last one
-appends nothing, so re-running an unchanged round changes no byte.
+Every write appends one *section* that ends with a ``head`` entry whose Ed25519
+signature covers the chain up to it. A sealed round starts with an ``open``
+section (what was sealed, by digest), then one ``submission`` section per
+submission, then the run sections. A run section holds a ``run`` entry, the
+sealed ``protocol``, every ``input`` (models, code, declarations, human scores —
+by digest, with the path they were read from) and every ``output`` file under
+DIR (path, size, SHA-256). The newest section that lists outputs is
+authoritative for which files DIR must hold; older sections stay as history.
+A re-run whose section would be identical to the last one appends nothing, so
+re-running an unchanged round changes no byte.
+
+A section is appended atomically: the whole new ledger is written to a
+temporary file, fsync'ed and renamed over the old one. Should a ledger still
+end in a torn line (a disk that lied about fsync, a copy cut short),
+`recover` drops the incomplete tail — a torn last line and any unsigned
+entries after the last head — and keeps every complete section, so the
+interrupted command can simply be run again.
 
 The public key is written to ``DIR/ledger.pub`` (PEM) and into each head; the
 private key never goes into DIR (see `keys.py`). Anyone can check a folder
@@ -24,6 +34,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,19 +140,83 @@ def check_chain(entries: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def sections(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The entries split after each head (a trailing unsigned remainder is its own part)."""
+    out: list[list[dict[str, Any]]] = [[]]
+    for e in entries:
+        out[-1].append(e)
+        if e.get("kind") == "head":
+            out.append([])
+    return [s for s in out if s]
+
+
 def last_section(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    start = max((i for i, e in enumerate(entries) if e.get("kind") == "run"), default=0)
-    return entries[start:]
+    parts = sections(entries)
+    return parts[-1] if parts else []
+
+
+def files_section(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest section that lists the folder's files (the one `verify` checks them against)."""
+    for part in reversed(sections(entries)):
+        if any(e.get("kind") == "output" for e in part):
+            return part
+    return []
+
+
+def recover(path: Path) -> str | None:
+    """Drop an interrupted append's remains (torn last line, unsigned trailing entries).
+
+    Returns a one-line note when something was dropped, None when the ledger was whole.
+    Nothing is dropped when the complete part does not verify (that is tampering, not
+    a crash; `append_section` then refuses).
+    """
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    tail, complete = lines[-1], lines[:-1]
+    if tail:  # no final newline: keep the line only if it is a whole canonical entry
+        try:
+            whole = canonical(json.loads(tail)) == tail
+        except ValueError:
+            whole = False
+        if whole:
+            complete.append(tail)
+    entries = []
+    for line in complete:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            return None
+        if not isinstance(entries[-1], dict):
+            return None
+    last_head = max((i for i, e in enumerate(entries) if e.get("kind") == "head"),
+                    default=-1)
+    kept = complete[:last_head + 1]
+    if check_chain(entries[:last_head + 1]) and last_head >= 0:
+        return None
+    new = b"".join(line + b"\n" for line in kept)
+    if new == raw:
+        return None
+    from fromscratch.round.outdir import write_atomic
+
+    write_atomic(path, new)
+    return (f"{path.name}: dropped an interrupted append ({len(raw) - len(new)} bytes, "
+            f"{len(lines) - 1 - len(kept) + (1 if tail else 0)} incomplete line(s)); every complete section kept")
 
 
 def _payload(e: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in e.items() if k not in {"seq", "prev", "hash", "signature", "run"}}
 
 
-def append_section(out_dir: Path, body: list[dict[str, Any]], key: Ed25519PrivateKey) -> bool:
-    """Append a run section (body = run/protocol/input/output entries without
-    chain fields) and a signed head. Returns False when the section equals the
-    last one (nothing appended)."""
+def append_section(out_dir: Path, body: list[dict[str, Any]], key: Ed25519PrivateKey,
+                   before_commit: Callable[[], None] | None = None) -> bool:
+    """Append a section (body = entries without chain fields) and a signed head, atomically.
+
+    Returns False when the section equals the last one (nothing appended).
+    ``before_commit`` runs after the new ledger is on disk under its temporary
+    name and before the rename that commits it (the crash tests stop there).
+    """
     path = out_dir / LEDGER
     entries, problems = read_entries(path) if path.exists() else ([], [])
     problems += check_chain(entries) if entries else []
@@ -170,9 +246,20 @@ def append_section(out_dir: Path, body: list[dict[str, Any]], key: Ed25519Privat
     head["hash"] = entry_hash(head)
     lines.append(canonical(head))
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    (out_dir / PUBKEY).write_bytes(pem)
-    with path.open("ab") as fh:
-        fh.write(b"".join(line + b"\n" for line in lines))
+    from fromscratch.round.outdir import PARTIAL, fsync_dir, write_atomic
+
+    if not (out_dir / PUBKEY).is_file() or (out_dir / PUBKEY).read_bytes() != pem:
+        write_atomic(out_dir / PUBKEY, pem)
+    old = path.read_bytes() if path.is_file() else b""
+    tmp = path.with_name(f"{PARTIAL}{os.getpid()}-{path.name}")
+    with tmp.open("wb") as fh:
+        fh.write(old + b"".join(line + b"\n" for line in lines))
+        fh.flush()
+        os.fsync(fh.fileno())
+    if before_commit is not None:
+        before_commit()
+    os.replace(tmp, path)
+    fsync_dir(out_dir)
     return True
 
 
@@ -186,8 +273,8 @@ def verify_dir(out_dir: Path, *, expected_key: str | None = None) -> tuple[list[
     entries, problems = read_entries(out_dir / LEDGER)
     problems += check_chain(entries)
     facts: dict[str, Any] = {"entries": len(entries)}
-    section = last_section(entries)
-    heads = [e for e in section if e.get("kind") == "head"]
+    section = files_section(entries)
+    heads = [e for e in last_section(entries) if e.get("kind") == "head"]
     if heads:
         pub = heads[-1].get("public_key", "")
         facts["key_fingerprint"] = key_fingerprint(pub) if pub else None
