@@ -91,26 +91,23 @@ def list_outputs(out_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_entries(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Entries and the problems found reading them (not the chain checks)."""
+def parse_entries(raw: bytes, name: str = LEDGER) -> tuple[list[dict[str, Any]], list[str]]:
     problems: list[str] = []
     entries: list[dict[str, Any]] = []
-    if not path.is_file():
-        return [], [f"{path.name}: missing"]
-    raw = path.read_bytes()
     if raw and not raw.endswith(b"\n"):
-        problems.append(f"{path.name}: does not end with a newline (truncated?)")
+        problems.append(f"{name}: does not end with a newline (torn last line: an interrupted append; "
+                        "re-running the interrupted command resumes)")
     for n, line in enumerate(raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n"), 1):
         try:
             obj = json.loads(line)
         except ValueError:
-            problems.append(f"{path.name} line {n}: not JSON")
+            problems.append(f"{name} line {n}: not JSON")
             continue
         if not isinstance(obj, dict):
-            problems.append(f"{path.name} line {n}: not an object")
+            problems.append(f"{name} line {n}: not an object")
             continue
         if canonical(obj) != line:
-            problems.append(f"{path.name} line {n}: not in canonical form (changed bytes)")
+            problems.append(f"{name} line {n}: not in canonical form (changed bytes)")
         entries.append(obj)
     return entries, problems
 
@@ -163,16 +160,13 @@ def files_section(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return []
 
 
-def recover(path: Path) -> str | None:
-    """Drop an interrupted append's remains (torn last line, unsigned trailing entries).
+def recovered(raw: bytes) -> bytes | None:
+    """The ledger bytes without an interrupted append's remains; None when nothing is to drop.
 
-    Returns a one-line note when something was dropped, None when the ledger was whole.
-    Nothing is dropped when the complete part does not verify (that is tampering, not
-    a crash; `append_section` then refuses).
+    Drops a torn last line (one without its newline that is not a whole canonical
+    entry) and any unsigned entries after the last head. Nothing is dropped when the
+    complete part does not verify: that is tampering, not a crash.
     """
-    if not path.is_file():
-        return None
-    raw = path.read_bytes()
     lines = raw.split(b"\n")
     tail, complete = lines[-1], lines[:-1]
     if tail:  # no final newline: keep the line only if it is a whole canonical entry
@@ -190,19 +184,38 @@ def recover(path: Path) -> str | None:
             return None
         if not isinstance(entries[-1], dict):
             return None
-    last_head = max((i for i, e in enumerate(entries) if e.get("kind") == "head"),
-                    default=-1)
-    kept = complete[:last_head + 1]
-    if check_chain(entries[:last_head + 1]) and last_head >= 0:
+    last_head = max((i for i, e in enumerate(entries) if e.get("kind") == "head"), default=-1)
+    if last_head >= 0 and check_chain(entries[:last_head + 1]):
         return None
-    new = b"".join(line + b"\n" for line in kept)
-    if new == raw:
+    new = b"".join(line + b"\n" for line in complete[:last_head + 1])
+    return None if new == raw else new
+
+
+def recover(path: Path) -> str | None:
+    """Apply `recovered` to the ledger file (atomically); a one-line note when it dropped anything."""
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    new = recovered(raw)
+    if new is None:
         return None
     from fromscratch.round.outdir import write_atomic
 
     write_atomic(path, new)
-    return (f"{path.name}: dropped an interrupted append ({len(raw) - len(new)} bytes, "
-            f"{len(lines) - 1 - len(kept) + (1 if tail else 0)} incomplete line(s)); every complete section kept")
+    return f"{path.name}: dropped an interrupted append ({len(raw) - len(new)} bytes); every complete section kept"
+
+
+def read_entries(path: Path, *, as_recovered: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """Entries and the problems found reading them (not the chain checks).
+
+    With ``as_recovered``, the entries as `recover` would leave them (the file is not changed).
+    """
+    if not path.is_file():
+        return [], [f"{path.name}: missing"]
+    raw = path.read_bytes()
+    if as_recovered:
+        raw = recovered(raw) or raw
+    return parse_entries(raw, path.name)
 
 
 def _payload(e: dict[str, Any]) -> dict[str, Any]:
