@@ -23,6 +23,7 @@ import numpy as np
 from fromscratch.decide import aggregate as agg
 from fromscratch.decide import influence, selection, stats, weights
 from fromscratch.decide.bootstrap import resample
+from fromscratch.decide.counterfactuals import counterfactuals
 from fromscratch.decide.data import RoundData, build
 from fromscratch.decide.protocol import NORMALISATIONS, Protocol, check_seal, digest, load_raw, parse
 from fromscratch.decide.reliability import krippendorff_interval
@@ -374,6 +375,7 @@ def compute(
             "shapley": shap,
         },
         "selection": sel_section,
+        "counterfactuals": counterfactuals(ctx, pt, norms),
         "benchmarks": [{"benchmark": bd.name, "pillar": bd.pillar, "items": len(bd.items),
                         "clusters": bd.n_clusters if bd.cluster is not None else None,
                         "teams_required": [teams[i] for i in np.flatnonzero(bd.required)]} for bd in data.benchmarks],

@@ -63,6 +63,24 @@ class Originality(BaseModel):
     )
 
 
+class Counterfactuals(BaseModel):
+    """What the published counterfactuals vary that the rules themselves do not fix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    penalty: float | None = Field(
+        None, gt=0.0, le=1.0,
+        description=("The penalty shown in the 'originality gate as a penalty' row when the official gate "
+                     "disqualifies (default: [originality] penalty when > 0, else 0.1)."),
+    )
+    weights: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description=("pillar -> [lowest, highest] weight the rules could reasonably have chosen; the decision is "
+                     "recomputed with the pillar's weight at each end (default for a pillar: half and 1.5 times "
+                     "its weight)."),
+    )
+
+
 class Protocol(BaseModel):
     """A validated round protocol. Field descriptions are the reference documentation."""
 
@@ -128,6 +146,8 @@ class Protocol(BaseModel):
         description="Weight neighbourhood: w = (1-h) w0 + h u, u uniform on the simplex (L1 distance <= 2h).",
     )
     originality: Originality = Field(default_factory=Originality, description="Originality gate ([originality]).")
+    counterfactuals: Counterfactuals = Field(default_factory=Counterfactuals,
+                                             description="Ranges the published counterfactuals use ([counterfactuals]).")
 
     @field_validator("pillars")
     @classmethod
@@ -178,6 +198,11 @@ class Protocol(BaseModel):
             for bench, t in row.items():
                 if not t > 0:
                     raise ValueError(f"target score of {team!r} on {bench!r} must be > 0")
+        for pillar, (lo, hi) in self.counterfactuals.weights.items():
+            if pillar not in self.pillars:
+                raise ValueError(f"[counterfactuals.weights] names {pillar!r}, which is not in [pillars]")
+            if not 0 <= lo <= hi or hi == float("inf"):
+                raise ValueError(f"[counterfactuals.weights] {pillar} must be [lowest, highest] with 0 <= lowest <= highest")
         for pillar in self.criteria:
             if pillar not in self.human_pillars:
                 raise ValueError(f"[criteria] names {pillar!r}, which is not a human pillar")

@@ -106,6 +106,11 @@ def _check_open(spec: RoundSpec, round_path: Path) -> dict[str, Any]:
     if spec.round.deadline is None:
         raise InputError(round_path, "[round] deadline is required to open a sealed round")
     parse_time(spec.round.deadline, round_path)
+    policy, policy_path = policy_of(spec)
+    if policy:
+        from fromscratch.policy.schema import load_policy
+
+        load_policy(policy_path or policy)  # only a readable policy can be sealed
     proto = P.load(spec.path(spec.round.protocol))  # type: ignore[arg-type]
     teams: dict[str, Any] = {}
     for team, t in sorted(spec.teams.items()):

@@ -1,0 +1,182 @@
+"""The sealed lifecycle without a model run: open, commit-reveal, refusals, changes after open.
+
+Submissions here are folders with a file in them: `submit` only digests them, and
+`run` refuses a changed round before any stage reads a model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fromscratch.cli import main
+from fromscratch.round import ledger as L
+from fromscratch.round.commit import commitment
+
+from sealed import tree, write_sealed_round
+
+POLICY = Path(__file__).parents[2] / "src" / "fromscratch" / "policy" / "presets" / "permissive.toml"
+
+
+@pytest.fixture()
+def opened(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FROMSCRATCH_CACHE", str(tmp_path / "cache"))
+    ref = tmp_path / "ref-model"
+    ref.mkdir()
+    (ref / "weights.bin").write_bytes(b"reference weights")
+    rf, reveal = write_sealed_round(tmp_path / "in", registry=ref)
+    shutil.copyfile(POLICY, tmp_path / "in" / "policy.toml")
+    rf.write_text(rf.read_text().replace('policy = "korea-2026"', 'policy = "policy.toml"'))
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["round", "open", str(rf), "--out", str(out), "--key", str(tmp_path / "k.pem")]) == 0
+    commit_line = capsys.readouterr().out.strip().splitlines()[-1]
+    models = {}
+    for t in "abc":
+        models[t] = tmp_path / f"model-{t}"
+        models[t].mkdir()
+        (models[t] / "weights.bin").write_bytes(f"weights of {t}".encode())
+    return {"out": out, "round": rf, "reveal": reveal, "key": tmp_path / "k.pem", "ref": ref, "models": models,
+            "commitment": commit_line, "in": tmp_path / "in"}
+
+
+def _submit(o, team, *extra):
+    return main(["round", "submit", str(o["out"]), "--team", team, "--model", str(o["models"].get(team, o["ref"])),
+                 "--key", str(o["key"]), *extra])
+
+
+def test_open_seals_everything_and_prints_the_commitment(opened):
+    out = opened["out"]
+    entries, problems = L.read_entries(out / L.LEDGER)
+    assert problems == [] and entries[0]["kind"] == "open" and entries[-1]["kind"] == "head"
+    assert opened["commitment"] == entries[-1]["hash"]  # the head after open is the published commitment
+    roles = {it["role"] for it in entries[0]["sealed"]}
+    assert roles == {"round-file", "protocol", "policy", "rubric", "reference", "benchmark"}
+    assert len([it for it in entries[0]["sealed"] if it["role"] == "benchmark"]) == 4
+    assert all(len(it["data_sha256"]) == 64 for it in entries[0]["sealed"] if it["role"] == "benchmark")
+    assert entries[0]["deadline"] == "2099-01-01T00:00:00+09:00"
+    # team c's picks are only a hash; a and b published theirs
+    assert entries[0]["teams"]["c"] == {"commitment": commitment("c", ["kodates", "units"], "5eed" * 8), "picks": None}
+    import tomllib
+
+    assert "c" not in tomllib.loads((out / "sealed" / "protocol.toml").read_text())["choices"]
+    assert sorted(p.name for p in (out / "sealed").iterdir()) == ["policy.toml", "protocol.toml", "round.toml", "rubric.md"]
+    assert main(["verify", str(out), "--head", opened["commitment"]]) == 0
+
+
+def test_submissions_are_recorded_by_digest_and_refusals_change_nothing(opened, capsys):
+    o = opened
+    assert _submit(o, "a", "--chain", str(o["models"]["a"]), "--chain", str(o["models"]["b"])) == 0
+    assert capsys.readouterr().out.strip().startswith("head: ")
+    entries, _ = L.read_entries(o["out"] / L.LEDGER)
+    sub = entries[-2]
+    assert sub["kind"] == "submission" and sub["team"] == "a" and sub["n"] == 1
+    assert [c["path"] for c in sub["chain"]] == [str(o["models"]["a"]), str(o["models"]["b"])]
+    before = tree(o["out"])
+    bad_reveal = o["in"] / "bad-reveal.json"
+    rv = json.loads(o["reveal"].read_text())
+    bad_reveal.write_text(json.dumps(dict(rv, benchmarks=["units", "kodates"])))  # same picks, other order
+    cases = [
+        (("zed",), (), "does not know team"),
+        (("a",), (), "already submitted"),
+        (("c",), (), "must reveal"),
+        (("c",), ("--reveal", str(bad_reveal)), "does not match"),
+        (("b",), ("--reveal", str(o["reveal"])), "committed to no picks"),
+    ]
+    for (team,), extra, msg in cases:
+        assert _submit(o, team, *extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err
+        assert tree(o["out"]) == before  # nothing in the folder changed
+    assert _submit(o, "c", "--reveal", str(o["reveal"])) == 0
+    assert main(["verify", str(o["out"])]) == 0
+
+
+def test_after_the_deadline_a_submission_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FROMSCRATCH_CACHE", str(tmp_path / "cache"))
+    rf, _ = write_sealed_round(tmp_path / "in", deadline="2020-01-01T00:00:00Z")
+    out = tmp_path / "out"
+    assert main(["round", "open", str(rf), "--out", str(out), "--key", str(tmp_path / "k.pem")]) == 0
+    before = tree(out)
+    capsys.readouterr()
+    assert main(["round", "submit", str(out), "--team", "a", "--model", str(rf.parent), "--key", str(tmp_path / "k.pem")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "deadline" in err[0]
+    assert tree(out) == before
+
+
+def test_resubmission_only_when_sealed_as_allowed_and_the_ledger_keeps_both(tmp_path, monkeypatch):
+    monkeypatch.setenv("FROMSCRATCH_CACHE", str(tmp_path / "cache"))
+    rf, _ = write_sealed_round(tmp_path / "in", resubmission=True)
+    out, key = tmp_path / "out", str(tmp_path / "k.pem")
+    assert main(["round", "open", str(rf), "--out", str(out), "--key", key]) == 0
+    for i in range(2):
+        m = tmp_path / f"m{i}"
+        m.mkdir()
+        (m / "w").write_text(str(i))
+        assert main(["round", "submit", str(out), "--team", "a", "--model", str(m), "--key", key]) == 0
+    subs = [e for e in L.read_entries(out / L.LEDGER)[0] if e["kind"] == "submission"]
+    assert [(s["team"], s["n"]) for s in subs] == [("a", 1), ("a", 2)]
+    assert subs[0]["model"]["sha256"] != subs[1]["model"]["sha256"]
+    assert main(["verify", str(out)]) == 0
+
+
+@pytest.mark.parametrize("what", ["protocol", "policy", "reference", "benchmark", "rubric", "sealed-copy"])
+def test_one_changed_byte_after_open_stops_run_and_fails_verify(opened, capsys, what):
+    o = opened
+    for t in "ab":
+        assert _submit(o, t) == 0
+    assert _submit(o, "c", "--reveal", str(o["reveal"])) == 0
+    target = {"protocol": o["in"] / "protocol.toml", "policy": o["in"] / "policy.toml",
+              "reference": o["ref"] / "weights.bin", "benchmark": o["in"] / "tasks" / "dates" / "test.jsonl",
+              "rubric": o["in"] / "rubric.md", "sealed-copy": o["out"] / "sealed" / "protocol.toml"}[what]
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    before = tree(o["out"])
+    capsys.readouterr()
+    assert main(["round", "run", str(o["out"]), "--key", str(o["key"])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    named = "tasks/dates" if what == "benchmark" else str(target if what != "reference" else o["ref"])
+    assert named in err[0] and "changed" in err[0], err
+    assert tree(o["out"]) == before
+    assert main(["verify", str(o["out"])]) == 4
+    assert what.split("-")[0] in capsys.readouterr().err
+
+
+def test_a_changed_submission_stops_run(opened, capsys):
+    o = opened
+    for t in "ab":
+        assert _submit(o, t) == 0
+    (o["models"]["b"] / "weights.bin").write_bytes(b"other weights")
+    capsys.readouterr()
+    assert main(["round", "run", str(o["out"]), "--key", str(o["key"])]) == 2
+    err = capsys.readouterr().err
+    assert "team 'b'" in err and "since submission" in err
+
+
+def test_hostile_reveal_and_unsealable_round_files_are_one_line_errors(opened, tmp_path, capsys):
+    o = opened
+    for content in (b"\xff\xfe", b"[1, 2]", b'{"team": "c", "benchmarks": [], "nonce": "x"}',
+                    b'{"team": "c", "benchmarks": ["../x"], "nonce": "x"}', b"{" * 70000):
+        p = tmp_path / "r.json"
+        p.write_bytes(content)
+        capsys.readouterr()
+        assert _submit(o, "c", "--reveal", str(p)) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    rf = o["round"]
+    for old, new, msg in (('deadline = "2099-01-01T00:00:00+09:00"', 'deadline = "2099-01-01T00:00:00"', "time zone"),
+                          ("[teams.a]", '[teams.a]\nmodel = "x"', "comes with `round submit`")):
+        rf2 = tmp_path / "r2.toml"
+        rf2.write_text(rf.read_text().replace(old, new))
+        shutil.copytree(rf.parent, tmp_path / "in2", dirs_exist_ok=True)
+        (tmp_path / "in2" / "round.toml").write_text(rf2.read_text())
+        capsys.readouterr()
+        assert main(["round", "open", str(tmp_path / "in2" / "round.toml"), "--out", str(tmp_path / "o2")]) == 2
+        assert msg in capsys.readouterr().err
+        assert not (tmp_path / "o2").exists()
+    assert main(["round", "open", str(rf), "--out", str(o["out"])]) == 2  # the folder already holds a round
