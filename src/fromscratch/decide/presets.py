@@ -75,7 +75,79 @@ gate = "disqualify"     # a 'violation' verdict removes the team in addition to 
 needs_review = "ignore"
 '''
 
-PRESETS: dict[str, str] = {"korea-2026-round1": _KOREA_2026_ROUND1}
+_KOREA_2026_ROUND2 = '''\
+# Korea sovereign AI foundation model project, round 2 (development to the end of July 2026,
+# evaluation in early August 2026), as reported in the press; no primary rules document was
+# found. Fixed by the reports: four teams (the three that continued from round 1 and Motif
+# Technologies, added in February 2026 through the additional call), three continue (one
+# eliminated), and the same three axes as round 1: benchmarks 40, expert review 35, user
+# review 25 (the published 40/35/25 split). The benchmark part is split, as in round 1, into
+# a national common set (NIA), a global common set and team-chosen sets.
+# The originality criterion published on 28 Jan 2026 for the additional call and round 2:
+# the weights must be initialised and trained by the team (verified open source may be used
+# strategically; architecture ideas and inference-code style were not penalised, trained
+# weights taken from another model were). Hence gate = "disqualify" on a policy violation.
+# Sources: Korea Herald 10656367 and ZDNet Korea 20260115150326 (round 1 outcome), asiae
+# 2026011515035175089 and newsspace 11920 (40/35/25 and its benchmark split), ZDNet Korea
+# 174006 and dailian 1598859 (the originality criterion), press reports of Feb 2026 (Motif).
+# PLACEHOLDERS: refined scoring was promised but no new point weights were published, so the
+# split of the 40 benchmark points (10 / 20 / 10 here, as in round 1), the benchmark names
+# and the counterfactual weight ranges are round 1's or chosen here; replace them before
+# sealing. The team-chosen picks are not listed: each team commits to its picks at
+# `round open` (commitment = ... in the round file) and reveals them with its submission.
+
+name = "korea-2026-round2"
+seed = 20260801
+eliminate = 1
+normalisation = "raw"
+alpha = 0.05
+tie_policy = "spare-all"
+missing_items = "refuse"
+teams = ["lg-ai-research", "sk-telecom", "upstage", "motif-technologies"]
+
+[pillars]
+national = 10     # NIA common benchmark set (placeholder split of the 40 benchmark points)
+common = 20       # global common benchmarks
+individual = 10   # benchmarks chosen by each team (committed at open, revealed at submission)
+expert = 35       # expert review
+user = 25         # user evaluation
+
+[benchmarks]
+nia-math = "national"
+nia-knowledge = "national"
+nia-long-context = "national"
+nia-safety = "national"
+agents-1 = "common"
+math-1 = "common"
+knowledge-1 = "common"
+reasoning-1 = "common"
+instruction-following-1 = "common"
+coding-1 = "common"
+korean-1 = "common"
+
+[choices]
+pillar = "individual"
+
+[criteria]
+expert = ["originality", "strategy", "spill-over"]
+user = ["usability", "cost-efficiency"]
+
+[originality]
+gate = "disqualify"
+needs_review = "ignore"
+
+[counterfactuals]
+penalty = 0.2     # shown as the alternative to disqualification
+
+[counterfactuals.weights]   # ends of the ranges the published counterfactuals use (placeholders)
+national = [5, 15]
+common = [10, 30]
+individual = [0, 20]
+expert = [25, 45]
+user = [15, 35]
+'''
+
+PRESETS: dict[str, str] = {"korea-2026-round1": _KOREA_2026_ROUND1, "korea-2026-round2": _KOREA_2026_ROUND2}
 
 
 def preset_toml(name: str) -> str:
