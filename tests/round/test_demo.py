@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from fromscratch.decide.protocol import load as load_protocol
 from fromscratch.round.config import load_round
-from fromscratch.round.demo import MATERIAL, REFERENCES, TEAMS, write_inputs
+from fromscratch.round.commit import commitment, read_reveal
+from fromscratch.round.demo import MATERIAL, REFERENCES, TEAMS, submissions, write_inputs
 
 
 class _FakeZoo:
@@ -29,9 +31,13 @@ def test_demo_inputs_are_a_valid_round(tmp_path):
     proto = load_protocol(rf.parent / "protocol.toml")
     assert sorted(spec.teams) == sorted(TEAMS) and len(spec.teams) == 5
     assert proto.choices is not None and proto.originality.gate == "disqualify"
+    assert proto.choices.picks == {}  # sealed without the picks: each team committed to its own
+    subs = submissions(_FakeZoo(tmp_path / "zoo"), rf.parent)
     for team, t in spec.teams.items():
-        assert spec.path(t.code).is_dir() and spec.path(t.bom).is_file()
-        assert sorted(proto.choices.picks[team]) == sorted(t.benchmarks)
+        assert t.model is None and Path(subs[team]["code"]).is_dir() and Path(subs[team]["bom"]).is_file()
+        rv = read_reveal(subs[team]["reveal"])
+        assert rv["benchmarks"] == TEAMS[team][1]
+        assert t.commitment == commitment(team, rv["benchmarks"], rv["nonce"])
     assert {spec.labelled(r)[0] for r in spec.registry.references} == set(REFERENCES)
     assert (MATERIAL / "refcode" / "openinfer" / "attention.py").is_file()
     # the demo's copied code really is a copy of the reference (same structure), minus the licence header
@@ -60,3 +66,7 @@ def test_full_demo_when_the_zoo_is_built(tmp_path, request):
     assert (tmp_path / "demo" / "index.html").is_file()
     assert main(["verify", str(tmp_path / "demo")]) == 0
     assert time.time() - t0 < 600
+    from fromscratch.round import ledger as L
+
+    kinds = [e["kind"] for e in L.read_entries(tmp_path / "demo" / L.LEDGER)[0]]
+    assert kinds[0] == "open" and kinds.count("submission") == 5

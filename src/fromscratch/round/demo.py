@@ -15,8 +15,13 @@ The teams (all models from the fixture zoo, all material in ``demo_material``):
 Human (expert and user) scores are demo inputs written for this round; they
 are set so that the two lowest teams on score end up close — the near-tie at
 the bottom that the robustness analysis is for. Everything else (audits,
-benchmark scores, decision) is computed. A stage whose code is not available
-in this build is run as far as possible and named in the output.
+benchmark scores, decision) is computed.
+
+The demo runs the sealed lifecycle: ``round open`` (every team commits to its
+own picks; the picks are revealed with the submission), five ``round submit``
+calls, then ``round run``. The demo's nonces are derived from the team names so
+its round file is reproducible; a real team draws a random one
+(``fromscratch round commit``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ TEAMS = {  # team -> (zoo model, own benchmark picks)
     "net": ("llama-s3", ["en-reading", "ko-dates"]),
     "daseot": ("llama-tokb", ["en-reading", "en-units"]),
 }
+# team -> zoo checkpoint names submitted as its training chain (`round submit --chain`, in order,
+# claimed initialisation first); teams with a chain are added to TEAMS and HUMAN like the others
+CHAINS: dict[str, list[str]] = {}
 REFERENCES = {"open-llama": "llama-s0", "open-encoder": "bert-s0"}
 COMMON = {"ko-knowledge": "common", "en-knowledge": "common", "ko-particles": "common", "en-dates": "common",
           "ko-arith": "national", "ko-reading": "national"}
@@ -52,12 +60,20 @@ def _q(p: Path | str) -> str:
     return '"' + str(p).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_inputs(zoo, where: Path) -> Path:
-    """Write protocol, human scores and round file for the demo; return the round file."""
+def demo_nonce(team: str) -> str:
+    return hashlib.sha256(f"fromscratch demo nonce {team}".encode()).hexdigest()[:32]
+
+
+def write_inputs(zoo, where: Path, deadline: str | None = None) -> Path:
+    """Write the sealed round's inputs (protocol, rubric, human scores, reveals, round file); return the round file."""
+    import json
+
+    from fromscratch.round.commit import commitment
+
     where.mkdir(parents=True, exist_ok=True)
-    picks = "\n".join(f"{t} = {_toml_list(p)}" for t, (_, p) in TEAMS.items())
     benches = "\n".join(f'{b} = "{p}"' for b, p in COMMON.items())
-    (where / "protocol.toml").write_text(f"""# The demo round's decision protocol (sealed by the run).
+    (where / "protocol.toml").write_text(f"""# The demo round's decision protocol (sealed at open; the teams' picks are
+# committed in the round file and added under [choices] when revealed).
 name = "fromscratch-demo"
 seed = 20260115
 eliminate = 1
@@ -78,10 +94,13 @@ user = 25
 
 [choices]
 pillar = "individual"
-{picks}
 
 [originality]
 gate = "disqualify"
+
+[counterfactuals.weights]
+expert = [25, 45]
+user = [15, 35]
 """, encoding="utf-8")
     lines = ["team,pillar,rater,criterion,score"]
     for pillar, means in HUMAN.items():
@@ -90,22 +109,30 @@ gate = "disqualify"
                 for c, coff in (("quality", 0.01), ("usefulness", -0.01)):
                     lines.append(f"{team},{pillar},{pillar}-r{r + 1},{c},{min(1.0, max(0.0, m + off + coff)):.2f}")
     (where / "human.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (where / "rubric.md").write_text("# Demo human-scoring rubric\n\nExpert and user raters score each team 0-1 on "
+                                     "`quality` and `usefulness`; a pillar is the mean over raters of each rater's "
+                                     "mean over the two criteria.\n", encoding="utf-8")
     all_benches = sorted(set(COMMON) | {b for _, p in TEAMS.values() for b in p})
     teams = []
-    for team, (model, p) in TEAMS.items():
-        teams.append(f"""[teams.{team}]
-model = {_q(zoo.path(model))}
-code = {_q(MATERIAL / "teams" / team / "code")}
-bom = {_q(MATERIAL / "teams" / team / "bom.toml")}
-benchmarks = {_toml_list(p)}
-""")
+    for team, (_, p) in TEAMS.items():
+        rv = {"team": team, "benchmarks": p, "nonce": demo_nonce(team)}
+        (where / "reveals").mkdir(exist_ok=True)
+        (where / "reveals" / f"{team}.json").write_text(json.dumps(rv), encoding="utf-8")
+        teams.append(f'[teams.{team}]\ncommitment = "{commitment(team, p, rv["nonce"])}"\n')
     refs = ", ".join(_q(f"{label}={zoo.path(name)}") for label, name in REFERENCES.items())
-    (where / "round.toml").write_text(f"""# The demo round: five teams on the fixture zoo.
+    if deadline is None:
+        from datetime import datetime, timedelta, timezone
+
+        day = (datetime.now(timezone.utc) + timedelta(days=2)).date()
+        deadline = f"{day.isoformat()}T23:59:59+09:00"
+    (where / "round.toml").write_text(f"""# The demo round: five teams on the fixture zoo (sealed lifecycle).
 [round]
 name = "fromscratch-demo"
 protocol = "protocol.toml"
 human = "human.csv"
+rubric = "rubric.md"
 policy = "korea-2026"
+deadline = "{deadline}"
 seed = 0
 
 [registry]
@@ -119,6 +146,38 @@ code = [{_q("openinfer=" + str(MATERIAL / "refcode" / "openinfer"))}]
     return where / "round.toml"
 
 
+def submissions(zoo, where: Path) -> dict[str, dict]:
+    """team -> the `round submit` arguments of its demo submission."""
+    return {team: {"model": str(zoo.path(model)), "code": str(MATERIAL / "teams" / team / "code"),
+                   "bom": str(MATERIAL / "teams" / team / "bom.toml"),
+                   "chain": [str(zoo.path(c)) for c in CHAINS.get(team, [])],
+                   "reveal": str(where / "reveals" / f"{team}.json")} for team, (model, _) in TEAMS.items()}
+
+
+def run_lifecycle(zoo, inputs: Path, out_dir: Path, *, progress: bool | None, log) -> dict:
+    """Open the demo round in OUT_DIR (or reuse the demo round already there), submit, run."""
+    from fromscratch.errors import InputError
+    from fromscratch.round import ledger as L
+    from fromscratch.round.lifecycle import latest_submissions, open_round, run_sealed, submit
+
+    entries = L.read_entries(out_dir / L.LEDGER, as_recovered=True)[0] if (out_dir / L.LEDGER).is_file() else []
+    if entries and not (entries[0].get("kind") == "open" and entries[0].get("round") == "fromscratch-demo"):
+        raise InputError(out_dir, "holds another round; give the demo an empty folder")
+    if not entries:
+        if out_dir.is_dir() and any(out_dir.iterdir()):
+            raise InputError(out_dir, "is not empty and holds no demo round; give the demo an empty folder")
+        round_file = write_inputs(zoo, inputs)
+        opened = open_round(round_file, out_dir)
+        log(f"round open: commitment {opened['commitment']}")
+        entries = L.read_entries(out_dir / L.LEDGER)[0]
+    done = latest_submissions(entries)
+    for team, args in submissions(zoo, inputs).items():
+        if team not in done:
+            res = submit(out_dir, team, **args)
+            log(f"round submit: {team} at {res['time']}")
+    return run_sealed(out_dir, progress=progress, log=log)
+
+
 @click.command(name="demo")
 @click.option("--out", "out_dir", default="fromscratch-demo", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the round's outputs.")
@@ -126,7 +185,6 @@ code = [{_q("openinfer=" + str(MATERIAL / "refcode" / "openinfer"))}]
               help="Use a zoo already built there (fromscratch zoo --out DIR) instead of the cached one.")
 def demo_cmd(out_dir: str, zoo_dir: str | None) -> None:
     """Run a five-team round on the fixture zoo and built-in packs; print the report's path."""
-    from fromscratch.round.run import run_round
     from fromscratch.zoo import build_zoo, cache_dir, zoo_version
 
     tty = sys.stderr.isatty()
@@ -145,9 +203,8 @@ def demo_cmd(out_dir: str, zoo_dir: str | None) -> None:
         zoo = build_zoo(progress=tty)
         tag = zoo_version()
     inputs = cache_dir() / "demo" / tag
-    round_file = write_inputs(zoo, inputs)
     say(f"round inputs: {inputs}")
-    summary = run_round(round_file, out_dir, progress=tty, log=say)
+    summary = run_lifecycle(zoo, inputs, Path(out_dir), progress=tty, log=say)
     missing = {k: v for k, v in summary["stages"].items() if v.get("status") == "unavailable"}
     for name, st in summary["stages"].items():
         note = f" — {st['note']}" if st.get("note") else ""
@@ -158,5 +215,5 @@ def demo_cmd(out_dir: str, zoo_dir: str | None) -> None:
     if dec:
         say(f"eliminated: {', '.join(dec.get('eliminated') or []) or 'none'}; "
             f"robustness: {(dec.get('robustness') or {}).get('class')}")
-    say(f"signed by {summary['key_fingerprint']}; check with: fromscratch verify {out_dir}")
+    say(f"signed by {summary['key_fingerprint']}; check with: fromscratch verify {out_dir} --head {summary['head']}")
     click.echo(str(Path(summary["index"]).resolve()))
