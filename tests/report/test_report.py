@@ -112,3 +112,26 @@ def test_report_renders_in_headless_chromium_offline(data, tmp_path):
                          capture_output=True, timeout=90)
     text = dom.stdout.decode("utf-8", errors="replace")
     assert "가중치 민감도 지도" in text and "<svg" in text
+
+
+def test_counterfactual_table_and_timeline_rows_come_from_the_json(data):
+    import html as H
+
+    decision = data["decision"]
+    rows = decision["counterfactuals"]
+    assert rows
+    timeline = {"commitment": "c" * 64, "deadline": "2099-01-01T00:00:00+09:00", "opened": "2026-01-01T00:00:00Z",
+                "events": [{"event": "open", "time": "2026-01-01T00:00:00Z", "hash": "c" * 64},
+                           {"event": "submission", "time": "2026-01-02T00:00:00Z", "team": HOSTILE, "n": 1,
+                            "model_sha256": "ab" * 32, "revealed": True, "hash": "d" * 64}]}
+    page = render_report(dict(data, timeline=timeline, head_before="d" * 64))
+    section = page[page.index("Under other rules"):page.index("Self-selected benchmarks")]
+    table = re.findall(r"<tr><td[^>]*>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", section, re.S)
+    assert len(table) == 1 + len(rows)  # the official rule, then one row per counterfactual, in JSON order
+    for (change, elim, same), row in zip(table[1:], rows):
+        assert f'<span lang="ko">{H.escape(row["change_ko"])}</span><span lang="en">{H.escape(row["change"])}</span>' == change
+        assert elim == (H.escape(", ".join(row["eliminated"])) or "–")
+        assert ("yes" in same) == row["same_decision"]
+    tl = page[page.index("Round timeline"):]
+    assert "c" * 64 in tl and "d" * 64 in tl and "2099-01-01T00:00:00+09:00" in tl
+    assert HOSTILE not in page and H.escape(HOSTILE) in tl  # team names stay escaped there too
