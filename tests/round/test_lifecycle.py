@@ -180,3 +180,34 @@ def test_hostile_reveal_and_unsealable_round_files_are_one_line_errors(opened, t
         assert msg in capsys.readouterr().err
         assert not (tmp_path / "o2").exists()
     assert main(["round", "open", str(rf), "--out", str(o["out"])]) == 2  # the folder already holds a round
+
+
+def test_a_torn_submission_is_reported_by_verify_and_dropped_by_the_next_submit(opened, capsys):
+    o = opened
+    assert _submit(o, "a") == 0
+    led = o["out"] / L.LEDGER
+    raw = led.read_bytes()
+    led.write_bytes(raw[:-40])  # power loss in the middle of a's signed head
+    capsys.readouterr()
+    assert main(["verify", str(o["out"])]) == 4
+    assert "torn" in capsys.readouterr().err
+    assert _submit(o, "b") == 0
+    assert "dropped an interrupted append" in capsys.readouterr().err
+    teams = [e["team"] for e in L.read_entries(led)[0] if e["kind"] == "submission"]
+    assert teams == ["b"]  # a's submission never completed; every complete section is kept
+    assert main(["verify", str(o["out"]), "--head", o["commitment"]]) == 0
+    assert _submit(o, "a") == 0 and main(["verify", str(o["out"])]) == 0
+
+
+def test_round_commit_writes_a_reveal_that_opens_its_commitment(tmp_path, capsys):
+    from fromscratch.round.commit import check_reveal, read_reveal
+
+    out = tmp_path / "alpha.json"
+    assert main(["round", "commit", "--team", "alpha", "--benchmark", "kmmlu", "--benchmark", "docvqa",
+                 "--out", str(out)]) == 0
+    com = capsys.readouterr().out.strip().splitlines()[-1]
+    rv = read_reveal(out)
+    assert rv["benchmarks"] == ["kmmlu", "docvqa"] and len(rv["nonce"]) == 32
+    check_reveal(rv, "alpha", com, out)  # does not raise
+    assert main(["round", "commit", "--team", "alpha", "--benchmark", "kmmlu", "--out", str(out)]) == 2
+    assert read_reveal(out) == rv  # never overwritten: a second nonce would be a second commitment

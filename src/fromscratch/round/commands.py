@@ -66,6 +66,8 @@ def submit_cmd(out_dir: str, team: str, model: str | None, code: str | None, bom
 
     res = submit(out_dir, team, model=model, code=code, bom=bom, tokenizer=tokenizer, chain=chain, reveal=reveal,
                  key_path=key_path)
+    if res.get("note"):
+        click.echo(res["note"], err=True)
     click.echo(f"submitted: team {res['team']} (submission {res['n']}) at {res['time']}", err=True)
     click.echo(f"head: {res['head']}")
 

@@ -229,10 +229,10 @@ def submit(out_dir: str | Path, team: str, *, model: str | None, code: str | Non
     if rv is not None:
         entry["reveal"] = {"benchmarks": rv["benchmarks"], "nonce": rv["nonce"]}
     key = _key(out_dir, key_path)
-    L.recover(path)
+    note = L.recover(path)
     L.append_section(out_dir, [entry], key)
     head = L.read_entries(path)[0][-1]["hash"]
-    return {"team": team, "n": entry["n"], "time": entry["time"], "head": head}
+    return {"team": team, "n": entry["n"], "time": entry["time"], "head": head, "note": note}
 
 
 # ---- run -----------------------------------------------------------------------------------
