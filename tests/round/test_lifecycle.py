@@ -180,6 +180,12 @@ def test_hostile_reveal_and_unsealable_round_files_are_one_line_errors(opened, t
         assert msg in capsys.readouterr().err
         assert not (tmp_path / "o2").exists()
     assert main(["round", "open", str(rf), "--out", str(o["out"])]) == 2  # the folder already holds a round
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("x")
+    assert main(["round", "open", str(rf), "--out", str(tmp_path / "busy")]) == 2  # not an empty folder
+    capsys.readouterr()
+    assert main(["round", "run", str(rf), "--out", str(o["out"])]) == 2  # the one-call form into a sealed round
+    assert "sealed round" in capsys.readouterr().err
 
 
 def test_a_torn_submission_is_reported_by_verify_and_dropped_by_the_next_submit(opened, capsys):

@@ -138,6 +138,10 @@ def open_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | P
         L.recover(out_dir / L.LEDGER)
         if (out_dir / L.LEDGER).read_bytes():
             raise InputError(out_dir, "already holds a round (its ledger has entries); open a new folder")
+    stray = [q for q in (out_dir.iterdir() if out_dir.is_dir() else [])
+             if q.name not in (L.LEDGER, L.PUBKEY, SEALED) and not q.name.startswith(".partial-")]
+    if stray:
+        raise InputError(out_dir, f"is not empty ({stray[0].name}); a round is opened in a new folder")
     items = _sealed_items(spec, round_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     key = _key(out_dir, key_path)

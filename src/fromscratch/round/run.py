@@ -41,6 +41,11 @@ def _cache_root() -> Path:
 def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Path | None = None,
               progress: bool | None = None, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """The one-call (unsealed) form: run ROUND.toml into OUT_DIR; return a summary."""
+    entries = L.read_entries(Path(out_dir) / L.LEDGER)[0] if (Path(out_dir) / L.LEDGER).is_file() else []
+    if entries and entries[0].get("kind") == "open":
+        from fromscratch.errors import InputError
+
+        raise InputError(out_dir, "holds a sealed round; evaluate it with `fromscratch round run DIR` (no round file)")
     plan = from_round_file(round_path)
     return execute(plan, Path(out_dir), key_path=key_path, progress=progress, log=log)
 
