@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from fromscratch.decide.engine import Context, Point
 
 GATE_KO = {"disqualify": "실격", "penalty": "감점", "none": "보고만"}
+GATE_EN = {"disqualify": "disqualification", "penalty": "a penalty", "none": "reporting only"}
 
 
 def _row(ctx: "Context", pt: "Point", out: np.ndarray, kind: str, params: dict[str, Any], en: str, ko: str) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def _gates(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
             out = _rule(ctx, base * np.where(flagged, 1.0 - p, 1.0), np.ones(len(ctx.teams), dtype=bool))
             en, ko, params = f"originality gate: penalty {p:g}", f"독창성 기준: 감점 {p:g}", {"gate": gate, "penalty": p}
         params["flagged"] = names
-        rows.append(_row(ctx, pt, out, "originality-gate", params, f"{en} instead of {g.gate}",
+        rows.append(_row(ctx, pt, out, "originality-gate", params, f"{en} instead of {GATE_EN[g.gate]}",
                          f"{ko} (공식: {GATE_KO[g.gate]})"))
     return rows
 
