@@ -11,12 +11,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sealed import tree, write_sealed_round
 
 from fromscratch.cli import main
 from fromscratch.round import ledger as L
 from fromscratch.round.commit import commitment
-
-from sealed import tree, write_sealed_round
 
 POLICY = Path(__file__).parents[2] / "src" / "fromscratch" / "policy" / "presets" / "permissive.toml"
 

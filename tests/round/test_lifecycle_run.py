@@ -12,11 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sealed import cli, tree, write_sealed_round
 
 from fromscratch.cli import main
 from fromscratch.round import ledger as L
-
-from sealed import cli, tree, write_sealed_round
 
 pytestmark = pytest.mark.torch
 

@@ -34,7 +34,7 @@ GATE_KO = {"disqualify": "실격", "penalty": "감점", "none": "보고만"}
 GATE_EN = {"disqualify": "disqualification", "penalty": "a penalty", "none": "reporting only"}
 
 
-def _row(ctx: "Context", pt: "Point", out: np.ndarray, kind: str, params: dict[str, Any], en: str, ko: str) -> dict[str, Any]:
+def _row(ctx: Context, pt: Point, out: np.ndarray, kind: str, params: dict[str, Any], en: str, ko: str) -> dict[str, Any]:
     row = {"change": en, "change_ko": ko, "kind": kind, "parameters": params,
            "eliminated": [ctx.teams[i] for i in np.flatnonzero(out)],
            "same_decision": bool(np.all(out == (pt.on_score | ctx.disq)))}
@@ -43,14 +43,14 @@ def _row(ctx: "Context", pt: "Point", out: np.ndarray, kind: str, params: dict[s
     return row
 
 
-def _rule(ctx: "Context", tot: np.ndarray, eligible: np.ndarray, k: int | None = None) -> np.ndarray:
+def _rule(ctx: Context, tot: np.ndarray, eligible: np.ndarray, k: int | None = None) -> np.ndarray:
     from fromscratch.decide.engine import _rng
 
     p = ctx.proto
     return agg.eliminated(tot, eligible, p.eliminate if k is None else k, p.tie_policy, _rng(p.seed, 1)) | ~eligible
 
 
-def _counts(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
+def _counts(ctx: Context, pt: Point) -> list[dict[str, Any]]:
     k, rows = ctx.proto.eliminate, []
     for k2 in range(1, int(ctx.eligible.sum())):
         if k2 != k:
@@ -59,7 +59,7 @@ def _counts(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
     return rows
 
 
-def _without_chosen(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
+def _without_chosen(ctx: Context, pt: Point) -> list[dict[str, Any]]:
     if ctx.proto.choices is None:
         return []
     pillar = ctx.proto.choices.pillar
@@ -72,7 +72,7 @@ def _without_chosen(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
                  f"without the team-chosen pillar ({pillar} weight 0)", f"팀 자체 선택 벤치마크 제외 ({pillar} 가중치 0)")]
 
 
-def _normalisations(ctx: "Context", pt: "Point", norm_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _normalisations(ctx: Context, pt: Point, norm_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from fromscratch.decide.engine import _point
 
     rows = []
@@ -88,13 +88,13 @@ def _normalisations(ctx: "Context", pt: "Point", norm_rows: list[dict[str, Any]]
     return rows
 
 
-def _flagged(ctx: "Context") -> np.ndarray:
+def _flagged(ctx: Context) -> np.ndarray:
     g = ctx.proto.originality
     bad = {"violation"} | ({"needs-review"} if g.needs_review == "apply" else set())
     return np.array([ctx.verdicts.get(t) in bad for t in ctx.teams], dtype=bool)
 
 
-def _gates(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
+def _gates(ctx: Context, pt: Point) -> list[dict[str, Any]]:
     g, cf = ctx.proto.originality, ctx.proto.counterfactuals
     flagged = _flagged(ctx)
     penalty = cf.penalty if cf.penalty is not None else (g.penalty if g.penalty > 0 else 0.1)
@@ -116,7 +116,7 @@ def _gates(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
     return rows
 
 
-def _weights(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
+def _weights(ctx: Context, pt: Point) -> list[dict[str, Any]]:
     rows = []
     declared = ctx.proto.counterfactuals.weights
     for j, pillar in enumerate(ctx.st.pillars):
@@ -137,6 +137,6 @@ def _weights(ctx: "Context", pt: "Point") -> list[dict[str, Any]]:
     return rows
 
 
-def counterfactuals(ctx: "Context", pt: "Point", norm_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def counterfactuals(ctx: Context, pt: Point, norm_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return (_counts(ctx, pt) + _without_chosen(ctx, pt) + _normalisations(ctx, pt, norm_rows) + _gates(ctx, pt)
             + _weights(ctx, pt))

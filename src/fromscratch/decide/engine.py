@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,14 @@ from fromscratch.decide import influence, selection, stats, weights
 from fromscratch.decide.bootstrap import resample
 from fromscratch.decide.counterfactuals import counterfactuals
 from fromscratch.decide.data import RoundData, build
-from fromscratch.decide.protocol import NORMALISATIONS, Protocol, check_seal, digest, load_raw, parse
+from fromscratch.decide.protocol import (
+    NORMALISATIONS,
+    Protocol,
+    check_seal,
+    digest,
+    load_raw,
+    parse,
+)
 from fromscratch.decide.reliability import krippendorff_interval
 from fromscratch.decide.robustness import robustness
 from fromscratch.decide.tables import file_sha256, read_human, read_results

@@ -14,8 +14,7 @@ submissions.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,23 @@ from fromscratch.round import ledger as L
 from fromscratch.round.commit import check_reveal, compose_protocol, read_reveal
 from fromscratch.round.config import Location, RoundSpec, load_round, locate
 from fromscratch.round.digest import path_digest
-from fromscratch.round.plan import RoundPlan, TeamPlan, check_protocol, policy_of, registry_of
+from fromscratch.round.plan import (
+    RoundPlan,
+    TeamPlan,
+    check_protocol,
+    policy_of,
+    registry_of,
+)
 
 SEALED = "sealed"
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def stamp(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(s: str, source: Any) -> datetime:
