@@ -147,6 +147,14 @@ def test_one_changed_byte_after_open_stops_run_and_fails_verify(opened, capsys, 
     assert what.split("-")[0] in capsys.readouterr().err
 
 
+def test_run_refuses_when_a_team_the_protocol_scores_never_submitted(opened, capsys):
+    o = opened
+    assert _submit(o, "a") == 0
+    capsys.readouterr()
+    assert main(["round", "run", str(o["out"]), "--key", str(o["key"])]) == 2
+    assert "team 'b' has not submitted" in capsys.readouterr().err
+
+
 def test_a_changed_submission_stops_run(opened, capsys):
     o = opened
     for t in "ab":

@@ -298,6 +298,14 @@ def plan_from_folder(out_dir: Path, entries: list[dict[str, Any]]) -> RoundPlan:
         raise InputError(*changed[0])
     if not subs:
         raise InputError(out_dir, "no team has submitted; nothing to evaluate")
+    from fromscratch.decide import protocol as P
+
+    sealed_proto = P.load(out_dir / SEALED / "protocol.toml")
+    named = set(sealed_proto.teams or ()) | set(sealed_proto.choices.picks if sealed_proto.choices else ())
+    absent = sorted(named - set(subs))
+    if absent:
+        raise InputError(out_dir / SEALED / "protocol.toml", f"team {absent[0]!r} has not submitted, but the sealed "
+                                                             "protocol scores it (its teams or [choices] name it)")
     sealed = out_dir / SEALED
     spec = load_round(sealed / "round.toml")
     spec.base = Path(opened["base"])
