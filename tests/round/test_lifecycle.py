@@ -224,3 +224,18 @@ def test_round_commit_writes_a_reveal_that_opens_its_commitment(tmp_path, capsys
     check_reveal(rv, "alpha", com, out)  # does not raise
     assert main(["round", "commit", "--team", "alpha", "--benchmark", "kmmlu", "--out", str(out)]) == 2
     assert read_reveal(out) == rv  # never overwritten: a second nonce would be a second commitment
+
+
+def test_verify_elsewhere_lists_what_it_cannot_redigest(opened, capsys):
+    o = opened
+    assert _submit(o, "a") == 0
+    o["in"].rename(o["in"].with_name("moved"))  # the folder verified on a machine without the inputs
+    o["ref"].rename(o["ref"].with_name("ref-moved"))
+    capsys.readouterr()
+    assert main(["verify", str(o["out"])]) == 0
+    out = capsys.readouterr().out
+    assert "not checked here" in out and "ref-model" in out and "tasks" in out
+    assert out.strip().splitlines()[-1].startswith("head: ")
+    sealed_copy = o["out"] / "sealed" / "rubric.md"
+    sealed_copy.write_text(sealed_copy.read_text() + " ")
+    assert main(["verify", str(o["out"])]) == 4  # what the folder holds is always checked

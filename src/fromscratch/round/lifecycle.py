@@ -259,6 +259,10 @@ def changed_since_open(opened: dict[str, Any], out_dir: Path) -> list[tuple[str,
             if not cp.is_file() or file_sha256(cp) != it["sha256"]:
                 found.append((str(cp), f"the sealed copy of the {role} changed since the round was opened"))
         if role == "benchmark":
+            spec_path = Path(opened["base"]) / it["source"].split(":", 1)[-1]
+            if ("/" in it["source"] or it["source"].endswith((".yaml", ".yml"))) and not spec_path.exists():
+                found.append((str(spec_path), f"benchmark {name!r} sealed at open is missing"))
+                continue
             try:
                 task = resolve_task(it["source"], base=Path(opened["base"]))
             except InputError as exc:
