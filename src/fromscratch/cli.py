@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "protocol": ("fromscratch.decide.commands:protocol_group", "Create and seal a round's decision protocol."),
     "decide": ("fromscratch.decide.commands:decide_cmd", "Decide eliminations under a sealed protocol, with robustness."),
     "bench": ("fromscratch.bench.commands:bench_group", "Run benchmark tasks and import results."),
-    "round": ("fromscratch.round.commands:round_group", "Run a whole round into a verifiable folder."),
+    "round": ("fromscratch.round.commands:round_group", "Open a sealed round, record submissions, run it into a verifiable folder."),
     "verify": ("fromscratch.round.commands:verify_cmd", "Re-check a round folder's ledger, signature and files."),
     "demo": ("fromscratch.round.demo:demo_cmd", "Run the main job end to end on built-in material."),
     "zoo": ("fromscratch.zoo.commands:zoo_cmd", "Build (or locate) the fixture model zoo."),
