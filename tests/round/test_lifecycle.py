@@ -68,12 +68,15 @@ def test_open_seals_everything_and_prints_the_commitment(opened):
 
 def test_submissions_are_recorded_by_digest_and_refusals_change_nothing(opened, capsys):
     o = opened
-    assert _submit(o, "a", "--chain", str(o["models"]["a"]), "--chain", str(o["models"]["b"])) == 0
+    chain = [str(o["models"][t]) for t in "abc"]
+    assert _submit(o, "a", "--chain", chain[0], chain[1], "--chain", chain[2]) == 2  # two forms mixed: refused
+    capsys.readouterr()
+    assert _submit(o, "a", "--chain", *chain) == 0
     assert capsys.readouterr().out.strip().startswith("head: ")
     entries, _ = L.read_entries(o["out"] / L.LEDGER)
     sub = entries[-2]
     assert sub["kind"] == "submission" and sub["team"] == "a" and sub["n"] == 1
-    assert [c["path"] for c in sub["chain"]] == [str(o["models"]["a"]), str(o["models"]["b"])]
+    assert [c["path"] for c in sub["chain"]] == [str(o["models"][t]) for t in "abc"]
     before = tree(o["out"])
     bad_reveal = o["in"] / "bad-reveal.json"
     rv = json.loads(o["reveal"].read_text())

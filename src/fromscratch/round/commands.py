@@ -50,19 +50,27 @@ def commit_cmd(team: str, benchmarks: tuple[str, ...], out: str) -> None:
 
 @round_group.command("submit")
 @click.argument("out_dir", type=click.Path(file_okay=False))
+@click.argument("more_chain", nargs=-1, type=click.Path(), metavar="")
 @click.option("--team", required=True, help="The submitting team (as named at open).")
 @click.option("--model", default=None, help="Model location (path or cached hub id).")
 @click.option("--code", default=None, type=click.Path(), help="Inference-code folder.")
 @click.option("--bom", default=None, type=click.Path(dir_okay=False), help="Declared bill of materials.")
 @click.option("--tokenizer", default=None, help="Tokenizer files, if separate from the model.")
 @click.option("--chain", "chain", multiple=True, type=click.Path(),
-              help="A checkpoint of the training chain; repeat in order (claimed initialisation first).")
+              help="The training chain, in order (claimed initialisation first): --chain CKPT_0 CKPT_1 ... "
+                   "(or --chain repeated).")
 @click.option("--reveal", default=None, type=click.Path(dir_okay=False), help="Reveal file of the team's picks.")
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False), help=_KEY_HELP)
-def submit_cmd(out_dir: str, team: str, model: str | None, code: str | None, bom: str | None,
-               tokenizer: str | None, chain: tuple[str, ...], reveal: str | None, key_path: str | None) -> None:
+def submit_cmd(out_dir: str, more_chain: tuple[str, ...], team: str, model: str | None, code: str | None,
+               bom: str | None, tokenizer: str | None, chain: tuple[str, ...], reveal: str | None,
+               key_path: str | None) -> None:
     """Record TEAM's submission in the sealed round OUT_DIR (by digest)."""
     from fromscratch.round.lifecycle import submit
+
+    if more_chain and len(chain) != 1:
+        raise click.UsageError(f"unexpected argument {more_chain[0]!r}: give the chain as --chain CKPT_0 CKPT_1 ... "
+                               "after OUT_DIR, or as repeated --chain options, not both")
+    chain = chain + more_chain  # `--chain A B C`: click gives --chain A, and B C as trailing arguments
 
     res = submit(out_dir, team, model=model, code=code, bom=bom, tokenizer=tokenizer, chain=chain, reveal=reveal,
                  key_path=key_path)
