@@ -242,3 +242,26 @@ def test_verify_elsewhere_lists_what_it_cannot_redigest(opened, capsys):
     sealed_copy = o["out"] / "sealed" / "rubric.md"
     sealed_copy.write_text(sealed_copy.read_text() + " ")
     assert main(["verify", str(o["out"])]) == 4  # what the folder holds is always checked
+
+
+def test_hostile_inputs_through_the_real_command_line(opened, tmp_path):
+    """As a user runs them: exit 2, one line on stderr, no traceback, for each broken input."""
+    from sealed import cli
+
+    o, cache = opened, tmp_path / "cache"
+    (tmp_path / "bin.toml").write_bytes(b"\x00\xffnot toml")
+    cases = [("round", "open", str(tmp_path / "bin.toml"), "--out", str(tmp_path / "x"))]
+    led = o["out"] / L.LEDGER
+    raw = led.read_bytes()
+    cases.append(("round", "submit", str(o["out"]), "--team", "a", "--model", str(o["ref"]), "--reveal", "/dev/null"))
+    bad = tmp_path / "forged"
+    shutil.copytree(o["out"], bad)
+    (bad / L.LEDGER).write_bytes(raw.replace(b'"resubmission":false', b'"resubmission":true'))
+    cases.append(("round", "run", str(bad)))
+    cases.append(("round", "submit", str(bad), "--team", "a", "--model", str(o["ref"])))
+    for args in cases:
+        r = cli(*args, cache=cache)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in r.stderr, (args, r.stderr)
+    assert "does not verify" in cli("round", "run", str(bad), cache=cache).stderr
