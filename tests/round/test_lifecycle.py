@@ -265,3 +265,33 @@ def test_hostile_inputs_through_the_real_command_line(opened, tmp_path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in r.stderr, (args, r.stderr)
     assert "does not verify" in cli("round", "run", str(bad), cache=cache).stderr
+
+
+@pytest.mark.parametrize("forgery", ["late", "unknown-team", "bad-reveal", "second-submission", "after-results"])
+def test_verify_catches_lifecycle_violations_signed_with_the_round_key(opened, capsys, forgery):
+    """Entries `submit` would refuse, appended and signed by someone holding the key: verify still fails."""
+    from fromscratch.round.keys import load_or_create
+
+    o = opened
+    assert _submit(o, "a") == 0
+    key = load_or_create(o["key"], o["out"])
+    sub = [e for e in L.read_entries(o["out"] / L.LEDGER)[0] if e["kind"] == "submission"][0]
+    body = {k: v for k, v in sub.items() if k not in ("seq", "prev", "hash")}
+    if forgery == "late":
+        body.update(team="b", time="2099-06-01T00:00:00.000000Z")
+    elif forgery == "unknown-team":
+        body.update(team="zed")
+    elif forgery == "bad-reveal":
+        body.update(team="c", reveal={"benchmarks": ["units"], "nonce": "5eed" * 8})
+    elif forgery == "second-submission":
+        body.update(n=2)
+    else:
+        L.append_section(o["out"], [{"kind": "run", "round": "t"}], key)
+        body.update(team="b")
+    L.append_section(o["out"], [body], key)
+    capsys.readouterr()
+    assert main(["verify", str(o["out"]), "--no-recompute"]) == 4
+    err = capsys.readouterr().err
+    want = {"late": "after the deadline", "unknown-team": "does not know", "bad-reveal": "does not match",
+            "second-submission": "re-submission", "after-results": "after results"}[forgery]
+    assert want in err, err
