@@ -162,3 +162,22 @@ def test_unknown_hub_id_exits_2_with_one_line(tmp_path, offline_hub, capsys):
                  "--key", str(tmp_path / "k2.pem")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "reference up" in err and "org/gone" in err
+
+
+def test_a_sealed_round_submission_by_hub_id_records_the_snapshot(tmp_path, offline_hub, monkeypatch):
+    from sealed import write_sealed_round
+
+    from fromscratch.round import ledger as L
+
+    snap = _hub_cache(offline_hub, "team-a/model", _files(tmp_path / "src"))
+    rf, _ = write_sealed_round(tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(["round", "open", str(rf), "--out", str(out), "--key", str(tmp_path / "k.pem")]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["round", "submit", str(out), "--team", "a", "--model", "team-a/model",
+                 "--key", str(tmp_path / "k.pem")]) == 0
+    sub = [e for e in L.read_entries(out / L.LEDGER)[0] if e["kind"] == "submission"][0]
+    assert sub["model"]["hub_id"] == "team-a/model" and sub["model"]["path"] == str(snap)
+    assert sub["model"]["sha256"] == tree_sha256(snap)
+    assert main(["round", "submit", str(out), "--team", "b", "--model", "team-a/absent",
+                 "--key", str(tmp_path / "k.pem")]) == 2

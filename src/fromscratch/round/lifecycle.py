@@ -193,7 +193,7 @@ def latest_submissions(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any
 # ---- submit --------------------------------------------------------------------------------
 def _file_record(value: str, what: str, *, hub: bool) -> tuple[dict[str, Any], Location]:
     loc = locate(value, Path.cwd(), what, hub=hub)
-    return {"path": str(loc.path.resolve()), "sha256": path_digest(loc.path, _digests_dir()),
+    return {"path": str(loc.path.absolute()), "sha256": path_digest(loc.path, _digests_dir()),  # links kept: a hub file stays named
             **({"hub_id": loc.hub_id} if loc.hub_id else {})}, loc
 
 
