@@ -19,7 +19,7 @@
     kmmlu = "kmmlu:data/kmmlu"
 
     [teams.alpha]
-    model = "/submissions/alpha/model"        # a model location (see CONTRACT.md)
+    model = "/submissions/alpha/model"        # a model location (as for `compare`)
     code = "/submissions/alpha/code"          # inference code (optional)
     tokenizer = "/submissions/alpha/tok"      # a model location, recorded in the ledger (optional)
     bom = "/submissions/alpha/bom.json"       # the team's declaration (optional)
