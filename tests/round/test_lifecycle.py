@@ -267,7 +267,8 @@ def test_hostile_inputs_through_the_real_command_line(opened, tmp_path):
     assert "does not verify" in cli("round", "run", str(bad), cache=cache).stderr
 
 
-@pytest.mark.parametrize("forgery", ["late", "unknown-team", "bad-reveal", "second-submission", "after-results"])
+@pytest.mark.parametrize("forgery", ["late", "unknown-team", "bad-reveal", "second-submission", "after-results",
+                                     "malformed"])
 def test_verify_catches_lifecycle_violations_signed_with_the_round_key(opened, capsys, forgery):
     """Entries `submit` would refuse, appended and signed by someone holding the key: verify still fails."""
     from fromscratch.round.keys import load_or_create
@@ -285,6 +286,8 @@ def test_verify_catches_lifecycle_violations_signed_with_the_round_key(opened, c
         body.update(team="c", reveal={"benchmarks": ["units"], "nonce": "5eed" * 8})
     elif forgery == "second-submission":
         body.update(n=2)
+    elif forgery == "malformed":
+        body = {"kind": "submission", "team": "b", "time": 7}
     else:
         L.append_section(o["out"], [{"kind": "run", "round": "t"}], key)
         body.update(team="b")
@@ -293,5 +296,6 @@ def test_verify_catches_lifecycle_violations_signed_with_the_round_key(opened, c
     assert main(["verify", str(o["out"]), "--no-recompute"]) == 4
     err = capsys.readouterr().err
     want = {"late": "after the deadline", "unknown-team": "does not know", "bad-reveal": "does not match",
-            "second-submission": "re-submission", "after-results": "after results"}[forgery]
+            "second-submission": "re-submission", "after-results": "after results",
+            "malformed": "no valid time"}[forgery]
     assert want in err, err

@@ -109,14 +109,18 @@ def _runs(entries: list[dict[str, Any]], opened: dict[str, Any], out_dir: Path) 
 
 def check_lifecycle(entries: list[dict[str, Any]], out_dir: Path) -> tuple[list[str], dict[str, Any]]:
     """Problems of a sealed round's lifecycle, and facts (unchecked external items)."""
+    try:
+        return _check(entries, out_dir)
+    except (InputError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        return [f"lifecycle: malformed ledger entries ({exc.__class__.__name__}: {exc})"], {"sealed": True, "unchecked": []}
+
+
+def _check(entries: list[dict[str, Any]], out_dir: Path) -> tuple[list[str], dict[str, Any]]:
     from fromscratch.round.lifecycle import changed_since_open
 
     opened = entries[0]
     problems = _order(entries, opened)
-    try:
-        problems += _runs(entries, opened, out_dir)
-    except (InputError, KeyError, TypeError, AttributeError) as exc:
-        problems.append(f"lifecycle: malformed entries ({exc.__class__.__name__})")
+    problems += _runs(entries, opened, out_dir)
     unchecked = []
     for path, what in changed_since_open(opened, out_dir):
         if "is missing" in what and not str(path).startswith(str(out_dir)):
