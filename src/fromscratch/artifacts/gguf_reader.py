@@ -230,7 +230,7 @@ class GGUFReader(ModelReader):
         if not isinstance(align, int) or align <= 0 or align & (align - 1) or align > 1 << 16:
             raise InputError(self.path, f"invalid general.alignment {align!r}")
         split = kv.get("split.count")
-        if isinstance(split, int) and split > 1:
+        if isinstance(split, int) and split > 1 and not self.headers_only:
             raise InputError(self.path, f"split GGUF ({split} parts) is not supported; merge it with gguf-split first")
         raw: list[tuple[str, tuple[int, ...], int, int]] = []
         names: set[str] = set()
@@ -247,11 +247,11 @@ class GGUFReader(ModelReader):
             names.add(name)
             raw.append((name, dims, ttype, off))
         data_start = p.pos + (-p.pos) % align
-        if data_start > self.size:
+        if data_start > self.size and not self.headers_only:
             raise InputError(self.path, f"truncated GGUF file: data section starts at {data_start} "
                                         f"beyond the end ({self.size} bytes)")
         self.data_start = data_start
-        data_size = self.size - data_start
+        data_size = max(0, self.size - data_start)  # 0 for a vocab-only file opened headers-only
         self._entries: dict[str, tuple[TensorInfo, int, Any, tuple[int, ...]]] = {}
         ranges: list[tuple[int, int, str]] = []
         for name, dims, ttype, off in raw:
