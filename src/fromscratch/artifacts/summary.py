@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fromscratch.artifacts.base import tower_of
 from fromscratch.artifacts.model import Model
 
 SCHEMA = "fromscratch.inspect/1"
@@ -182,10 +183,11 @@ def render(result: dict[str, Any], console: Any) -> None:
     shown_layer = min(layers) if layers else None
     hidden = 0
     for c in comps:
-        if c["layer"] is not None and c["layer"] != shown_layer and not c["name"].startswith(("vision.", "audio.")):
+        encoder = tower_of(c["name"]) != "text"
+        if c["layer"] is not None and c["layer"] != shown_layer and not encoder:
             hidden += 1
             continue
-        if c["layer"] is not None and c["name"].startswith(("vision.", "audio.")) and c["layer"] != 0:
+        if c["layer"] is not None and encoder and c["layer"] != 0:
             hidden += 1
             continue
         roles = ", ".join(f"{x['role']} {'x'.join(map(str, x['shape']))} {x['dtype']}" for x in c["tensors"][:6])

@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fromscratch.artifacts.base import tower_of
 from fromscratch.policy.declared import Declared, DeclaredComponent
 from fromscratch.policy.schema import POLICY_KINDS, Policy
 
@@ -40,12 +41,10 @@ MAX_ITEMS = 64
 
 
 def kind_of_component(name: str) -> str:
-    """Policy kind of a canonical weight component name (CONTRACT.md naming)."""
-    head = name.split(".", 1)[0]
-    if head == "vision":
-        return "vision-encoder"
-    if head == "audio":
-        return "audio-encoder"
+    """Policy kind of a canonical weight component name."""
+    tower = tower_of(name)
+    if tower != "text":
+        return f"{tower}-encoder"
     if name.startswith("projector"):
         return "projector"
     if name in ("embed_tokens", "embed_positions", "lm_head") or name.startswith("embed_"):
