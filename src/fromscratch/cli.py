@@ -10,12 +10,12 @@ CONTRACT.md: 0 done, 2 bad input (one line on stderr), 4 verification failed,
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import click
 
 from fromscratch import __version__
+from fromscratch.constants import debug
 from fromscratch.errors import InputError, MissingExtraError, VerificationError
 
 # name -> "module:attribute" of a click.Command; the module is imported on use.
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so in one line unless debugging
-        if os.environ.get("FROMSCRATCH_DEBUG"):
+        if debug():
             raise
         return _fail(1, f"internal error ({type(exc).__name__}: {exc}); "
                         "set FROMSCRATCH_DEBUG=1 for a traceback and please report it")

@@ -19,6 +19,7 @@ import numpy as np
 from fromscratch.artifacts import canonical
 from fromscratch.artifacts._io import read_prefix
 from fromscratch.artifacts.base import CanonicalTensor, Component, ModelReader, TensorInfo
+from fromscratch.constants import hub_cache_dirs as hub_cache_dirs  # re-exported
 from fromscratch.errors import InputError
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -129,25 +130,6 @@ class Model:
 # Location resolution
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+(?:@[\w.\-]+)?$")
-
-
-def hub_cache_dirs() -> list[Path]:
-    """Where a Hugging Face cache may live, in the order huggingface_hub looks."""
-    dirs: list[Path] = []
-    if os.environ.get("HF_HUB_CACHE"):
-        dirs.append(Path(os.environ["HF_HUB_CACHE"]))
-    if os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        dirs.append(Path(os.environ["HUGGINGFACE_HUB_CACHE"]))
-    if os.environ.get("HF_HOME"):
-        dirs.append(Path(os.environ["HF_HOME"]) / "hub")
-    if os.environ.get("XDG_CACHE_HOME"):
-        dirs.append(Path(os.environ["XDG_CACHE_HOME"]) / "huggingface" / "hub")
-    dirs.append(Path.home() / ".cache" / "huggingface" / "hub")
-    seen: list[Path] = []
-    for d in dirs:
-        if d not in seen:
-            seen.append(d)
-    return seen
 
 
 def resolve_hub_id(spec: str) -> tuple[Path, dict[str, Any]] | None:

@@ -29,7 +29,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,9 @@ MATRIX_KINDS = {"attention", "mlp", "experts", "router", "cross_attention"}
 
 def cache_root() -> Path:
     """Where fingerprints are cached: ``$FROMSCRATCH_LINEAGE_CACHE`` or the project cache."""
-    if os.environ.get("FROMSCRATCH_LINEAGE_CACHE"):
-        return Path(os.environ["FROMSCRATCH_LINEAGE_CACHE"])
-    from fromscratch.cache import cache_dir
+    from fromscratch.constants import lineage_cache
 
-    return cache_dir()
+    return lineage_cache()
 
 
 @dataclass
