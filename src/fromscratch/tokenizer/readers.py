@@ -367,18 +367,14 @@ def load_tokenizer(location: str | Path) -> Vocabulary:
         if found is not None:
             return found
     elif not path.exists():
-        try:  # a hub id resolved from the local cache only (CONTRACT: model locations)
-            from fromscratch.artifacts import resolve_hub_id
-        except ImportError:  # pragma: no cover
-            resolve_hub_id = None
-        resolved = resolve_hub_id(str(location)) if resolve_hub_id else None
+        from fromscratch.artifacts import resolve_hub_id  # a hub id, from the local cache only
+
+        resolved = resolve_hub_id(str(location))
         if resolved is not None:
             return load_tokenizer(resolved[0])
         raise InputError(path, "no such file or directory")
-    try:
-        from fromscratch.artifacts import open_model
-    except ImportError as exc:  # the model readers are another area's; say what is missing
-        raise InputError(path, "no tokenizer file here and the model reader is unavailable") from exc
+    from fromscratch.artifacts import open_model
+
     with open_model(path) as model:
         found = read_side_files(dict(model.side_files or {}))
         if found is not None:
