@@ -35,9 +35,10 @@ def build_report_data(out_dir: str | Path, name: str, stages: dict[str, dict[str
 
 def render_report(data: dict[str, Any]) -> str:
     from fromscratch.report import svg
-    from fromscratch.report.templating import environment
+    from fromscratch.report.templating import environment, with_pointers
 
     env = environment("fromscratch.report")
+    data = with_pointers(data)  # every formatted figure names its place in the round's JSON files
     decision = data.get("decision") or {}
     teams = sorted(decision.get("teams") or [], key=lambda t: t.get("rank", 0))
     charts = {
