@@ -131,3 +131,15 @@ def test_hub_id_from_the_local_cache(bpe_pair, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     vocab = load_tokenizer("team/tok")
     assert compare_tokenizers(vocab, bpe_pair[0])["verdict"] == "identical"
+
+
+def test_tokenizer_command_html(bpe_pair, tmp_path, capsys):
+    """--html writes a self-contained, escaped report whose figures are the JSON's."""
+    from fromscratch.cli import main
+
+    out, page = tmp_path / "t.json", tmp_path / "t.html"
+    assert main(["tokenizer", str(bpe_pair[0]), str(bpe_pair[0]), "--json", str(out), "--html", str(page)]) == 0
+    capsys.readouterr()
+    doc, html = json.loads(out.read_text()), page.read_text()
+    assert doc["verdict"] == "identical" and '<span class="verdict">identical</span>' in html
+    assert f"{doc['vocabulary']['shared']}</td>" in html and "http" not in html and "<script" not in html
