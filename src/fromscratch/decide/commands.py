@@ -75,4 +75,8 @@ def decide_cmd(protocol: Path, seal: Path | None, results: Path, human: Path | N
         html_out.parent.mkdir(parents=True, exist_ok=True)
         html_out.write_text(render(decision), encoding="utf-8")
     if json_out is not None or html_out is None:
-        write_json(decision, json_out or "-")
+        write_json(decision, json_out or "-")  # no output option at all: the JSON on stdout, as documented
+    if json_out != "-" and (json_out is not None or html_out is not None):
+        rob = decision["robustness"]
+        click.echo(f"eliminated: {', '.join(decision['eliminated']) or 'none'}; robustness: {rob['class']} "
+                   f"(p_same_decision {rob['p_same_decision']:.3f})")
