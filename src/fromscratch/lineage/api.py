@@ -25,6 +25,7 @@ from fromscratch.lineage.compare import (
     Comparison,
 )
 from fromscratch.lineage.fingerprint import Fingerprint, build_fingerprint
+from fromscratch.schemas.literals import WEIGHT_REUSE
 
 COMPARE_SCHEMA = "fromscratch.compare/1"
 AUDIT_SCHEMA = "fromscratch.audit/1"
@@ -54,7 +55,7 @@ def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
     learned = {c["name"]: _learned_params(c) for c in cfp_components}
     total = sum(learned.values())
     comps = obj["components"]
-    shared = sum(learned.get(c["name"], 0) for c in comps if c["relation"] in ("identical", "derived"))
+    shared = sum(learned.get(c["name"], 0) for c in comps if c["relation"] in WEIGHT_REUSE)
     compared = sum(learned.get(c["name"], 0) for c in comps
                    if c["relation"] in ("identical", "derived", "independent")
                    or (c["relation"] == "inconclusive" and "evidence" in c))
@@ -65,7 +66,7 @@ def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
     same_size = obj["candidate"]["parameters"] == obj["reference"]["parameters"]
     if decisive and same_size and all(c["relation"] == "identical" for c in decisive):
         verdict = "identical"
-    elif any(c["relation"] in ("identical", "derived") for c in decisive) or p_overall < DERIVED_P:
+    elif any(c["relation"] in WEIGHT_REUSE for c in decisive) or p_overall < DERIVED_P:
         verdict = "derived"
     elif p_overall > INDEPENDENT_P and decisive_share > 0 and independent_share >= 0.5 * decisive_share:
         verdict = "independent"

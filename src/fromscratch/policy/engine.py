@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fromscratch.artifacts.base import tower_of
+from fromscratch.schemas.literals import CODE_REUSE, TOKENIZER_REUSE, WEIGHT_REUSE, PolicyVerdict, values
 from fromscratch.policy.declared import Declared, DeclaredComponent
 from fromscratch.policy.schema import POLICY_KINDS, Policy
 
-SEVERITY = {"compliant": 0, "needs-review": 1, "violation": 2}
-WEIGHT_REUSE = ("identical", "derived")
-TOKENIZER_REUSE = ("identical", "extended", "pruned", "derived")
-CODE_REUSE = ("copied", "adapted")
+#: verdicts from best to worst (the overall verdict is the worst component's)
+SEVERITY: dict[PolicyVerdict, int] = {v: i for i, v in enumerate(values(PolicyVerdict))}
 MAX_ITEMS = 64
 
 

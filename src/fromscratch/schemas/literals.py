@@ -24,7 +24,7 @@ CodeRelation = Literal["copied", "adapted", "independent"]
 #: how a matched span of code was changed
 MatchKind = Literal["verbatim", "renamed", "restructured"]
 #: a policy verdict on one component, or on the whole submission (the worst one)
-PolicyVerdict = Literal["compliant", "violation", "needs-review"]
+PolicyVerdict = Literal["compliant", "needs-review", "violation"]  # in order of severity
 #: robustness of an elimination decision
 RobustnessClass = Literal["robust", "fragile"]
 #: checkpoint-chain verdict and the check a failure belongs to
