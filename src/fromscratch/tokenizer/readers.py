@@ -149,13 +149,19 @@ def parse_tokenizer_json(data: Any, path: Path) -> Vocabulary:
                       pre_tokenizer=_describe(data.get("pre_tokenizer")))
 
 
-def read_tokenizer_json(path: str | Path) -> Vocabulary:
+def read_tokenizer_document(path: str | Path) -> Any:
+    """A ``tokenizer.json`` decoded (size cap, UTF-8, JSON) but not yet interpreted."""
     path = Path(path)
     try:
-        data = json.loads(_read_text(path))
+        return json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON: {exc.msg} at line {exc.lineno}") from exc
-    return parse_tokenizer_json(data, path)
+    except RecursionError:
+        raise InputError(path, "invalid JSON: nested too deeply") from None
+
+
+def read_tokenizer_json(path: str | Path) -> Vocabulary:
+    return parse_tokenizer_json(read_tokenizer_document(path), Path(path))
 
 
 def read_vocab_txt(path: str | Path, style: str | None = None) -> Vocabulary:
