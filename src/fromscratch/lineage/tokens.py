@@ -29,7 +29,7 @@ from fromscratch.tokenizer.normalize import (
     byte_piece_value,
     canonical,
 )
-from fromscratch.tokenizer.readers import parse_tokenizer_json, read_tokenizer_document
+from fromscratch.tokenizer.readers import parse_tokenizer_json, read_tokenizer_document, read_vocab_txt
 
 MAX_TOKENIZER_BYTES = 256 * 1024 * 1024
 
@@ -119,7 +119,10 @@ def token_strings(model: Any) -> list[str] | None:
     if "vocab.txt" in side:
         p = Path(side["vocab.txt"])
         if p.stat().st_size <= MAX_TOKENIZER_BYTES:
-            toks = p.read_text(encoding="utf-8", errors="replace").splitlines()
+            try:
+                toks = read_vocab_txt(p).tokens
+            except InputError:
+                return None
             return normalise(toks, "wordpiece")
     return None
 
