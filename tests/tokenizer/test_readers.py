@@ -63,7 +63,7 @@ def test_sentencepiece_model_matches_the_library(model_type):
 def test_hostile_and_broken_files(tmp_path):
     bad_json = tmp_path / "tokenizer.json"
     bad_json.write_text("{not json")
-    with pytest.raises(InputError, match="invalid JSON"):
+    with pytest.raises(InputError, match="not valid JSON"):
         load_tokenizer(bad_json)
     bad_json.write_text(json.dumps({"model": {"type": "BPE", "vocab": {"a": -5}, "merges": []}}))
     with pytest.raises(InputError, match="out of range"):

@@ -14,6 +14,8 @@ import numpy as np
 
 from fromscratch.artifacts.base import tower_of
 from fromscratch.artifacts.model import Model
+from fromscratch.artifacts import hfdir
+from fromscratch.errors import InputError
 
 SCHEMA = "fromscratch.inspect/1"
 _QUANTISED_PREFIXES = ("Q", "IQ", "TQ", "MXFP", "NVFP")
@@ -40,9 +42,8 @@ def tokenizer_summary(model: Model) -> dict[str, Any] | None:
     files = model.side_files
     if "tokenizer.json" in files:
         try:
-            with open(files["tokenizer.json"], "rb") as fh:
-                data = json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
+            data = hfdir.load_json(files["tokenizer.json"])
+        except InputError:
             data = None
         if isinstance(data, dict):
             m = data.get("model") if isinstance(data.get("model"), dict) else {}

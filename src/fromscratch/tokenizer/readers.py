@@ -151,13 +151,9 @@ def parse_tokenizer_json(data: Any, path: Path) -> Vocabulary:
 
 def read_tokenizer_document(path: str | Path) -> Any:
     """A ``tokenizer.json`` decoded (size cap, UTF-8, JSON) but not yet interpreted."""
-    path = Path(path)
-    try:
-        return json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg} at line {exc.lineno}") from exc
-    except RecursionError:
-        raise InputError(path, "invalid JSON: nested too deeply") from None
+    from fromscratch.artifacts.hfdir import load_json  # the one reader of the side files' JSON
+
+    return load_json(Path(path))
 
 
 def read_tokenizer_json(path: str | Path) -> Vocabulary:
@@ -182,10 +178,7 @@ def read_vocab_txt(path: str | Path, style: str | None = None) -> Vocabulary:
 def read_vocab_json(path: str | Path, merges_path: str | Path | None = None) -> Vocabulary:
     """GPT-2 style ``vocab.json`` (+ ``merges.txt``) or a CTranslate2 ``vocabulary.json`` list."""
     path = Path(path)
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg}") from exc
+    data = read_tokenizer_document(path)
     tokens: list[str] = []
     if isinstance(data, list) and all(isinstance(t, str) for t in data):
         tokens = list(data)
