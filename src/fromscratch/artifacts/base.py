@@ -161,7 +161,7 @@ class ModelReader(ABC):
 class CanonicalTensor:
     """One stored tensor (or one slice of a fused tensor) under its canonical name.
 
-    ``component`` is a CONTRACT.md component name (``layers.3.attention``,
+    ``component`` is a canonical component name (``layers.3.attention``,
     ``vision.layers.0.mlp``, ``embed_tokens`` ...). ``role`` says what the tensor
     is inside its component: ``q``, ``k``, ``v``, ``o``, ``gate``, ``up``,
     ``down``, ``weight`` (embeddings, lm_head, projector), ``attn_norm``,

@@ -30,7 +30,7 @@ class Model:
     """A checkpoint seen through canonical component names.
 
     Wraps one ``ModelReader``; ``components()`` groups its tensors by the
-    CONTRACT.md names and ``load()`` returns one canonical tensor as float32 in
+    canonical component names and ``load()`` returns one canonical tensor as float32 in
     Hugging Face orientation (fused tensors sliced). Use as a context manager.
     """
 

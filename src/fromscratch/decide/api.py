@@ -1,4 +1,4 @@
-"""Public API of the decision engine (interface 6 of the working agreement).
+"""Public API of the decision engine.
 
     from fromscratch.decide.api import decide, seal, verify_decision_bundle
 """

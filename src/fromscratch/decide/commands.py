@@ -1,4 +1,4 @@
-"""CLI: `fromscratch protocol init|seal` and `fromscratch decide` (CONTRACT, "The decision engine")."""
+"""CLI: `fromscratch protocol init|seal` and `fromscratch decide` (see docs/cli.md)."""
 
 from __future__ import annotations
 

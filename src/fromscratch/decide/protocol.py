@@ -273,7 +273,7 @@ def digest(raw: dict[str, Any], source: str | Path | None = None) -> str:
 
 
 def seal(path: str | Path) -> str:
-    """SHA-256 hex digest of the protocol file's canonical JSON (interface 6)."""
+    """SHA-256 hex digest of the protocol file's canonical JSON."""
     raw = load_raw(path)
     load(path)  # only a valid protocol can be sealed
     return digest(raw, path)

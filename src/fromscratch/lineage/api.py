@@ -1,6 +1,6 @@
-"""Public entry points of weight lineage: ``compare`` and ``audit`` (interface 3).
+"""Public entry points of weight lineage: ``compare`` and ``audit``.
 
-Both return plain dicts in the CONTRACT.md shapes (``fromscratch.compare/1`` and
+Both return plain dicts in the documented shapes (docs/schemas; ``fromscratch.compare/1`` and
 the lineage part of ``fromscratch.audit/1``). Multiple-comparison control:
 
 * within one candidate/reference pair, component p-values are Holm-adjusted over

@@ -3,7 +3,7 @@
 Signals: weight lineage (``fromscratch.lineage.api.audit``), tokenizer lineage,
 configuration similarity, source-code reuse (``fromscratch.code.api.analyse``,
 when a code directory is given) and the team's declaration. The result is the
-CONTRACT ``fromscratch.audit/1`` object extended with ``tokenizer``,
+``fromscratch.audit/1`` object (docs/schemas/audit.json) extended with ``tokenizer``,
 ``config``, ``code``, ``declared``, ``policy`` and ``verdicts``; with a
 policy the top-level ``verdict`` becomes compliant / violation / needs-review
 and the weight-lineage verdict moves to ``lineage_verdict``.
