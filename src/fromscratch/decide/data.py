@@ -85,6 +85,104 @@ def _teams(protocol: Protocol, results: dict, results_path: Path) -> list[str]:
     return sorted(teams)
 
 
+def _bench_pillars(protocol: Protocol, results: dict, rpath: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """benchmark -> pillar (common and picked ones) and benchmark -> the teams that picked it."""
+    bench_pillar: dict[str, str] = dict(protocol.benchmarks)
+    pickers: dict[str, list[str]] = {}
+    if protocol.choices is not None:
+        for team, picks in protocol.choices.picks.items():
+            for b in picks:
+                bench_pillar[b] = protocol.choices.pillar
+                pickers.setdefault(b, []).append(team)
+    for bench in sorted(results):
+        if bench not in bench_pillar:
+            raise InputError(rpath, f"unknown benchmark {bench!r}: not in the protocol's [benchmarks] or [choices]")
+    return bench_pillar, pickers
+
+
+def _benchmark(protocol: Protocol, bench: str, pillar: str, per_team: dict[str, dict[str, float]],
+               required: np.ndarray, teams: list[str], tix: dict[str, int], rpath: Path,
+               clusters: dict[str, dict[str, str]] | None, warnings: list[str]) -> BenchmarkData:
+    """One benchmark's (team x item) score and presence matrices, under the missing-items rule."""
+    T = len(teams)
+    items = sorted({i for scores in per_team.values() for i in scores})
+    if not items:
+        raise InputError(rpath, f"benchmark {bench!r} has no results")
+    iix = {it: k for k, it in enumerate(items)}
+    X = np.zeros((T, len(items)))
+    M = np.zeros((T, len(items)), dtype=bool)
+    for team, scores in per_team.items():
+        t = tix[team]
+        idx = np.fromiter((iix[i] for i in scores), dtype=np.int64, count=len(scores))
+        X[t, idx] = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        M[t, idx] = True
+    for t in np.flatnonzero(required):
+        have = int(M[t].sum())
+        if have == len(items):
+            continue
+        gap = f"team {teams[t]!r} lacks {len(items) - have} of {len(items)} items of benchmark {bench!r}"
+        if protocol.missing_items == "refuse":
+            raise InputError(rpath, gap + " (missing_items = 'refuse'; set 'zero' or 'skip' in the protocol to score anyway)")
+        if protocol.missing_items == "zero":
+            M[t] = True  # X is already 0 there
+            warnings.append(gap + "; missing items scored 0")
+        else:
+            warnings.append(gap + "; scored on the items it has")
+    code, ncl = None, 0
+    if clusters and bench in clusters:
+        names = sorted(set(clusters[bench].values()))
+        cix = {c: k for k, c in enumerate(names)}
+        code = np.array([cix[clusters[bench][it]] for it in items], dtype=np.int64)
+        ncl = len(names)
+    return BenchmarkData(bench, pillar, items, X, M, required, code, ncl)
+
+
+def _human_pillar(protocol: Protocol, pillar: str, per_team: dict, teams: list[str], tix: dict[str, int],
+                  hp: Path, warnings: list[str]) -> HumanData:
+    """One human pillar's (team x rater) mean-over-criteria matrix."""
+    raters = sorted({r for per_rater in per_team.values() for r in per_rater})
+    if not raters:
+        raise InputError(hp, f"no human scores for pillar {pillar!r}")
+    want = protocol.criteria.get(pillar)
+    rix = {r: k for k, r in enumerate(raters)}
+    R = np.zeros((len(teams), len(raters)))
+    RM = np.zeros((len(teams), len(raters)), dtype=bool)
+    for team, per_rater in per_team.items():
+        for rater, crit in per_rater.items():
+            if want is not None and set(crit) != set(want):
+                odd = sorted(set(crit) ^ set(want))
+                raise InputError(
+                    hp, f"rater {rater!r} on team {team!r}, pillar {pillar!r}: criteria differ from the protocol's {list(want)} ({odd[0]!r})"
+                )
+            R[tix[team], rix[rater]] = float(np.mean(list(crit.values())))
+            RM[tix[team], rix[rater]] = True
+    for t, team in enumerate(teams):
+        if not RM[t].any():
+            if protocol.missing_items == "zero":
+                RM[t, :] = True
+                warnings.append(f"team {team!r} has no human scores for pillar {pillar!r}; scored 0")
+            else:
+                raise InputError(hp, f"team {team!r} has no human scores for pillar {pillar!r}")
+    return HumanData(pillar, raters, R, RM)
+
+
+def _humans(protocol: Protocol, human: dict | None, human_path: str | Path | None, teams: list[str],
+            tix: dict[str, int], warnings: list[str]) -> list[HumanData]:
+    hpillars = protocol.human_pillars
+    if hpillars and human is None:
+        raise InputError(human_path or "--human", f"pillar(s) {', '.join(hpillars)} need a human-scores table (--human)")
+    if human is None:
+        return []
+    hp = Path(human_path) if human_path else Path("--human")
+    for pillar in sorted(human):
+        if pillar not in hpillars:
+            raise InputError(hp, f"unknown human pillar {pillar!r}; the protocol's human pillars are {hpillars}")
+        for team in sorted(human[pillar]):
+            if team not in tix:
+                raise InputError(hp, f"unknown team {team!r} in pillar {pillar!r}")
+    return [_human_pillar(protocol, pillar, human.get(pillar, {}), teams, tix, hp, warnings) for pillar in hpillars]
+
+
 def build(
     protocol: Protocol,
     results: dict[str, dict[str, dict[str, float]]],
@@ -99,21 +197,9 @@ def build(
     tix = {t: i for i, t in enumerate(teams)}
     T = len(teams)
     warnings: list[str] = []
-
-    bench_pillar: dict[str, str] = dict(protocol.benchmarks)
-    pickers: dict[str, list[str]] = {}
-    if protocol.choices is not None:
-        for team, picks in protocol.choices.picks.items():
-            for b in picks:
-                bench_pillar[b] = protocol.choices.pillar
-                pickers.setdefault(b, []).append(team)
-    for bench in sorted(results):
-        if bench not in bench_pillar:
-            raise InputError(rpath, f"unknown benchmark {bench!r}: not in the protocol's [benchmarks] or [choices]")
-
+    bench_pillar, pickers = _bench_pillars(protocol, results, rpath)
     benches: list[BenchmarkData] = []
     for bench in sorted(bench_pillar):
-        per_team = results.get(bench, {})
         if bench in protocol.benchmarks:
             required = np.ones(T, dtype=bool)
         else:
@@ -123,76 +209,9 @@ def build(
                     required[tix[t]] = True
         if not required.any():
             continue  # a pick of a team that is not competing
-        items = sorted({i for scores in per_team.values() for i in scores})
-        if not items:
-            raise InputError(rpath, f"benchmark {bench!r} has no results")
-        iix = {it: k for k, it in enumerate(items)}
-        X = np.zeros((T, len(items)))
-        M = np.zeros((T, len(items)), dtype=bool)
-        for team, scores in per_team.items():
-            t = tix[team]
-            idx = np.fromiter((iix[i] for i in scores), dtype=np.int64, count=len(scores))
-            X[t, idx] = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
-            M[t, idx] = True
-        for t in np.flatnonzero(required):
-            have = int(M[t].sum())
-            if have == len(items):
-                continue
-            gap = f"team {teams[t]!r} lacks {len(items) - have} of {len(items)} items of benchmark {bench!r}"
-            if protocol.missing_items == "refuse":
-                raise InputError(rpath, gap + " (missing_items = 'refuse'; set 'zero' or 'skip' in the protocol to score anyway)")
-            if protocol.missing_items == "zero":
-                M[t] = True  # X is already 0 there
-                warnings.append(gap + "; missing items scored 0")
-            else:
-                warnings.append(gap + "; scored on the items it has")
-        code, ncl = None, 0
-        if clusters and bench in clusters:
-            names = sorted(set(clusters[bench].values()))
-            cix = {c: k for k, c in enumerate(names)}
-            code = np.array([cix[clusters[bench][it]] for it in items], dtype=np.int64)
-            ncl = len(names)
-        benches.append(BenchmarkData(bench, bench_pillar[bench], items, X, M, required, code, ncl))
-
-    humans: list[HumanData] = []
-    hpillars = protocol.human_pillars
-    if hpillars and human is None:
-        raise InputError(human_path or "--human", f"pillar(s) {', '.join(hpillars)} need a human-scores table (--human)")
-    if human is not None:
-        hp = Path(human_path) if human_path else Path("--human")
-        for pillar in sorted(human):
-            if pillar not in hpillars:
-                raise InputError(hp, f"unknown human pillar {pillar!r}; the protocol's human pillars are {hpillars}")
-            for team in sorted(human[pillar]):
-                if team not in tix:
-                    raise InputError(hp, f"unknown team {team!r} in pillar {pillar!r}")
-        for pillar in hpillars:
-            per_team = human.get(pillar, {})
-            raters = sorted({r for per_rater in per_team.values() for r in per_rater})
-            if not raters:
-                raise InputError(hp, f"no human scores for pillar {pillar!r}")
-            want = protocol.criteria.get(pillar)
-            rix = {r: k for k, r in enumerate(raters)}
-            R = np.zeros((T, len(raters)))
-            RM = np.zeros((T, len(raters)), dtype=bool)
-            for team, per_rater in per_team.items():
-                for rater, crit in per_rater.items():
-                    if want is not None and set(crit) != set(want):
-                        odd = sorted(set(crit) ^ set(want))
-                        raise InputError(
-                            hp, f"rater {rater!r} on team {team!r}, pillar {pillar!r}: criteria differ from the protocol's {list(want)} ({odd[0]!r})"
-                        )
-                    R[tix[team], rix[rater]] = float(np.mean(list(crit.values())))
-                    RM[tix[team], rix[rater]] = True
-            for t, team in enumerate(teams):
-                if not RM[t].any():
-                    if protocol.missing_items == "zero":
-                        RM[t, :] = True
-                        warnings.append(f"team {team!r} has no human scores for pillar {pillar!r}; scored 0")
-                    else:
-                        raise InputError(hp, f"team {team!r} has no human scores for pillar {pillar!r}")
-            humans.append(HumanData(pillar, raters, R, RM))
-
+        benches.append(_benchmark(protocol, bench, bench_pillar[bench], results.get(bench, {}), required,
+                                  teams, tix, rpath, clusters, warnings))
+    humans = _humans(protocol, human, human_path, teams, tix, warnings)
     # every team needs something in every benchmark-fed pillar
     for pillar in protocol.pillars:
         feeding = [b for b in benches if b.pillar == pillar]
