@@ -65,9 +65,9 @@ class Search(Result):
     """``fromscratch search``: registered models judged identical or derived, best first."""
 
     schema_id: Literal["fromscratch.search/1"] = Field(alias="schema")
-    candidate: ModelRef | dict
-    searched: int
-    verdict: str
+    candidate: ModelRef
+    searched: int = Field(description="registered models compared (the p-values are corrected for them)")
+    verdict: Relation
     matches: list[SearchMatch]
 
 
@@ -99,7 +99,7 @@ class ChainStep(Result):
 
 
 class ChainSubmission(Result):
-    relation: Literal["identical", "derived", "independent"] | None
+    relation: Relation | None = Field(description="the submitted model against the last checkpoint")
 
 
 class ChainFailure(Result):
