@@ -125,19 +125,11 @@ def _fingerprints(locations: list[str | Path], *, progress: bool = False) -> lis
         return [build_fingerprint(locations[0], progress=progress)]
     from concurrent.futures import ThreadPoolExecutor
 
-    bar = None
-    if progress:
-        from rich.progress import Progress
+    from fromscratch.progress import progress_bars
 
-        bar = Progress(transient=True)
-        bar.start()
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(build_fingerprint, loc, progress=bar or False) for loc in locations]
-            return [f.result() for f in futures]
-    finally:
-        if bar is not None:
-            bar.stop()
+    with progress_bars(bool(progress)) as bars, ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(build_fingerprint, loc, progress=bars or False) for loc in locations]
+        return [f.result() for f in futures]
 
 
 def _bonferroni_references(obj: dict[str, Any], factor: int, cand_components: list[dict[str, Any]]) -> None:
