@@ -48,7 +48,7 @@ def _reduce(round_file, where) -> None:
 
 
 def test_reduced_demo_runs_verifies_and_matches_its_schemas(zoo, tmp_path, monkeypatch, capsys):
-    from tests.schemas.test_schemas import check
+    from tests.schemas.schemacheck import check
 
     where = tmp_path / "inputs"
     round_file = write_inputs(zoo, where)

@@ -17,10 +17,10 @@ import pytest
 
 from fromscratch import jsonio
 from fromscratch.cli import main
-from fromscratch.schemas import ALL, BY_ID, validate
+from fromscratch.schemas import BY_ID, validate
+from tests.schemas.schemacheck import SCHEMAS, check
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = ROOT / "docs" / "schemas"
 DEMO = ROOT / "src" / "fromscratch" / "round" / "demo_material"
 
 
@@ -29,14 +29,6 @@ def _gen():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def check(doc: dict, stem: str | None = None) -> None:
-    """Valid under the committed JSON Schema file and under the pydantic model."""
-    stem = stem or str(doc["schema"]).split(".", 1)[1].split("/", 1)[0]
-    schema = json.loads((SCHEMAS / f"{stem}.json").read_text(encoding="utf-8"))
-    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
-    ALL[stem].model_validate(doc)
 
 
 def run_json(tmp_path: Path, *args: str) -> tuple[dict, str]:
