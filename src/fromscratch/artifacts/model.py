@@ -205,9 +205,7 @@ def _plain_name(name: Any) -> bool:
 
 
 def _safetensors_dir(d: Path) -> ModelReader | None:
-    from fromscratch.artifacts.safetensors_reader import SafetensorsReader
-
-    from fromscratch.artifacts import hfdir
+    from fromscratch.artifacts.safetensors_reader import SafetensorsReader, read_weight_map
 
     files = sorted((p for p in d.glob("*.safetensors") if p.is_file()), key=_natural)
     if not files:
@@ -216,9 +214,8 @@ def _safetensors_dir(d: Path) -> ModelReader | None:
     if index.is_file():
         shards: list[Path] | None = None
         try:
-            idx = hfdir.load_json(index, limit=64 * 1024 * 1024)
-            wm = idx.get("weight_map") if isinstance(idx, dict) else None
-            if isinstance(wm, dict) and wm and all(_plain_name(v) for v in wm.values()):
+            wm = read_weight_map(index)
+            if wm and all(_plain_name(v) for v in wm.values()):
                 names = sorted(set(wm.values()), key=lambda n: _natural(Path(n)))
                 if all((d / n).is_file() for n in names):
                     shards = [d / n for n in names]
