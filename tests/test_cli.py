@@ -19,3 +19,16 @@ def test_unknown_option_is_exit_2_with_one_line(capsys):
 def test_unknown_command_is_exit_2(capsys):
     assert main(["no-such-command"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_every_command_imports(capsys):
+    """No command hides behind a "not available" stub: an import error in one fails here."""
+    import click
+
+    from fromscratch.cli import COMMANDS, app
+
+    ctx = click.Context(app)
+    for name in COMMANDS:
+        assert isinstance(app.get_command(ctx, name), click.Command), name
+        assert main([name, "--help"]) == 0, name
+    capsys.readouterr()

@@ -8,11 +8,11 @@ start cold); the default follows the XDG habit of ``~/.cache``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from fromscratch.constants import cache_home
 
 
 def cache_dir() -> Path:
     """``$FROMSCRATCH_CACHE`` or ``~/.cache/fromscratch``."""
-    env = os.environ.get("FROMSCRATCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fromscratch"
+    return cache_home()

@@ -2,20 +2,20 @@
 
 Each sub-command lives next to the code it drives (``<area>/commands.py``) and is
 imported only when invoked, so ``fromscratch --help`` stays fast and an optional
-extra missing for one command never breaks another. Exit codes follow
-CONTRACT.md: 0 done, 2 bad input (one line on stderr), 4 verification failed,
-1 a bug.
+extra missing for one command never breaks another (heavy extras are imported inside
+the commands, through ``errors.require``). Exit codes: 0 done, 2 bad input (one line on
+stderr), 4 verification failed, 1 a bug.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import click
 
 from fromscratch import __version__
+from fromscratch.constants import debug
 from fromscratch.errors import InputError, MissingExtraError, VerificationError
 
 # name -> "module:attribute" of a click.Command; the module is imported on use.
@@ -46,27 +46,12 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target[0].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("fromscratch"):
-                return _unavailable(cmd_name, target[1])
-            raise
-        return getattr(module, attr)
+        return getattr(importlib.import_module(module_name), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _unavailable(name: str, help_text: str) -> click.Command:
-    @click.command(name=name, help=help_text, context_settings={"ignore_unknown_options": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def cmd(args: tuple[str, ...]) -> None:
-        raise click.UsageError(f"'{name}' is not available in this build yet")
-
-    return cmd
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so in one line unless debugging
-        if os.environ.get("FROMSCRATCH_DEBUG"):
+        if debug():
             raise
         return _fail(1, f"internal error ({type(exc).__name__}: {exc}); "
                         "set FROMSCRATCH_DEBUG=1 for a traceback and please report it")

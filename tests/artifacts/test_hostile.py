@@ -151,14 +151,19 @@ def test_legacy_pickle_is_refused_without_unpickling(capsys, tmp_path):
     assert not marker.exists()
 
 
-def test_zip_path_traversal(capsys, tmp_path):
+@pytest.mark.parametrize("member", ["../../outside.txt", "/etc/cron.d/x", "..\\..\\outside.txt",
+                                    "archive/data/../../../outside.txt", "C:/Windows/x"])
+def test_zip_path_traversal(capsys, tmp_path, monkeypatch, member):
+    """Each escaping member is named and refused, and nothing is written anywhere near the file."""
     payload = pickle.dumps({}, protocol=2)
-    p = write_zip(tmp_path / "slip.pt", {"archive/data.pkl": payload, "../../outside.txt": b"x"})
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)  # a relative extraction would land under tmp_path
+    p = write_zip(tmp_path / "a" / "slip.pt", {"archive/data.pkl": payload, member: b"x"})
+    before = sorted(tmp_path.rglob("*"))
     line = run_inspect(capsys, p)
-    assert "unsafe path" in line
-    assert not (tmp_path.parent / "outside.txt").exists()
-    p = write_zip(tmp_path / "abs.pt", {"archive/data.pkl": payload, "/etc/cron.d/x": b"x"})
-    assert "unsafe path" in run_inspect(capsys, p)
+    assert "slip.pt" in line and "unsafe path" in line and repr(member) in line
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_compressed_storage_member_is_refused(capsys, tmp_path):

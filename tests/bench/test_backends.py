@@ -104,7 +104,7 @@ def test_resume_never_repeats_finished_items(local, tmp_path):
         [(r["item"], r["score"], r["prediction"], r["prompt_sha256"]) for r in ref]
     for a, b in zip(again, ref):
         assert a["logliks"] == pytest.approx(b["logliks"], abs=1e-4)
-    json.dumps(again)
+    assert json.loads(json.dumps(again)) == again  # the rows are plain JSON values
     # a log from another task is refused, not mixed in
     with pytest.raises(InputError, match="another task"):
         run_task(_subset("en-dates", 19), local, log, progress=False)

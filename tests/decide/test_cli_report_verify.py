@@ -148,3 +148,26 @@ def test_verify_bundle_holds_and_catches_tampering(clear_loser, tmp_path):
     (tmp_path / "results.jsonl").unlink()
     assert "missing" in verify_decision_bundle(tmp_path)[0]
     assert verify_decision_bundle(tmp_path / "nowhere") != []
+
+
+def test_decide_output_convention(tmp_path, capsys):
+    """Like the other commands: with --json PATH or --html a summary on stdout; --json - and no
+    output option at all give the JSON alone on stdout (decide's documented default)."""
+    import json
+
+    from fromscratch.cli import main
+    from fromscratch.decide import synthetic as s
+
+    acc = {t: {"b": 0.4 + 0.1 * i} for i, t in enumerate("abc")}
+    s.write_jsonl(s.make_results(acc, items=30), tmp_path / "r.jsonl")
+    (tmp_path / "p.toml").write_text('name = "x"\nseed = 1\nresamples = 200\nweight_samples = 200\n'
+                                     'eliminate = 1\n[pillars]\ncommon = 1\n[benchmarks]\nb = "common"\n')
+    base = ["decide", "--protocol", str(tmp_path / "p.toml"), "--results", str(tmp_path / "r.jsonl")]
+    for extra in ([], ["--json", "-"]):
+        assert main(base + extra) == 0
+        assert json.loads(capsys.readouterr().out)["schema"] == "fromscratch.decision/1"
+    assert main(base + ["--json", str(tmp_path / "d.json")]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "d.json").read_text())
+    assert out.startswith(f"eliminated: {doc['eliminated'][0]}; robustness: {doc['robustness']['class']}")
+    assert len(out.splitlines()) == 1

@@ -17,7 +17,6 @@ pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 
 def test_minilm_against_its_onnx_copy(tmp_path):
-    pytest.importorskip("fromscratch.lineage.api")
     cand = real_model("minilm-safetensors")
     onnx = real_model("minilm-onnx")
     e5 = real_model("e5-small")

@@ -57,7 +57,6 @@ def refs(zoo):
 
 @pytest.fixture(scope="module")
 def transplant_weights(zoo, refs):
-    pytest.importorskip("fromscratch.lineage.api")
     from fromscratch.lineage.api import audit
 
     return audit(zoo.path("llava-transplant"), [r.split("=", 1)[1] for r in refs], seed=0)

@@ -135,3 +135,38 @@ def test_counterfactual_table_and_timeline_rows_come_from_the_json(data):
     tl = page[page.index("Round timeline"):]
     assert "c" * 64 in tl and "d" * 64 in tl and "2099-01-01T00:00:00+09:00" in tl
     assert HOSTILE not in page and H.escape(HOSTILE) in tl  # team names stay escaped there too
+
+_SPAN = re.compile(r'<span data-json="([^"]*)" data-fmt="([^"]*)">([^<]*)</span>')
+
+
+def _resolve(doc, pointer: str):
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        doc = doc[int(part)] if isinstance(doc, list) else doc[part]
+    return doc
+
+
+def test_every_shown_figure_is_tied_to_its_json_pointer(data):
+    """Each formatted figure names the JSON value it shows; re-formatting that value gives the text."""
+    import html as htmllib
+
+    from fromscratch.report.templating import FILTERS
+
+    page = render_report(data)
+    spans = [(htmllib.unescape(p), f, t) for p, f, t in _SPAN.findall(page)]
+    by_name = {f.__name__: f for f in FILTERS.values()}
+    for pointer, fmt, text in spans:
+        name, *args = fmt.split(",")
+        assert by_name[name](_resolve(data, pointer), *map(int, args)) == htmllib.unescape(text), pointer
+    shown = {p for p, _, _ in spans}
+    for i, _team in enumerate(data["decision"]["teams"]):
+        assert {f"/decision/teams/{i}/{k}" for k in ("total", "p_eliminated", "selection_advantage")} <= shown
+        assert {f"/decision/teams/{i}/ci/0", f"/decision/teams/{i}/ci/1"} <= shown
+    if data["decision"]["robustness"]["min_weight_change_to_flip"] is not None:
+        assert "/decision/robustness/min_weight_change_to_flip" in shown
+    assert {"/decision/robustness/p_same_decision",
+            "/audits/gamma/references/0/p_value", "/audits/gamma/references/0/coverage",
+            "/bench/summary/0/mean", "/audits/gamma/code/matches/0/score"} <= shown
+    # no decimal figure in a table cell that is not tied to the JSON
+    for cell in re.findall(r"<td[^>]*>(.*?)</td>", page, flags=re.S):
+        assert not re.search(r"\d\.\d", _SPAN.sub("", cell)), cell

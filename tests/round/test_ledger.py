@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 
 import pytest
@@ -110,4 +112,9 @@ def test_key_stays_outside_the_folder(tmp_path):
     k2 = load_or_create(tmp_path / "k.pem", tmp_path / "out")
     assert L.public_key_b64(k1.public_key()) == L.public_key_b64(k2.public_key())
     assert (tmp_path / "k.pem").stat().st_mode & 0o077 == 0
-    json.dumps(L.key_fingerprint(L.public_key_b64(k1.public_key())))
+    pub = L.public_key_b64(k1.public_key())
+    raw = base64.b64decode(pub)
+    assert L.key_fingerprint(pub) == "SHA256:" + hashlib.sha256(raw).hexdigest()[:32]
+    other = L.public_key_b64(load_or_create(tmp_path / "k2.pem", tmp_path / "out").public_key())
+    assert L.key_fingerprint(other) != L.key_fingerprint(pub)
+    assert L.key_fingerprint("not base64!") == "SHA256:invalid-key"

@@ -10,9 +10,8 @@ import pytest
 
 from fromscratch.errors import InputError
 from fromscratch.tokenizer.api import compare_tokenizers
-from fromscratch.tokenizer.gguf_vocab import read_gguf_tokenizer
 from fromscratch.tokenizer.normalize import canonical
-from fromscratch.tokenizer.readers import from_gguf, load_tokenizer, read_tokenizer_json
+from fromscratch.tokenizer.readers import load_tokenizer, read_gguf, read_tokenizer_json
 from fromscratch.tokenizer.spm import parse_sentencepiece, read_sentencepiece
 from tests.tokenizer.tokfixtures import language
 
@@ -64,7 +63,7 @@ def test_sentencepiece_model_matches_the_library(model_type):
 def test_hostile_and_broken_files(tmp_path):
     bad_json = tmp_path / "tokenizer.json"
     bad_json.write_text("{not json")
-    with pytest.raises(InputError, match="invalid JSON"):
+    with pytest.raises(InputError, match="not valid JSON"):
         load_tokenizer(bad_json)
     bad_json.write_text(json.dumps({"model": {"type": "BPE", "vocab": {"a": -5}, "merges": []}}))
     with pytest.raises(InputError, match="out of range"):
@@ -80,7 +79,7 @@ def test_hostile_and_broken_files(tmp_path):
     # GGUF v3 header with one key whose string length runs past the end
     gguf.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1 << 40))
     with pytest.raises(InputError, match="truncated"):
-        read_gguf_tokenizer(gguf)
+        load_tokenizer(gguf)
     e5 = tmp_path / "m.bin"
     e5.write_bytes(b"E5S1" + struct.pack("<I9i", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0) + struct.pack("<5iQ", 10**9, 0, 0, 0, 0, 5))
     with pytest.raises(InputError, match="E5S1"):
@@ -102,9 +101,9 @@ def test_gguf_fields_from_a_written_file(tmp_path, bpe_pair):
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.close()
-    fields = read_gguf_tokenizer(path)
-    assert fields["model"] == "gpt2" and len(fields["tokens"]) == source.size
-    assert compare_tokenizers(from_gguf(fields, str(path)), source)["verdict"] == "identical"
+    vocab = read_gguf(path)
+    assert vocab is not None and vocab.size == source.size and vocab.extra == {"gguf_model": "gpt2"}
+    assert compare_tokenizers(vocab, source)["verdict"] == "identical"
     assert load_tokenizer(path).merges == source.merges
 
 
@@ -132,3 +131,15 @@ def test_hub_id_from_the_local_cache(bpe_pair, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     vocab = load_tokenizer("team/tok")
     assert compare_tokenizers(vocab, bpe_pair[0])["verdict"] == "identical"
+
+
+def test_tokenizer_command_html(bpe_pair, tmp_path, capsys):
+    """--html writes a self-contained, escaped report whose figures are the JSON's."""
+    from fromscratch.cli import main
+
+    out, page = tmp_path / "t.json", tmp_path / "t.html"
+    assert main(["tokenizer", str(bpe_pair[0]), str(bpe_pair[0]), "--json", str(out), "--html", str(page)]) == 0
+    capsys.readouterr()
+    doc, html = json.loads(out.read_text()), page.read_text()
+    assert doc["verdict"] == "identical" and '<span class="verdict">identical</span>' in html
+    assert f"{doc['vocabulary']['shared']}</td>" in html and "http" not in html and "<script" not in html

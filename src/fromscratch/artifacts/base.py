@@ -10,8 +10,9 @@ Other stages depend on exactly this interface:
 * ``TensorInfo`` – header facts about one stored tensor.
 * ``ModelReader`` – ``tensor_infos()``, ``read(name)``, ``iter_tensors()``,
   ``config``, ``side_files``, ``embedded_tokenizer``, ``claims``, ``metadata``.
-* ``CanonicalTensor`` / ``Component`` – the format-independent naming of
-  CONTRACT.md (see ``canonical.py``), produced by ``Model.components()``.
+* ``CanonicalTensor`` / ``Component`` – the format-independent component
+  naming (see ``canonical.py``), produced by ``Model.components()``.
+* ``tower_of`` – the one rule that reads the tower from a canonical name.
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+#: towers other than the text stack; a canonical name starts with one of them or is text
+ENCODER_TOWERS = ("vision", "audio")
+
+
+def tower_of(name: str) -> str:
+    """``vision``, ``audio`` or ``text``: the tower is the canonical name's first segment,
+    and a name without a tower prefix is the text side (an encoder-decoder's decoder too)."""
+    head = name.split(".", 1)[0]
+    return head if head in ENCODER_TOWERS else "text"
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,7 @@ class ModelReader(ABC):
 class CanonicalTensor:
     """One stored tensor (or one slice of a fused tensor) under its canonical name.
 
-    ``component`` is a CONTRACT.md component name (``layers.3.attention``,
+    ``component`` is a canonical component name (``layers.3.attention``,
     ``vision.layers.0.mlp``, ``embed_tokens`` ...). ``role`` says what the tensor
     is inside its component: ``q``, ``k``, ``v``, ``o``, ``gate``, ``up``,
     ``down``, ``weight`` (embeddings, lm_head, projector), ``attn_norm``,
@@ -182,8 +193,7 @@ class CanonicalTensor:
 
     @property
     def tower(self) -> str:
-        head = self.component.split(".", 1)[0]
-        return head if head in {"vision", "audio"} else "text"
+        return tower_of(self.component)
 
 
 @dataclass
@@ -205,5 +215,4 @@ class Component:
 
     @property
     def tower(self) -> str:
-        head = self.name.split(".", 1)[0]
-        return head if head in {"vision", "audio"} else "text"
+        return tower_of(self.name)

@@ -1,4 +1,4 @@
-"""Format-independent component names (CONTRACT.md) for every stored tensor.
+"""Format-independent component names for every stored tensor.
 
 Every checkpoint family names the same parts differently: ``model.layers.3.
 self_attn.q_proj.weight`` (HF llama/qwen/mistral/gemma), ``encoder.layer.3.

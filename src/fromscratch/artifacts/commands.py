@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
 from fromscratch.jsonio import write_json
+from fromscratch.progress import progress_bar
 
 
 @click.command("inspect")
@@ -29,13 +29,9 @@ def inspect_cmd(model: str, json_path: str | None, read_values: bool, headers_on
 
     with open_model(model, headers_only=headers_only) as m:
         if read_values:
-            from rich.progress import Progress
-
             total = sum(len(c.tensors) for c in m.components())
-            with Progress(disable=not sys.stdout.isatty(), transient=True) as prog:
-                task = prog.add_task("reading tensors", total=total)
-                result = inspect_model(m, location=model, read_values=True,
-                                       progress=lambda n: prog.advance(task, n))
+            with progress_bar("reading tensors", total) as advance:
+                result = inspect_model(m, location=model, read_values=True, progress=advance)
         else:
             result = inspect_model(m, location=model)
     if json_path:

@@ -88,7 +88,8 @@ class E5S1Reader(ModelReader):
         self._need(pos, 8, "normalisation map")
         if pos + 8 > len(data):
             raise InputError(path, "E5S1 header larger than 64 MB")
-        _entries, nbytes = struct.unpack_from("<iI", data, pos)
+        entries, nbytes = struct.unpack_from("<iI", data, pos)
+        self._norm_at = (pos + 8, entries, nbytes)
         pos += 8 + nbytes
         self._need(pos, 4, "tensor directory")
         count, = struct.unpack_from("<I", data, pos)
@@ -206,6 +207,14 @@ class E5S1Reader(ModelReader):
             tokens = [text[a:b].decode("utf-8", "replace") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
             self._tok = {"model": "unigram", "tokens": tokens, "scores": scores.tolist(), **special}
         return self._tok
+
+    @property
+    def normalisation_map(self) -> tuple[int, bytes]:
+        """The code-point normalisation map: its entry count and raw bytes (the tokenizer
+        comparison identifies it by a hash, never interprets it)."""
+        pos, entries, nbytes = self._norm_at
+        self._need(pos, nbytes, "normalisation map")
+        return entries, read_prefix(self.path, pos + nbytes)[pos:]
 
     @property
     def metadata(self) -> dict[str, Any]:

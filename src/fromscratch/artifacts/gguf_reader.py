@@ -205,7 +205,6 @@ class GGUFReader(ModelReader):
 
     # -- parsing -------------------------------------------------------
     def _parse(self) -> None:
-        gguf = self._gguf
         p = _Parser(self.path, self._mm, self.size)
         magic = bytes(self._mm[:4])
         if magic != b"GGUF":
@@ -218,6 +217,30 @@ class GGUFReader(ModelReader):
         n_kv = p.u64("key/value count")
         if n_tensors > _MAX_COUNT or n_kv > _MAX_COUNT:
             raise InputError(self.path, f"implausible GGUF counts ({n_tensors} tensors, {n_kv} keys)")
+        self._kv = kv = self._parse_kv(p, n_kv)
+        align = kv.get("general.alignment", 32)
+        if not isinstance(align, int) or align <= 0 or align & (align - 1) or align > 1 << 16:
+            raise InputError(self.path, f"invalid general.alignment {align!r}")
+        split = kv.get("split.count")
+        if isinstance(split, int) and split > 1 and not self.headers_only:
+            raise InputError(self.path, f"split GGUF ({split} parts) is not supported; merge it with gguf-split first")
+        raw = self._parse_tensor_infos(p, n_tensors)
+        data_start = p.pos + (-p.pos) % align
+        if data_start > self.size and not self.headers_only:
+            raise InputError(self.path, f"truncated GGUF file: data section starts at {data_start} "
+                                        f"beyond the end ({self.size} bytes)")
+        self.data_start = data_start
+        self._place_tensors(raw, align)
+        self.arch = str(kv.get("general.architecture", "") or "")
+        self._warn = []
+        if self.missing:
+            self._warn.append(f"{len(self.missing)} of {len(raw)} tensors lie beyond the end of the file "
+                              "(truncated; opened headers-only)")
+        if self.arch in PERMUTED_ARCHS and any(".attn_q." in r[0] for r in raw) and not self._heads()[0]:
+            self._warn.append(f"{self.arch}.attention.head_count is missing: Q/K rows are left in llama.cpp's "
+                              "permuted order")
+
+    def _parse_kv(self, p: _Parser, n_kv: int) -> dict[str, Any]:
         kv: dict[str, Any] = {}
         for _ in range(n_kv):
             key = p.string("key")
@@ -225,13 +248,9 @@ class GGUFReader(ModelReader):
             if key in kv:
                 raise InputError(self.path, f"duplicate GGUF key {key!r}")
             kv[key] = p.value(vtype, key)
-        self._kv = kv
-        align = kv.get("general.alignment", 32)
-        if not isinstance(align, int) or align <= 0 or align & (align - 1) or align > 1 << 16:
-            raise InputError(self.path, f"invalid general.alignment {align!r}")
-        split = kv.get("split.count")
-        if isinstance(split, int) and split > 1:
-            raise InputError(self.path, f"split GGUF ({split} parts) is not supported; merge it with gguf-split first")
+        return kv
+
+    def _parse_tensor_infos(self, p: _Parser, n_tensors: int) -> list[tuple[str, tuple[int, ...], int, int]]:
         raw: list[tuple[str, tuple[int, ...], int, int]] = []
         names: set[str] = set()
         for _ in range(n_tensors):
@@ -246,12 +265,13 @@ class GGUFReader(ModelReader):
                 raise InputError(self.path, f"duplicate tensor name {name!r}")
             names.add(name)
             raw.append((name, dims, ttype, off))
-        data_start = p.pos + (-p.pos) % align
-        if data_start > self.size:
-            raise InputError(self.path, f"truncated GGUF file: data section starts at {data_start} "
-                                        f"beyond the end ({self.size} bytes)")
-        self.data_start = data_start
-        data_size = self.size - data_start
+        return raw
+
+    def _place_tensors(self, raw: list[tuple[str, tuple[int, ...], int, int]], align: int) -> None:
+        """Check each tensor's type, size, alignment and range against the data section."""
+        gguf = self._gguf
+        data_start = self.data_start
+        data_size = max(0, self.size - data_start)  # 0 for a vocab-only file opened headers-only
         self._entries: dict[str, tuple[TensorInfo, int, Any, tuple[int, ...]]] = {}
         ranges: list[tuple[int, int, str]] = []
         for name, dims, ttype, off in raw:
@@ -278,18 +298,8 @@ class GGUFReader(ModelReader):
                                             f"(data section is {data_size} bytes)")
             ranges.append((off, off + nbytes, name))
             shape = tuple(int(d) for d in reversed(dims))
-            info = TensorInfo(name, shape, qtype.name, nbytes)
-            self._entries[name] = (info, data_start + off, qtype, dims)
+            self._entries[name] = (TensorInfo(name, shape, qtype.name, nbytes), data_start + off, qtype, dims)
         check_overlaps(self.path, ranges)
-        self.arch = str(kv.get("general.architecture", "") or "")
-        self._warn = []
-        if self.missing:
-            self._warn.append(f"{len(self.missing)} of {len(raw)} tensors lie beyond the end of the file "
-                              "(truncated; opened headers-only)")
-        if self.arch in PERMUTED_ARCHS and any(".attn_q." in n for n in names) and not self._heads()[0]:
-            self._warn.append(f"{self.arch}.attention.head_count is missing: Q/K rows are left in llama.cpp's "
-                              "permuted order")
-        self.arch = str(kv.get("general.architecture", "") or "")
 
     # -- values --------------------------------------------------------
     def _decode_array(self, arr: _LazyArray) -> list[Any]:

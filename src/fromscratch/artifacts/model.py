@@ -19,6 +19,7 @@ import numpy as np
 from fromscratch.artifacts import canonical
 from fromscratch.artifacts._io import read_prefix
 from fromscratch.artifacts.base import CanonicalTensor, Component, ModelReader, TensorInfo
+from fromscratch.constants import hub_cache_dirs as hub_cache_dirs  # re-exported
 from fromscratch.errors import InputError
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -29,7 +30,7 @@ class Model:
     """A checkpoint seen through canonical component names.
 
     Wraps one ``ModelReader``; ``components()`` groups its tensors by the
-    CONTRACT.md names and ``load()`` returns one canonical tensor as float32 in
+    canonical component names and ``load()`` returns one canonical tensor as float32 in
     Hugging Face orientation (fused tensors sliced). Use as a context manager.
     """
 
@@ -131,25 +132,6 @@ class Model:
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+(?:@[\w.\-]+)?$")
 
 
-def hub_cache_dirs() -> list[Path]:
-    """Where a Hugging Face cache may live, in the order huggingface_hub looks."""
-    dirs: list[Path] = []
-    if os.environ.get("HF_HUB_CACHE"):
-        dirs.append(Path(os.environ["HF_HUB_CACHE"]))
-    if os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        dirs.append(Path(os.environ["HUGGINGFACE_HUB_CACHE"]))
-    if os.environ.get("HF_HOME"):
-        dirs.append(Path(os.environ["HF_HOME"]) / "hub")
-    if os.environ.get("XDG_CACHE_HOME"):
-        dirs.append(Path(os.environ["XDG_CACHE_HOME"]) / "huggingface" / "hub")
-    dirs.append(Path.home() / ".cache" / "huggingface" / "hub")
-    seen: list[Path] = []
-    for d in dirs:
-        if d not in seen:
-            seen.append(d)
-    return seen
-
-
 def resolve_hub_id(spec: str) -> tuple[Path, dict[str, Any]] | None:
     """``org/name[@revision]`` -> a snapshot directory of the local cache, or None.
 
@@ -223,9 +205,7 @@ def _plain_name(name: Any) -> bool:
 
 
 def _safetensors_dir(d: Path) -> ModelReader | None:
-    from fromscratch.artifacts.safetensors_reader import SafetensorsReader
-
-    from fromscratch.artifacts import hfdir
+    from fromscratch.artifacts.safetensors_reader import SafetensorsReader, read_weight_map
 
     files = sorted((p for p in d.glob("*.safetensors") if p.is_file()), key=_natural)
     if not files:
@@ -234,9 +214,8 @@ def _safetensors_dir(d: Path) -> ModelReader | None:
     if index.is_file():
         shards: list[Path] | None = None
         try:
-            idx = hfdir.load_json(index, limit=64 * 1024 * 1024)
-            wm = idx.get("weight_map") if isinstance(idx, dict) else None
-            if isinstance(wm, dict) and wm and all(_plain_name(v) for v in wm.values()):
+            wm = read_weight_map(index)
+            if wm and all(_plain_name(v) for v in wm.values()):
                 names = sorted(set(wm.values()), key=lambda n: _natural(Path(n)))
                 if all((d / n).is_file() for n in names):
                     shards = [d / n for n in names]

@@ -104,6 +104,7 @@ class OnnxReader(ModelReader):
         return numel(tuple(t.dims)) * NUMPY_DTYPES[lab].itemsize if lab else 0
 
     def _analyse(self) -> None:
+        """Which initializers are weights, how each is dequantised, oriented and named."""
         graph = self._model.graph
         consumers: dict[str, list[tuple[Any, int]]] = {}
         for node in graph.node:
@@ -111,7 +112,15 @@ class OnnxReader(ModelReader):
                 consumers.setdefault(name, []).append((node, i))
         hidden: set[str] = set()
         weights: dict[str, _Weight] = {}
-        # fold explicit dequantisation
+        self._fold_dequantisation(graph, consumers, weights, hidden)
+        self._fold_dynamic_int8(graph, weights, hidden)
+        self._plain_initializers(weights, hidden)
+        self._orient_and_name(weights, consumers)
+        self._weights = weights
+
+    def _fold_dequantisation(self, graph: Any, consumers: dict[str, list[tuple[Any, int]]],
+                             weights: dict[str, _Weight], hidden: set[str]) -> None:
+        """Explicit DequantizeLinear, and Cast [-> Sub zero point] -> Mul scale chains."""
         for node in graph.node:
             if node.op_type == "DequantizeLinear" and node.input and node.input[0] in self._inits:
                 q = self._inits[node.input[0]]
@@ -149,7 +158,9 @@ class OnnxReader(ModelReader):
                                     self._stored_nbytes(q), scale=other, zero_point=zp)
                         weights[w.name] = w
                         hidden.update(x for x in (q.name, other, zp) if x)
-        # dynamic int8 (onnxruntime quantize_dynamic): W_quantized + W_scale + W_zero_point -> MatMulInteger
+
+    def _fold_dynamic_int8(self, graph: Any, weights: dict[str, _Weight], hidden: set[str]) -> None:
+        """onnxruntime quantize_dynamic: W_quantized + W_scale + W_zero_point -> MatMulInteger."""
         for node in graph.node:
             if node.op_type != "MatMulInteger" or len(node.input) < 2 or node.input[1] not in self._inits:
                 continue
@@ -164,7 +175,8 @@ class OnnxReader(ModelReader):
                         scale=scale, zero_point=zp, axis=1)
             weights[w.name] = w
             hidden.update(x for x in (scale, zp) if x)
-        # plain initializers
+
+    def _plain_initializers(self, weights: dict[str, _Weight], hidden: set[str]) -> None:
         for name, t in self._inits.items():
             if name in hidden or name in weights:
                 continue
@@ -178,7 +190,9 @@ class OnnxReader(ModelReader):
             if _is_anonymous(name) and lab not in {"F32", "F16", "BF16", "F64", "F8_E4M3", "F8_E5M2"} and len(shape) <= 1:
                 continue  # shape vectors and index constants (integer matrices are kept: unscaled weights)
             weights[name] = _Weight(name, name, lab, shape, self._stored_nbytes(t))
-        # orientation and names from the consumers
+
+    def _orient_and_name(self, weights: dict[str, _Weight], consumers: dict[str, list[tuple[Any, int]]]) -> None:
+        """MatMul/Gemm consumers say the orientation; a bias or node scope names anonymous weights."""
         taken = {w for w in weights if not _is_anonymous(w)}
         for w in weights.values():
             uses = consumers.get(w.name, [])
@@ -210,7 +224,6 @@ class OnnxReader(ModelReader):
             if alias and alias not in taken:
                 self._aliases[w.name] = alias
                 taken.add(alias)
-        self._weights = weights
 
     def _bias_after(self, out: str, consumers: dict[str, list[tuple[Any, int]]]) -> str | None:
         """The named bias added to a matmul's product, a few elementwise steps downstream."""

@@ -113,6 +113,16 @@ def check_overlaps(path: Path, ranges: list[tuple[int, int, str]]) -> None:
             prev_end, prev_name, prev_begin = e, name, b
 
 
+def read_weight_map(index: Path) -> dict[str, str]:
+    """The ``weight_map`` (tensor -> shard file) of ``model.safetensors.index.json``, the one
+    reading of that file; `InputError` when it is unreadable or has no string map."""
+    idx = hfdir.load_json(index, limit=64 * 1024 * 1024)
+    wm = idx.get("weight_map") if isinstance(idx, dict) else None
+    if not isinstance(wm, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in wm.items()):
+        raise InputError(index, "no string weight_map")
+    return wm
+
+
 class SafetensorsReader(ModelReader):
     """One or several safetensors files read as a single checkpoint."""
 
@@ -168,13 +178,9 @@ class SafetensorsReader(ModelReader):
         """
         assert self.index_path is not None
         try:
-            idx = hfdir.load_json(self.index_path, limit=64 * 1024 * 1024)
+            wm = read_weight_map(self.index_path)
         except InputError as exc:
             self._warnings.append(f"{self.index_path.name} ignored: {exc.problem}")
-            return None
-        wm = idx.get("weight_map") if isinstance(idx, dict) else None
-        if not isinstance(wm, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in wm.items()):
-            self._warnings.append(f"{self.index_path.name} ignored: no string weight_map")
             return None
         names = {f.name for f in self.files}
         bad = sorted({v for v in wm.values() if v not in names})

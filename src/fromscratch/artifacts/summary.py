@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from fromscratch.artifacts.base import tower_of
 from fromscratch.artifacts.model import Model
+from fromscratch.artifacts import hfdir
+from fromscratch.errors import InputError
 
 SCHEMA = "fromscratch.inspect/1"
 _QUANTISED_PREFIXES = ("Q", "IQ", "TQ", "MXFP", "NVFP")
@@ -39,9 +42,8 @@ def tokenizer_summary(model: Model) -> dict[str, Any] | None:
     files = model.side_files
     if "tokenizer.json" in files:
         try:
-            with open(files["tokenizer.json"], "rb") as fh:
-                data = json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
+            data = hfdir.load_json(files["tokenizer.json"])
+        except InputError:
             data = None
         if isinstance(data, dict):
             m = data.get("model") if isinstance(data.get("model"), dict) else {}
@@ -182,10 +184,11 @@ def render(result: dict[str, Any], console: Any) -> None:
     shown_layer = min(layers) if layers else None
     hidden = 0
     for c in comps:
-        if c["layer"] is not None and c["layer"] != shown_layer and not c["name"].startswith(("vision.", "audio.")):
+        encoder = tower_of(c["name"]) != "text"
+        if c["layer"] is not None and c["layer"] != shown_layer and not encoder:
             hidden += 1
             continue
-        if c["layer"] is not None and c["name"].startswith(("vision.", "audio.")) and c["layer"] != 0:
+        if c["layer"] is not None and encoder and c["layer"] != 0:
             hidden += 1
             continue
         roles = ", ".join(f"{x['role']} {'x'.join(map(str, x['shape']))} {x['dtype']}" for x in c["tensors"][:6])

@@ -22,7 +22,6 @@ templates run in Jinja's sandbox, and list literals go through
 from __future__ import annotations
 
 import ast
-import csv
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from fromscratch.errors import InputError
+from fromscratch.tables import read_records as read_records  # the one table reader
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 MAX_ITEMS = 2_000_000
@@ -127,40 +127,6 @@ def _as_choices(value: Any, where: str) -> list[str]:
     if not isinstance(value, (list, tuple)) or not value:
         raise InputError(where, "doc_to_choice must give a non-empty list")
     return [str(v) for v in value]
-
-
-def read_records(path: Path, fmt: str | None = None) -> list[dict[str, Any]]:
-    """Rows of a local JSONL / JSON / CSV / Parquet file as dicts (file order)."""
-    fmt = fmt or {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv",
-                  ".parquet": "parquet"}.get(path.suffix.lower())
-    if not path.is_file():
-        raise InputError(path, "data file not found")
-    try:
-        if fmt == "csv":
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                return list(csv.DictReader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
-        if fmt == "parquet":
-            import pyarrow.parquet as pq  # optional extra; only for parquet files
-
-            return pq.read_table(path).to_pylist()
-        if fmt == "json":
-            text = path.read_text(encoding="utf-8")
-            stripped = text.lstrip()
-            if stripped.startswith("["):
-                rows = json.loads(text)
-            elif stripped.startswith("{") and path.suffix.lower() == ".json" and "\n{" not in stripped:
-                obj = json.loads(text)
-                rows = obj.get("data", obj.get("rows")) if isinstance(obj, dict) else None
-                if not isinstance(rows, list):
-                    raise InputError(path, "JSON file holds no list of records")
-            else:
-                rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-            if not all(isinstance(r, dict) for r in rows):
-                raise InputError(path, "every record must be a JSON object")
-            return rows
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
-        raise InputError(path, f"unreadable data: {exc}") from None
-    raise InputError(path, f"unsupported data format {fmt or path.suffix!r}")
 
 
 def load_task(path: str | Path) -> Task:

@@ -8,12 +8,12 @@ reachable as `./index`).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from fromscratch.errors import InputError
+from fromscratch.progress import interactive, progress_bar
 
 
 class _CodeGroup(click.Group):
@@ -29,16 +29,9 @@ class _CodeGroup(click.Group):
                              "index file), --json PATH ('-' = stdout), --html PATH.")
 
 
-def _progress(total: int, label: str):
-    """A progress callback: a bar on a terminal, silent otherwise."""
-    if not sys.stderr.isatty() or total <= 1:
-        return None, None
-    from rich.progress import Progress
-
-    prog = Progress(transient=True)
-    task = prog.add_task(label, total=total)
-    prog.start()
-    return (lambda n: prog.advance(task, n)), prog
+def _bar(total: int, label: str):
+    """The shared progress bar, only for more than one file."""
+    return progress_bar(label, total, enabled=interactive() and total > 1)
 
 
 @click.group(cls=_CodeGroup, name="code",
@@ -67,18 +60,10 @@ def analyse_cmd(candidate: Path, against: tuple[str, ...], json_path: str | None
 
     raw = [r for r in against if not is_index_file(parse_refs(r)[1])]
     total = sum(len(list_sources(parse_refs(r)[1])) for r in raw) if raw else 0
-    cb0, prog0 = _progress(total, "fingerprinting references")
-    try:
+    with _bar(total, "fingerprinting references") as cb0:
         indices = _load_references(list(against), cb0)
-    finally:
-        if prog0 is not None:
-            prog0.stop()
-    cb, prog = _progress(n, "comparing")
-    try:
+    with _bar(n, "comparing") as cb:
         result = analyse(candidate, list(against), indices=indices, progress=cb)
-    finally:
-        if prog is not None:
-            prog.stop()
     if json_path:
         write_json(result, json_path)
     if html_path:
@@ -102,11 +87,7 @@ def index_cmd(refs: tuple[str, ...], out: Path) -> None:
     from fromscratch.code.sources import list_sources
 
     total = sum(len(list_sources(parse_refs(r)[1])) for r in refs)
-    cb, prog = _progress(total, "fingerprinting")
-    try:
+    with _bar(total, "fingerprinting") as cb:
         index = build_index(list(refs), progress=cb)
-    finally:
-        if prog is not None:
-            prog.stop()
     save_index(index, out)
     click.echo(f"indexed {len(index.files)} files ({len(index.unit_file)} units, {len(index.skipped)} skipped) -> {out}")

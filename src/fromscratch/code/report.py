@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
+from fromscratch.report.templating import environment
 
 _MAX_PAIRS_PER_FILE = 20
 _MAX_LINES = 80
@@ -21,8 +21,7 @@ def _lines(text: str, span: list[int]) -> str:
 
 def write_html(result: dict, candidate: Path, ref_text, path: str | Path) -> None:
     """Render the report; `ref_text(name)` returns a reference file's text (or None)."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("fromscratch.code", "templates"),
-                             autoescape=True, keep_trailing_newline=True)
+    env = environment("fromscratch.code", trim=False, keep_trailing_newline=True)
     by_file: dict[str, list[dict]] = {}
     for m in result["matches"]:
         by_file.setdefault(m["candidate_file"], []).append(m)

@@ -5,7 +5,7 @@ a weight-sample axis, ...) so the point estimate, the bootstrap and every sensit
 analysis run the very same code: a difference between the official numbers and the
 robustness numbers can never come from two implementations of the rules.
 
-Definitions (docs/decide.md, "Official result"):
+Definitions (as published in docs/decide.md):
 - benchmark score = mean of its item scores (0-1);
 - normalisation, per benchmark, of that score (see `normalise`);
 - benchmark pillar = mean of its benchmarks' normalised scores; the team-chosen pillar

@@ -1,4 +1,4 @@
-"""Public API of the decision engine (what the round runner and other programs import).
+"""Public API of the decision engine.
 
     from fromscratch.decide.api import decide, seal, verify_decision_bundle
 """

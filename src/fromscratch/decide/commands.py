@@ -1,13 +1,13 @@
-"""CLI: `fromscratch protocol init|seal` and `fromscratch decide` (see docs/decide.md)."""
+"""CLI: `fromscratch protocol init|seal` and `fromscratch decide` (see docs/cli.md)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from fromscratch.errors import InputError
+from fromscratch.progress import progress_bar
 
 
 @click.group("protocol")
@@ -39,31 +39,6 @@ def seal_cmd(file: Path, out: Path | None) -> None:
     click.echo(record["sha256"])
 
 
-class _Progress:
-    """A rich progress bar on a terminal, nothing otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.bar = None
-        if sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self.bar = Progress(transient=True)
-            self.task = self.bar.add_task("bootstrap", total=total)
-
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __call__(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 @click.command("decide")
 @click.option("--protocol", "protocol", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Protocol TOML.")
@@ -91,13 +66,17 @@ def decide_cmd(protocol: Path, seal: Path | None, results: Path, human: Path | N
     from fromscratch.decide.protocol import load
 
     total = resamples if resamples is not None else load(protocol).resamples
-    with _Progress(total) as bar:
+    with progress_bar("bootstrap", total) as advance:
         decision = decide_from_files(protocol, results, human, resamples=resamples, seal_path=seal,
-                                     verdicts_path=verdicts, progress=bar)
+                                     verdicts_path=verdicts, progress=advance)
     if html_out is not None:
         from fromscratch.decide.report import render
 
         html_out.parent.mkdir(parents=True, exist_ok=True)
         html_out.write_text(render(decision), encoding="utf-8")
     if json_out is not None or html_out is None:
-        write_json(decision, json_out or "-")
+        write_json(decision, json_out or "-")  # no output option at all: the JSON on stdout, as documented
+    if json_out != "-" and (json_out is not None or html_out is not None):
+        rob = decision["robustness"]
+        click.echo(f"eliminated: {', '.join(decision['eliminated']) or 'none'}; robustness: {rob['class']} "
+                   f"(p_same_decision {rob['p_same_decision']:.3f})")

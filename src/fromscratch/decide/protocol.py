@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fromscratch.errors import InputError
+from fromscratch.schemas.literals import PolicyVerdict
 
 NORMALISATIONS = ("raw", "random-baseline", "target-relative", "zscore", "rank")
 Normalisation = Literal["raw", "random-baseline", "target-relative", "zscore", "rank"]
@@ -57,7 +58,7 @@ class Originality(BaseModel):
     needs_review: Literal["ignore", "apply"] = Field(
         "ignore", description="Whether a 'needs-review' verdict is treated like 'violation' ('apply') or not."
     )
-    verdicts: dict[str, Literal["compliant", "violation", "needs-review"]] = Field(
+    verdicts: dict[str, PolicyVerdict] = Field(
         default_factory=dict,
         description="team -> policy verdict (as `fromscratch audit --policy` reports it); a --verdicts file overrides.",
     )
@@ -297,7 +298,7 @@ def digest(raw: dict[str, Any], source: str | Path | None = None) -> str:
 
 
 def seal(path: str | Path) -> str:
-    """SHA-256 hex digest of the protocol file's canonical JSON (what `protocol seal` prints)."""
+    """SHA-256 hex digest of the protocol file's canonical JSON."""
     raw = load_raw(path)
     load(path)  # only a valid protocol can be sealed
     return digest(raw, path)

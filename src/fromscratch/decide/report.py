@@ -11,17 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import jinja2
-
-
-def _num(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return str(x)
-    return f"{float(x):.{digits}f}"
+from fromscratch.report.templating import environment
 
 
 def _scale(lo: float, hi: float, width: float, pad: float = 0.0):
@@ -59,8 +49,7 @@ def _bars(pairs: list[tuple[str, float]], signed: bool = False) -> dict:
 
 
 def render(decision: dict[str, Any]) -> str:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = _num
+    env = environment()
     text = resources.files("fromscratch.decide").joinpath("templates/decision.html.jinja").read_text(encoding="utf-8")
     tpl = env.from_string(text)
     p_elim = _bars([(t["team"], t["p_eliminated"]) for t in decision["teams"]])

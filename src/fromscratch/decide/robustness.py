@@ -1,6 +1,6 @@
 """The robustness class and the one-sentence statement published with a decision.
 
-The rule: "robust" when p_same_decision >= 0.95 and min_weight_change_to_flip is null or
+The published rule: "robust" when p_same_decision >= 0.95 and min_weight_change_to_flip is null or
 >= 0.10; otherwise "fragile", and the statement names the smallest change that flips
 the decision: a resampling of items/raters (when the decision repeats too rarely) and/or
 the smallest L1 change of the normalised pillar weights (with the pillars that move).

@@ -2,117 +2,24 @@
 
 Both tables are the system of record of a round, so they are read strictly: a missing
 column, a duplicate row, a score outside its range or a non-number is an InputError
-naming the file and the first offending row, never a silent fix. JSONL and CSV are read
-with the standard library; Parquet needs the optional `dataframe` extra (pyarrow).
+naming the file and the first offending row, never a silent fix. Rows come from the one
+table reader, ``fromscratch.tables`` (JSONL, CSV, Parquet; one size cap).
 Extra columns (model revision, prompt hash, ...) are allowed and ignored here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from fromscratch.digests import file_sha256 as file_sha256  # re-exported for the engine
-from fromscratch.errors import InputError, require
+from fromscratch.errors import InputError
+from fromscratch.tables import MAX_TABLE_BYTES as MAX_TABLE_BYTES, read_rows
 
 RESULT_COLUMNS = ("team", "benchmark", "item", "score")
 HUMAN_COLUMNS = ("team", "pillar", "rater", "criterion", "score")
-MAX_TABLE_BYTES = 4 * 1024**3
-
-
-def _format(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".jsonl", ".ndjson", ".jsonl.txt")):
-        return "jsonl"
-    if name.endswith((".csv", ".tsv")):
-        return "csv"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head == b"PAR1":
-        return "parquet"
-    if head[:1] in (b"{", b" ", b"\n"):
-        return "jsonl"
-    return "csv"
-
-
-def _rows_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    decode = json.JSONDecoder().decode
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode("utf-8-sig").strip()
-                if not line:
-                    continue
-                obj = decode(line)
-            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-                raise InputError(path, f"line {lineno}: not valid JSON ({exc.__class__.__name__})") from None
-            if not isinstance(obj, dict):
-                raise InputError(path, f"line {lineno}: expected a JSON object per line")
-            yield lineno, obj
-
-
-def _rows_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(path, "CSV is not UTF-8") from None
-    delim = "\t" if path.name.lower().endswith(".tsv") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delim)
-    try:
-        for lineno, row in enumerate(reader, start=2):
-            if None in row:
-                raise InputError(path, f"line {lineno}: more fields than the header has")
-            yield lineno, row
-    except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})") from None
-
-
-def _rows_parquet(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
-    pq = require("pyarrow.parquet", "dataframe")
-    try:
-        pf = pq.ParquetFile(path)
-        names = set(pf.schema_arrow.names)
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)} (need {', '.join(columns)})")
-        columns = columns + tuple(c for c in optional if c in names)
-        table = pf.read(columns=list(columns))
-    except InputError:
-        raise
-    except Exception as exc:  # pyarrow raises many types for corrupt files
-        raise InputError(path, f"cannot read Parquet ({exc.__class__.__name__}: {exc})") from None
-    cols = {c: table.column(c).to_pylist() for c in columns}
-    for i in range(table.num_rows):
-        yield i + 1, {c: cols[c][i] for c in columns}
-
-
-def read_rows(path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (row number, row) with at least `columns` (and `optional` ones where present)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "file not found")
-    if p.stat().st_size > MAX_TABLE_BYTES:
-        raise InputError(p, "table larger than 4 GiB")
-    fmt = _format(p)
-    if fmt == "parquet":
-        yield from _rows_parquet(p, columns, optional)
-        return
-    rows = _rows_jsonl(p) if fmt == "jsonl" else _rows_csv(p)
-    first = True
-    for lineno, row in rows:
-        if first or fmt == "jsonl":
-            missing = [c for c in columns if c not in row]
-            if missing:
-                where = "header" if fmt == "csv" else f"line {lineno}"
-                raise InputError(p, f"{where}: missing column(s) {', '.join(missing)} (need {', '.join(columns)})")
-            first = False
-        yield lineno, row
 
 
 def _text(path: Path, lineno: int, col: str, v: Any) -> str:

@@ -1,6 +1,6 @@
-"""Public entry points of weight lineage: ``compare`` and ``audit`` (interface 3).
+"""Public entry points of weight lineage: ``compare`` and ``audit``.
 
-Both return plain dicts in the CONTRACT.md shapes (``fromscratch.compare/1`` and
+Both return plain dicts in the documented shapes (docs/schemas; ``fromscratch.compare/1`` and
 the lineage part of ``fromscratch.audit/1``). Multiple-comparison control:
 
 * within one candidate/reference pair, component p-values are Holm-adjusted over
@@ -25,6 +25,7 @@ from fromscratch.lineage.compare import (
     Comparison,
 )
 from fromscratch.lineage.fingerprint import Fingerprint, build_fingerprint
+from fromscratch.schemas.literals import WEIGHT_REUSE
 
 COMPARE_SCHEMA = "fromscratch.compare/1"
 AUDIT_SCHEMA = "fromscratch.audit/1"
@@ -54,7 +55,7 @@ def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
     learned = {c["name"]: _learned_params(c) for c in cfp_components}
     total = sum(learned.values())
     comps = obj["components"]
-    shared = sum(learned.get(c["name"], 0) for c in comps if c["relation"] in ("identical", "derived"))
+    shared = sum(learned.get(c["name"], 0) for c in comps if c["relation"] in WEIGHT_REUSE)
     compared = sum(learned.get(c["name"], 0) for c in comps
                    if c["relation"] in ("identical", "derived", "independent")
                    or (c["relation"] == "inconclusive" and "evidence" in c))
@@ -65,7 +66,7 @@ def _roll_up(obj: dict[str, Any], cfp_components: list[dict[str, Any]]) -> None:
     same_size = obj["candidate"]["parameters"] == obj["reference"]["parameters"]
     if decisive and same_size and all(c["relation"] == "identical" for c in decisive):
         verdict = "identical"
-    elif any(c["relation"] in ("identical", "derived") for c in decisive) or p_overall < DERIVED_P:
+    elif any(c["relation"] in WEIGHT_REUSE for c in decisive) or p_overall < DERIVED_P:
         verdict = "derived"
     elif p_overall > INDEPENDENT_P and decisive_share > 0 and independent_share >= 0.5 * decisive_share:
         verdict = "independent"
@@ -124,19 +125,11 @@ def _fingerprints(locations: list[str | Path], *, progress: bool = False) -> lis
         return [build_fingerprint(locations[0], progress=progress)]
     from concurrent.futures import ThreadPoolExecutor
 
-    bar = None
-    if progress:
-        from rich.progress import Progress
+    from fromscratch.progress import progress_bars
 
-        bar = Progress(transient=True)
-        bar.start()
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(build_fingerprint, loc, progress=bar or False) for loc in locations]
-            return [f.result() for f in futures]
-    finally:
-        if bar is not None:
-            bar.stop()
+    with progress_bars(bool(progress)) as bars, ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(build_fingerprint, loc, progress=bars or False) for loc in locations]
+        return [f.result() for f in futures]
 
 
 def _bonferroni_references(obj: dict[str, Any], factor: int, cand_components: list[dict[str, Any]]) -> None:

@@ -29,7 +29,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,9 @@ MATRIX_KINDS = {"attention", "mlp", "experts", "router", "cross_attention"}
 
 def cache_root() -> Path:
     """Where fingerprints are cached: ``$FROMSCRATCH_LINEAGE_CACHE`` or the project cache."""
-    if os.environ.get("FROMSCRATCH_LINEAGE_CACHE"):
-        return Path(os.environ["FROMSCRATCH_LINEAGE_CACHE"])
-    from fromscratch.cache import cache_dir
+    from fromscratch.constants import lineage_cache
 
-    return cache_dir()
+    return lineage_cache()
 
 
 @dataclass
@@ -254,16 +251,15 @@ def build_fingerprint(location: str | Path, *, progress: Any = False, use_cache:
 
 
 def _progress(total: int, enabled: Any, label: str):
-    """(progress, task, owned): ``enabled`` is False, True (own bar) or a shared rich Progress."""
-    if not enabled:
-        return None
-    if enabled is True:
-        from rich.progress import Progress
+    """(advance, owned display or None); ``enabled`` is False, True (own bar) or shared `progress.Bars`."""
+    from fromscratch.progress import Bars, progress_bars
 
-        p = Progress(transient=True)
-        p.start()
-        return p, p.add_task(label, total=total), True
-    return enabled, enabled.add_task(label, total=total), False
+    if not enabled:
+        return None, None
+    if isinstance(enabled, Bars):
+        return enabled.task(label, total), None
+    display = progress_bars(True)
+    return display.__enter__().task(label, total), display
 
 
 class _Scratch:
@@ -384,7 +380,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
 
     # pass 2: everything else, one tensor at a time
     todo = [t for c in comps for t in c.tensors if tkey(t) not in loaded_anchor]
-    bar = _progress(len(todo), progress, f"fingerprint {Path(str(model.path)).name}")
+    advance, display = _progress(len(todo), progress, f"fingerprint {Path(str(model.path)).name}")
     try:
         for t in todo:
             arr = scratch.load(t)
@@ -420,11 +416,11 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 arrays[f"head_keys|{tower}"] = keys
                 arrays[f"head_rows|{tower}"] = rows.astype(np.float16)
             del arr
-            if bar:
-                bar[0].advance(bar[1])
+            if advance:
+                advance(1)
     finally:
-        if bar and bar[2]:
-            bar[0].stop()
+        if display is not None:
+            display.__exit__(None, None, None)
 
     comp_meta = []
     for c in comps:

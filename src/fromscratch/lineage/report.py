@@ -85,10 +85,9 @@ def audit_heatmap(refs: list[dict[str, Any]]) -> str:
 
 
 def render_html(objs: list[dict[str, Any]], *, audit: bool = False) -> str:
-    import jinja2
+    from fromscratch.report.templating import environment
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("fromscratch.lineage", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.Undefined)
+    env = environment("fromscratch.lineage", trim=False)
     tpl = env.get_template("compare.html.j2")
     maps = [heatmap_for(o) for o in objs]
     if audit and objs:

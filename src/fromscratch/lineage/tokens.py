@@ -23,11 +23,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fromscratch.errors import InputError
 from fromscratch.tokenizer.normalize import (
     byte_level_bytes,
     byte_piece_value,
     canonical,
 )
+from fromscratch.tokenizer.readers import parse_tokenizer_json, read_tokenizer_document, read_vocab_txt
 
 MAX_TOKENIZER_BYTES = 256 * 1024 * 1024
 
@@ -74,33 +76,19 @@ def _guess_style(tokens: list[str]) -> str:
 
 
 def _tokenizer_json(path: Path) -> list[str] | None:
+    """Token strings of a ``tokenizer.json``, read by the tokenizer readers (the one parser of
+    the format); None when it is too large or not a readable tokenizer (lineage then anchors
+    the embeddings by position)."""
     if path.stat().st_size > MAX_TOKENIZER_BYTES:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        data = read_tokenizer_document(path)
+        out = parse_tokenizer_json(data, path).tokens
+    except InputError:
         return None
-    model = data.get("model") if isinstance(data, dict) else None
-    if not isinstance(model, dict):
+    if not out:
         return None
-    vocab = model.get("vocab")
-    pairs: list[tuple[int, str]] = []
-    if isinstance(vocab, dict):
-        pairs = [(int(i), str(t)) for t, i in vocab.items() if isinstance(i, int)]
-    elif isinstance(vocab, list):  # Unigram: [[piece, score], ...]
-        pairs = [(i, str(v[0])) for i, v in enumerate(vocab) if isinstance(v, list) and v]
-    for added in data.get("added_tokens") or []:
-        if isinstance(added, dict) and isinstance(added.get("id"), int):
-            pairs.append((added["id"], str(added.get("content", ""))))
-    if not pairs:
-        return None
-    size = max(i for i, _ in pairs) + 1
-    if size > 10_000_000:
-        return None
-    out: list[str] = [""] * size
-    for i, t in pairs:
-        if 0 <= i < size:
-            out[i] = t
+    model = data["model"]
     pre = json.dumps(data.get("pre_tokenizer")) + json.dumps(data.get("decoder"))
     mtype = str(model.get("type", ""))
     if "ByteLevel" in pre:
@@ -131,7 +119,10 @@ def token_strings(model: Any) -> list[str] | None:
     if "vocab.txt" in side:
         p = Path(side["vocab.txt"])
         if p.stat().st_size <= MAX_TOKENIZER_BYTES:
-            toks = p.read_text(encoding="utf-8", errors="replace").splitlines()
+            try:
+                toks = read_vocab_txt(p).tokens
+            except InputError:
+                return None
             return normalise(toks, "wordpiece")
     return None
 

@@ -3,7 +3,7 @@
 Signals: weight lineage (``fromscratch.lineage.api.audit``), tokenizer lineage,
 configuration similarity, source-code reuse (``fromscratch.code.api.analyse``,
 when a code directory is given) and the team's declaration. The result is the
-CONTRACT ``fromscratch.audit/1`` object extended with ``tokenizer``,
+``fromscratch.audit/1`` object (docs/schemas/audit.json) extended with ``tokenizer``,
 ``config``, ``code``, ``declared``, ``policy`` and ``verdicts``; with a
 policy the top-level ``verdict`` becomes compliant / violation / needs-review
 and the weight-lineage verdict moves to ``lineage_verdict``.
@@ -54,10 +54,8 @@ def parse_reference(spec: str | Path | tuple[str, str | Path] | Reference) -> Re
 
 def _model_facts(location: str) -> tuple[dict[str, Any] | None, set[str]]:
     """Config and present policy kinds of a model, or (None, empty) when it cannot be opened."""
-    try:
-        from fromscratch.artifacts import open_model
-    except ImportError:  # pragma: no cover - the readers are part of the core
-        return None, set()
+    from fromscratch.artifacts import open_model
+
     with open_model(location) as model:
         kinds = {kind_of_component(c.name) for c in model.components()}
         return model.config, kinds

@@ -29,23 +29,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fromscratch.artifacts.base import tower_of
+from fromscratch.schemas.literals import CODE_REUSE, TOKENIZER_REUSE, WEIGHT_REUSE, PolicyVerdict, values
 from fromscratch.policy.declared import Declared, DeclaredComponent
 from fromscratch.policy.schema import POLICY_KINDS, Policy
 
-SEVERITY = {"compliant": 0, "needs-review": 1, "violation": 2}
-WEIGHT_REUSE = ("identical", "derived")
-TOKENIZER_REUSE = ("identical", "extended", "pruned", "derived")
-CODE_REUSE = ("copied", "adapted")
+#: verdicts from best to worst (the overall verdict is the worst component's)
+SEVERITY: dict[PolicyVerdict, int] = {v: i for i, v in enumerate(values(PolicyVerdict))}
 MAX_ITEMS = 64
 
 
 def kind_of_component(name: str) -> str:
-    """Policy kind of a canonical weight component name (CONTRACT.md naming)."""
-    head = name.split(".", 1)[0]
-    if head == "vision":
-        return "vision-encoder"
-    if head == "audio":
-        return "audio-encoder"
+    """Policy kind of a canonical weight component name."""
+    tower = tower_of(name)
+    if tower != "text":
+        return f"{tower}-encoder"
     if name.startswith("projector"):
         return "projector"
     if name in ("embed_tokens", "embed_positions", "lm_head") or name.startswith("embed_"):

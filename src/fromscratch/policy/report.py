@@ -10,24 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
-
-def _fmt_p(value: Any) -> str:
-    if value is None:
-        return "–"
-    value = float(value)
-    if value == 0.0:
-        return "< 1e-300"
-    return f"{value:.3g}"
+from fromscratch.report.templating import environment
 
 
 def render_html(audit: dict[str, Any]) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("fromscratch.policy", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["p"] = _fmt_p
-    env.filters["pct"] = lambda v: "–" if v is None else f"{100 * float(v):.1f}%"
+    env = environment("fromscratch.policy")
     return env.get_template("audit.html.jinja").render(a=audit)
 
 

@@ -33,37 +33,12 @@ def build_report_data(out_dir: str | Path, name: str, stages: dict[str, dict[str
             "bench": _read(out_dir / "bench.json"), "seal": _read(out_dir / "protocol.seal.json")}
 
 
-def _num(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "–"
-    try:
-        return f"{float(x):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(x)
-
-
-def _pct(x: Any) -> str:
-    if x is None:
-        return "–"
-    return f"{100 * float(x):.1f}%"
-
-
-def _pval(x: Any) -> str:
-    if x is None:
-        return "–"
-    x = float(x)
-    return "< 1e-300" if x == 0 else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
-
-
 def render_report(data: dict[str, Any]) -> str:
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
     from fromscratch.report import svg
+    from fromscratch.report.templating import environment, with_pointers
 
-    env = Environment(loader=PackageLoader("fromscratch.report", "templates"),
-                      autoescape=select_autoescape(["html", "jinja"], default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=_num, pct=_pct, pval=_pval)
+    env = environment("fromscratch.report")
+    data = with_pointers(data)  # every formatted figure names its place in the round's JSON files
     decision = data.get("decision") or {}
     teams = sorted(decision.get("teams") or [], key=lambda t: t.get("rank", 0))
     charts = {

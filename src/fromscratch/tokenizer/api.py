@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from fromscratch.errors import InputError
+from fromscratch.schemas.literals import TOKENIZER_REUSE
 from fromscratch.tokenizer.compare import ALPHA, NULL_AGREEMENT, NULL_SUCCESSOR, compare_vocabularies
 from fromscratch.tokenizer.readers import load_tokenizer
 from fromscratch.tokenizer.vocab import Vocabulary
 
 #: relations that mean the candidate's tokenizer was made from the reference's
-REUSE = ("identical", "extended", "pruned", "derived")
+REUSE = TOKENIZER_REUSE
 _STRENGTH = {"identical": 5, "extended": 4, "pruned": 4, "derived": 3, "independent": 1,
              "inconclusive": 0, "unavailable": -1}
 

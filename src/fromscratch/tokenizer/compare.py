@@ -114,6 +114,64 @@ def _weight(text: str) -> int:
     return len(text[1:] if text.startswith(" ") else text)
 
 
+def _merges_evidence(cm: list, rm: list, null_agreement: float, null_successor: float):
+    """Order test of the shared merges and the length of the common merge prefix."""
+    c_rank: dict[tuple[str, str], int] = {}
+    for i, m in enumerate(cm):
+        c_rank.setdefault(m, i)
+    r_rank: dict[tuple[str, str], int] = {}
+    for i, m in enumerate(rm):
+        r_rank.setdefault(m, i)
+    test = order_test(c_rank, r_rank, null_agreement, null_successor)
+    prefix = 0
+    for a, b in zip(cm, rm):
+        if a != b:
+            break
+        prefix += 1
+    info = {
+        "candidate": len(cm), "reference": len(rm),
+        "shared_fraction_of_candidate": test.shared / len(cm) if cm else None,
+        "shared_fraction_of_reference": test.shared / len(rm) if rm else None,
+        "common_prefix": prefix,
+        "order": test.as_dict(),
+    }
+    return test, info
+
+
+def _scores_evidence(candidate: Vocabulary, reference: Vocabulary, shared: list[str],
+                     c_learned: dict[str, int], r_learned: dict[str, int]):
+    """Equal Unigram log-probabilities among the shared pieces: (tested, p) and the JSON part."""
+    # only distinctive values: a constant filler score (0, -1e9 ...) says nothing
+    counts = Counter(candidate.scores)
+    scored = [t for t in shared if candidate.scores[c_learned[t]] != 0.0
+              and counts[candidate.scores[c_learned[t]]] <= 2]
+    equal = sum(1 for t in scored
+                if abs(candidate.scores[c_learned[t]] - reference.scores[r_learned[t]]) <= 1e-6)
+    # Unigram log-probabilities are floats fitted by EM: independent training never reproduces
+    # them (measured: at most 0.02 % equal), while pruning and re-sorting keep them.
+    p_scores = float(stats.binom.sf(equal - 1, len(scored), NULL_EQUAL_SCORES)) if scored else 1.0
+    test = (len(scored), min(1.0, p_scores))
+    info = {"shared": len(scored), "equal": equal,
+            "equal_fraction": equal / len(scored) if scored else None, "p_value": test[1]}
+    return test, info
+
+
+def _verdict(identical: bool, tested: bool, p_value: float, alpha: float, n_c: int, n_r: int,
+             contains_ref: float, contained_in_ref: float) -> str:
+    """The verdict rule, a pure function of the evidence (see `compare_vocabularies`)."""
+    if identical:
+        return "identical"
+    if not tested:
+        return "inconclusive"
+    if p_value > alpha:
+        return "independent"
+    if contains_ref >= CONTAINMENT and n_c > n_r:
+        return "extended"
+    if contained_in_ref >= CONTAINMENT and n_c < n_r:
+        return "pruned"
+    return "derived"
+
+
 def compare_vocabularies(candidate: Vocabulary, reference: Vocabulary, *, alpha: float = ALPHA,
                          null_agreement: float = NULL_AGREEMENT,
                          null_successor: float = NULL_SUCCESSOR) -> dict[str, Any]:
@@ -138,45 +196,13 @@ def compare_vocabularies(candidate: Vocabulary, reference: Vocabulary, *, alpha:
     same_id = sum(1 for t in shared if c_learned[t] == r_learned[t])
 
     tokens_test = order_test(c_learned, r_learned, null_agreement, null_successor)
-    merges_test = None
-    merges_info: dict[str, Any] | None = None
+    merges_test, merges_info = None, None
     cm, rm = canonical_merges(candidate), canonical_merges(reference)
     if cm and rm:
-        c_rank: dict[tuple[str, str], int] = {}
-        for i, m in enumerate(cm):
-            c_rank.setdefault(m, i)
-        r_rank: dict[tuple[str, str], int] = {}
-        for i, m in enumerate(rm):
-            r_rank.setdefault(m, i)
-        merges_test = order_test(c_rank, r_rank, null_agreement, null_successor)
-        prefix = 0
-        for a, b in zip(cm, rm):
-            if a != b:
-                break
-            prefix += 1
-        merges_info = {
-            "candidate": len(cm), "reference": len(rm),
-            "shared_fraction_of_candidate": merges_test.shared / len(cm) if cm else None,
-            "shared_fraction_of_reference": merges_test.shared / len(rm) if rm else None,
-            "common_prefix": prefix,
-            "order": merges_test.as_dict(),
-        }
-
-    scores_info = None
-    scores_test = None
+        merges_test, merges_info = _merges_evidence(cm, rm, null_agreement, null_successor)
+    scores_test, scores_info = None, None
     if candidate.scores is not None and reference.scores is not None and shared:
-        # only distinctive values: a constant filler score (0, -1e9 ...) says nothing
-        counts = Counter(candidate.scores)
-        scored = [t for t in shared if candidate.scores[c_learned[t]] != 0.0
-                  and counts[candidate.scores[c_learned[t]]] <= 2]
-        equal = sum(1 for t in scored
-                    if abs(candidate.scores[c_learned[t]] - reference.scores[r_learned[t]]) <= 1e-6)
-        # Unigram log-probabilities are floats fitted by EM: independent training never reproduces
-        # them (measured: at most 0.02 % equal), while pruning and re-sorting keep them.
-        p_scores = float(stats.binom.sf(equal - 1, len(scored), NULL_EQUAL_SCORES)) if scored else 1.0
-        scores_test = (len(scored), min(1.0, p_scores))
-        scores_info = {"shared": len(scored), "equal": equal,
-                       "equal_fraction": equal / len(scored) if scored else None, "p_value": scores_test[1]}
+        scores_test, scores_info = _scores_evidence(candidate, reference, shared, c_learned, r_learned)
 
     tests = [(t.pairs, t.p_value) for t in (tokens_test, merges_test) if t is not None]
     if scores_test is not None:
@@ -188,19 +214,7 @@ def compare_vocabularies(candidate: Vocabulary, reference: Vocabulary, *, alpha:
                  and cm == rm)
     contains_ref = n_s / n_r if n_r else 0.0
     contained_in_ref = n_s / n_c if n_c else 0.0
-    if identical:
-        verdict = "identical"
-    elif not tests:
-        verdict = "inconclusive"
-    elif p_value <= alpha:
-        if contains_ref >= CONTAINMENT and n_c > n_r:
-            verdict = "extended"
-        elif contained_in_ref >= CONTAINMENT and n_c < n_r:
-            verdict = "pruned"
-        else:
-            verdict = "derived"
-    else:
-        verdict = "independent"
+    verdict = _verdict(identical, bool(tests), p_value, alpha, n_c, n_r, contains_ref, contained_in_ref)
 
     c_special, r_special = set(candidate.special_strings()), set(reference.special_strings())
     return {

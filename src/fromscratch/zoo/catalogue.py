@@ -23,7 +23,7 @@ class ZooEntry:
     random initialisation), ``derived`` (weights made from the parent's) or
     ``identical`` (the parent's values in another format or quantisation).
     ``reused_components`` are canonical component-name prefixes *of this model*
-    (CONTRACT.md names: ``embed_tokens``, ``lm_head``, ``norm``, ``layers.``,
+    (canonical names: ``embed_tokens``, ``lm_head``, ``norm``, ``layers.``,
     ``layers.3.experts``, ``vision.layers.``, ...) whose weights came from the parent.
     ``file`` is the path relative to the entry's folder that ``Zoo.path`` returns
     (empty: the folder itself).
