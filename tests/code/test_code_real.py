@@ -24,7 +24,7 @@ from obfuscate import disguise
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
-_CODE_FILES = ("lang.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py", "evaluate.py")
+_CODE_FILES = ("lang.py", "lang_c.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py", "evaluate.py")
 
 
 def _code_version() -> str:
