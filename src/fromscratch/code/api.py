@@ -240,16 +240,20 @@ def _rules(h: _Hit, n_refs: int, ported: list[tuple[Index, int]], confirmed: set
     return rules
 
 
-def _origins(scan: _Scan, n_refs: int, confirmed: set[int]) -> list[tuple[_Hit, list[str], origins_mod.Chosen]]:
-    """The minimal explaining set among the references that meet a rule (origins.py)."""
+def _origins(scan: _Scan, n_refs: int, confirmed: set[int]) -> tuple[list, list[dict]]:
+    """The minimal explaining set among the references that meet a rule (origins.py), and the
+    references that meet one but were left out, with the share they would still add."""
     eligible = [(h, r) for h in scan.hits if (r := _rules(h, n_refs, scan.ported, confirmed))]
     if not eligible:
-        return []
+        return [], []
     # the first origin: a confirmed declared origin (the declaration tells siblings apart), else the best-ranked
     first = next((i for i, (h, _) in enumerate(eligible) if id(h) in confirmed), 0)
     explains = [scan.queries[id(h.index)].best[:, h.file_id] for h, _ in eligible]
     mass = next(iter(scan.queries.values())).mass
-    return [(eligible[c.pos][0], eligible[c.pos][1], c) for c in origins_mod.minimal_set(first, explains, mass)]
+    chosen, left = origins_mod.minimal_set(first, explains, mass)
+    also = [{"reference_file": _name(eligible[i][0]), "share": round(g, 6), "rules": eligible[i][1]}
+            for i, g in sorted(left.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [(eligible[c.pos][0], eligible[c.pos][1], c) for c in chosen], also
 
 
 def _unit_spans(u: Unit) -> list[tuple[int, int]]:
@@ -341,7 +345,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
     decls = declared.parse_declarations(notices.mentions)
     scan = _scan(sf, indices, decls)
     claims, confirmed = _claims(scan, decls)
-    chosen = _origins(scan, n_refs, confirmed)
+    chosen, also = _origins(scan, n_refs, confirmed)
     origin_hits = [h for h, _, _ in chosen]
     relation = "independent"
     if chosen:
@@ -349,8 +353,6 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
     attributed = attr.attributed(notices, [cache.notices(h.index, h.file_id) for h in origin_hits]) if chosen else None
     evidence = _evidence(sf, scan, origin_hits or scan.hits[:1], cache)
     evidence += [{"kind": "mention", "reference_file": None, "score": None, "detail": m} for m in notices.mentions]
-    kept = {id(h) for h in origin_hits}
-    also = [_name(h) for h in scan.hits if id(h) not in kept and _rules(h, n_refs, scan.ported, confirmed)]
     entry = {
         "file": rel,
         "ranking": [{"reference_file": _name(h), "score": round(h.rank, 6),

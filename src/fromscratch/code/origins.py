@@ -44,24 +44,31 @@ class Chosen:
     share: float  # share it explains on its own (mass-weighted mean of e(u, r))
 
 
-def minimal_set(first: int, explains: list[np.ndarray], mass: np.ndarray) -> list[Chosen]:
-    """Greedy cover: `first` always; others while their marginal share reaches T_JOIN."""
+def minimal_set(first: int, explains: list[np.ndarray], mass: np.ndarray) -> tuple[list[Chosen], dict[int, float]]:
+    """Greedy cover: `first` always; others while their marginal share reaches T_JOIN.
+
+    Returns the chosen origins and, for every candidate left out, the marginal share it would
+    still have added (so a reader sees that a sibling explains nothing new)."""
     total = float(mass.sum())
     if total <= 0:
-        return [Chosen(first, 0.0, 0.0)]
+        return [Chosen(first, 0.0, 0.0)], {i: 0.0 for i in range(len(explains)) if i != first}
     share = [float(mass @ e) / total for e in explains]
     chosen = [Chosen(first, share[first], share[first])]
     covered = explains[first].copy()
-    left = [i for i in range(len(explains)) if i != first]
+
+    def gains() -> dict[int, float]:
+        return {i: float(mass @ np.maximum(explains[i] - covered, 0.0)) / total
+                for i in range(len(explains)) if all(c.pos != i for c in chosen)}
+
+    left = gains()
     while left:
-        gains = [float(mass @ np.maximum(explains[i] - covered, 0.0)) / total for i in left]
-        k = int(np.argmax(gains))
-        if gains[k] < T_JOIN:
+        i = max(left, key=lambda j: (left[j], -j))  # the largest gain; the better-ranked on ties
+        if left[i] < T_JOIN:
             break
-        i = left.pop(k)
-        chosen.append(Chosen(i, gains[k], share[i]))
+        chosen.append(Chosen(i, left[i], share[i]))
         covered = np.maximum(covered, explains[i])
-    return chosen
+        left = gains()
+    return chosen, left
 
 
 def assign_units(chosen: list[Chosen], explains: list[np.ndarray], floors: list[float]) -> list[np.ndarray]:
