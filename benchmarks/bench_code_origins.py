@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from fromscratch.code import corpora
 from fromscratch.code.api import analyse
 from fromscratch.code.index import index_from_sources, load_index, save_index
@@ -95,6 +97,7 @@ def _one(idx, text: str, tmp: Path, name: str) -> dict:
 def disguised_variants(idx, models: Path, names: list[str], tmp: Path) -> dict:
     stats = {v: {"n": 0, "first_origin_right": 0, "at_most_one_other": 0, "attribution_right": 0} for v in VARIANTS}
     wrong: list[dict] = []
+    left: list[float] = []  # per file (stripped variant): the largest share a left-out reference would add
     for i, name in enumerate(names):
         text = (models / name.split("/", 1)[1]).read_text(encoding="utf-8")
         head, body = header(text), disguise(text, seed=i)
@@ -106,6 +109,8 @@ def disguised_variants(idx, models: Path, names: list[str], tmp: Path) -> dict:
             s["first_origin_right"] += first
             s["at_most_one_other"] += len(f["origins"]) <= 2
             ok = f["attribution"]["attributed"] is EXPECTED[v]
+            if v == "stripped":
+                left.append(max([a["share"] for a in f["also_matching"]] + [0.0]))
             s["attribution_right"] += ok
             if not (first and ok and len(f["origins"]) <= 2):
                 wrong.append({"file": name, "variant": v, "origins": f["origins"][:4],
@@ -113,7 +118,8 @@ def disguised_variants(idx, models: Path, names: list[str], tmp: Path) -> dict:
     for s in stats.values():
         for k in ("first_origin_right", "at_most_one_other", "attribution_right"):
             s[k + "_rate"] = s[k] / max(1, s["n"])
-    return {"variants": stats, "wrong": wrong[:40]}
+    q = np.quantile(left, [0.5, 0.9, 0.99, 1.0]).tolist() if left else []
+    return {"variants": stats, "wrong": wrong[:40], "left_out_share_quantiles_50_90_99_max": q}
 
 
 def merged(idx, models: Path, names: list[str], tmp: Path, n: int) -> dict:
@@ -130,8 +136,14 @@ def merged(idx, models: Path, names: list[str], tmp: Path, n: int) -> dict:
         f = _one(idx, ta + "\n\n" + tb, tmp, "merged.py")
         ok = a in f["origins"] and b in f["origins"]
         both += ok
-        rows.append({"a": a, "b": b, "origins": f["origins"], "shares": [d["share"] for d in f["origin_details"]]})
-    return {"n": len(rows), "both_sources_listed": both, "rate": both / max(1, len(rows)), "rows": rows}
+        gain = {d["reference_file"]: d["share"] for d in f["origin_details"][1:]}
+        gain.update({x["reference_file"]: x["share"] for x in f["also_matching"]})
+        second = [g for r, g in gain.items() if r in (a, b)]
+        rows.append({"a": a, "b": b, "origins": f["origins"], "shares": [d["share"] for d in f["origin_details"]],
+                     "second_source_share": max(second + [0.0])})
+    seconds = sorted(r["second_source_share"] for r in rows)
+    return {"n": len(rows), "both_sources_listed": both, "rate": both / max(1, len(rows)),
+            "second_source_share_sorted": seconds, "rows": rows}
 
 
 def main() -> None:

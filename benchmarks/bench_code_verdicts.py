@@ -64,6 +64,9 @@ def record(idx, path: Path, truth: set[str] | None, folder_truth: bool) -> dict:
     key = (lambda o: o.split("/")[1]) if folder_truth else (lambda o: o)
     rec = {"file": path.name, "relation": f["relation"], "origins": f["origins"],
            "rules": [d["rules"] for d in f["origin_details"]], "ranking": [r["reference_file"] for r in f["ranking"]],
+           "scores": [[r["score"], r["p_value"], r["code_score"], r["identifier_score"]] for r in f["ranking"]],
+           "port_ref": (f.get("port_test") or {}).get("reference_file"),
+           "copyright": f["attribution"]["copyright"],
            "claims": f["declared_origins"], "port_p": (f.get("port_test") or {}).get("p_value")}
     if truth is not None:
         rec["truth"] = sorted(truth)

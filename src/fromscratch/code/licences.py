@@ -19,8 +19,8 @@ import re
 
 # licence names as they appear in headers -> SPDX identifiers (first match wins, so versions come first)
 LICENCE_NAMES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"Apache License,?\s+Version 2\.0|Apache-2\.0|Apache 2\.0 License", re.I), "Apache-2.0"),
-    (re.compile(r"\bMIT License\b|Permission is hereby granted, free of charge", re.I), "MIT"),
+    (re.compile(r"Apache License\W{0,3}\s*Version 2\.0|Apache-2\.0|Apache 2\.0 License|apache\.org/licenses/LICENSE-2\.0", re.I), "Apache-2.0"),
+    (re.compile(r"\bMIT License\b|Permission is hereby granted, free of charge|opensource\.org/licenses/MIT\b", re.I), "MIT"),
     (re.compile(r"GNU Affero General Public License[^.]{0,80}?version 3", re.I | re.S), "AGPL-3.0"),
     (re.compile(r"GNU (?:Lesser|Library) General Public License[^.]{0,80}?version 3", re.I | re.S), "LGPL-3.0"),
     (re.compile(r"GNU (?:Lesser|Library) General Public License[^.]{0,80}?version 2\.1", re.I | re.S), "LGPL-2.1"),
