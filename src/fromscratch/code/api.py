@@ -34,11 +34,13 @@ T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
 ALPHA_PORT = 0.01       # level of the port test (identifier-containment gap) on the best reference
-DECLARED_TOP = 3        # a declared origin is confirmed when it is among this many best-ranked references
+SPECIFIC_HOLDER = 0.05  # a copyright holder on at most this share of the reference files points at files
+NOTICE_DECLARES = True  # a kept specific copyright notice of a top-ranked reference declares it
 T_MATCH = 0.50          # unit pairs reported in `matches` for a copied origin
 T_MATCH_ADAPTED = 0.25  # ... and for an adapted origin (ports keep structure, not tokens)
 MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
 TOP = 5
+DECLARED_TOP = TOP      # a declared origin is confirmed when it is in the reported ranking (the best TOP references)
 
 
 @dataclass(eq=False)
@@ -87,6 +89,7 @@ class _RefCache:
     def __init__(self) -> None:
         self._parsed: dict[tuple[int, int], SourceFile] = {}
         self._notices: dict[tuple[int, int], attr.Notices] = {}
+        self._holder_df: dict[int, dict[str, int]] = {}
 
     def parsed(self, index: Index, fid: int) -> SourceFile:
         key = (id(index), fid)
@@ -100,6 +103,22 @@ class _RefCache:
         if key not in self._notices:
             self._notices[key] = attr.extract(index.texts[fid])
         return self._notices[key]
+
+    def specific_holders(self, index: Index, fid: int) -> set[str]:
+        """The file's copyright holders that few reference files share (at most SPECIFIC_HOLDER of them).
+
+        A holder on every file of the corpus ("The HuggingFace Inc. team" in transformers) says which
+        project code comes from, not which file; one on a handful ("EleutherAI and the HuggingFace
+        Inc. team": the llama family) points at files."""
+        if id(index) not in self._holder_df:
+            df: dict[str, int] = {}
+            for i in range(len(index.files)):
+                for k in {attr.holder_key(c) for c in self.notices(index, i).copyright}:
+                    df[k] = df.get(k, 0) + 1
+            self._holder_df[id(index)] = df
+        df = self._holder_df[id(index)]
+        cap = max(1.0, SPECIFIC_HOLDER * len(index.files))
+        return {k for k in (attr.holder_key(c) for c in self.notices(index, fid).copyright) if k and df.get(k, 0) <= cap}
 
 
 def _ratio(a: list[str], b: list[str]) -> float:
@@ -194,6 +213,21 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
 
 def _name(h: _Hit) -> str:
     return h.index.files[h.file_id]
+
+
+def _notice_claims(scan: _Scan, notices: attr.Notices, cache: _RefCache) -> tuple[list[dict], set[int]]:
+    """A kept copyright notice is a declaration too: a best-ranked reference (top DECLARED_TOP) whose
+    specific holder (see `_RefCache.specific_holders`) the candidate keeps is a confirmed declared origin."""
+    held = [attr.holder_key(c) for c in notices.copyright]
+    claims: list[dict] = []
+    confirmed: set[int] = set()
+    for pos, h in enumerate(scan.hits[:DECLARED_TOP]):
+        kept = sorted(k for k in cache.specific_holders(h.index, h.file_id) if any(k == c or k in c for c in held))
+        if kept:
+            confirmed.add(id(h))
+            claims.append({"mention": "kept copyright notice: " + "; ".join(kept), "reference_file": _name(h),
+                           "rank": pos + 1, "p_value": None if h.p is None else round(h.p, 6), "confirmed": True})
+    return claims, confirmed
 
 
 def _claims(scan: _Scan, decls: list[declared.Declared]) -> tuple[list[dict], set[int]]:
@@ -345,6 +379,10 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
     decls = declared.parse_declarations(notices.mentions)
     scan = _scan(sf, indices, decls)
     claims, confirmed = _claims(scan, decls)
+    if NOTICE_DECLARES:
+        more, also_confirmed = _notice_claims(scan, notices, cache)
+        claims += more
+        confirmed |= also_confirmed
     chosen, also = _origins(scan, n_refs, confirmed)
     origin_hits = [h for h, _, _ in chosen]
     relation = "independent"
