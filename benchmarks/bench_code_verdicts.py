@@ -119,26 +119,38 @@ def main() -> None:
     if "vllm" in sets:
         gt = ground_truth(refs, models, vfiles)
         rows["vllm"] = [record(tidx, p, gt[p.name], True) for p in vfiles if p.name in gt]
+        save(args.out, rows, t0)
     if "mlx" in sets:
         folders = {p.relative_to(models).parts[0] for p in refs}
         mlx = [p for p in sorted(corpora.mlx_models().glob("*.py")) if p.stem.lower() in folders]
         rows["mlx"] = [record(tidx, p, {p.stem.lower()}, True) for p in mlx]
+        save(args.out, rows, t0)
     sg = [p for p in sorted(corpora.sglang_models().glob("*.py")) if p.name != "__init__.py"]
     if "sglang_tf" in sets:
         gt = ground_truth(refs, models, sg)
         rows["sglang_tf"] = [record(tidx, p, gt[p.name], True) for p in sg if p.name in gt]
+        save(args.out, rows, t0)
     if "sglang_vllm" in sets:
         vidx = cached_index("vllm0.33.0", vfiles, vroot, "models")
         gt = sglang_declared_vllm(sg, vidx)
         rows["sglang_vllm"] = [record(vidx, p, gt[p.name], False) for p in sg if p.name in gt]
+        save(args.out, rows, t0)
     if "independent" in sets:
         rows["independent"] = [record(tidx, p, None, True) for p in corpora.independent_model_code()]
+        save(args.out, rows, t0)
     if "keras_hub" in sets:
         rows["keras_hub"] = [record(tidx, p, None, True) for p in corpora.keras_hub_model_code()]
+        save(args.out, rows, t0)
+    save(args.out, rows, t0)
+
+
+def save(out: str, rows: dict[str, list[dict]], t0: float) -> None:
+    """Write what is done so far (each set is saved as soon as it is complete)."""
     report = {"seconds": time.perf_counter() - t0, "summary": {k: summary(v) for k, v in rows.items()}, "rows": rows}
-    print(json.dumps(report["summary"], indent=1))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "flagged_files"} for k, v in report["summary"].items()}),
+          flush=True)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -77,3 +77,12 @@ def test_triton_operations_stay_spelled_out():
     u = next(u for u in PythonLanguage().parse("k.py", src).units if u.name == "k")
     assert {"tl", "load", "store", "program_id", "arange"} <= set(u.masked)
     assert "x_ptr" not in u.masked and "offs" not in u.masked
+
+
+def test_only_the_first_branch_of_a_preprocessor_conditional_is_read():
+    """Branches that each open a brace would otherwise unbalance the file: one unit would swallow the rest."""
+    text = ("#if defined(FAST)\nvoid f(int n) {\n  if (n > 1) {\n#else\nvoid f(int n) {\n  if (n > 2) {\n#endif\n"
+            "    n += 1;\n  }\n}\n\nint g(int m) {\n  return m * 2;\n}\n")
+    sf = C.parse("a.cpp", text)
+    assert [u.name for u in sf.units] == ["f", "g"]
+    assert sf.units[1].start == 12

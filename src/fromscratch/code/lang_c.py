@@ -54,13 +54,45 @@ def _is_kept(name: str) -> bool:
     return name.startswith("__") or name in _KEEP_NAMES or bool(_RUNTIME.match(name))
 
 
+class _Conditionals:
+    """Keeps the first branch of every `#if … #elif/#else … #endif` and drops the others.
+
+    WHY: branches often open a brace each (`#if X` / `if (a) {` / `#else` / `if (b) {` /
+    `#endif`); kept together they unbalance the braces and one unit swallows the rest of
+    the file. The first branch is what the file says first; the others are alternatives.
+    """
+
+    def __init__(self) -> None:
+        self.frames: list[bool] = []  # per open #if: is the current branch skipped?
+
+    def directive(self, text: str) -> None:
+        word = text.split(None, 1)[0] if text.split() else ""
+        if word in ("if", "ifdef", "ifndef"):
+            self.frames.append(False)
+        elif word in ("elif", "else", "elifdef", "elifndef") and self.frames:
+            self.frames[-1] = True
+        elif word == "endif" and self.frames:
+            self.frames.pop()
+
+    @property
+    def skipping(self) -> bool:
+        return any(self.frames)
+
+
 def tokens(path: str, text: str) -> list[tuple[str, str, int, str]]:
     """(masked, raw, line, kind) of every significant token; kind is name/num/str/kw/op."""
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     out: list[tuple[str, str, int, str]] = []
+    cond = _Conditionals()
+    after_hash = False
     for pos, ttype, value in _lexer_for(path).get_tokens_unprocessed(text):
         v = value.strip()
-        if not v or ttype in Comment:
+        if ttype in Comment.Preproc:
+            if after_hash and v:
+                cond.directive(v)
+            after_hash = v == "#" or (after_hash and not v)
+            continue
+        if not v or ttype in Comment or cond.skipping:
             continue
         line = bisect.bisect_right(starts, pos)
         if ttype in String or ttype in Literal.String:
