@@ -89,7 +89,6 @@ class _RefCache:
     def __init__(self) -> None:
         self._parsed: dict[tuple[int, int], SourceFile] = {}
         self._notices: dict[tuple[int, int], attr.Notices] = {}
-        self._holder_df: dict[int, dict[str, int]] = {}
 
     def parsed(self, index: Index, fid: int) -> SourceFile:
         key = (id(index), fid)
@@ -110,15 +109,28 @@ class _RefCache:
         A holder on every file of the corpus ("The HuggingFace Inc. team" in transformers) says which
         project code comes from, not which file; one on a handful ("EleutherAI and the HuggingFace
         Inc. team": the llama family) points at files."""
-        if id(index) not in self._holder_df:
-            df: dict[str, int] = {}
-            for i in range(len(index.files)):
-                for k in {attr.holder_key(c) for c in self.notices(index, i).copyright}:
-                    df[k] = df.get(k, 0) + 1
-            self._holder_df[id(index)] = df
-        df = self._holder_df[id(index)]
+        holders, df = _holder_table(index)
         cap = max(1.0, SPECIFIC_HOLDER * len(index.files))
-        return {k for k in (attr.holder_key(c) for c in self.notices(index, fid).copyright) if k and df.get(k, 0) <= cap}
+        return {k for k in holders[fid] if df.get(k, 0) <= cap}
+
+
+# holder keys per reference file and their document frequency, computed once per index (a corpus
+# scan); keyed by id(index) and checked against the index's own `files` list, which the entry keeps
+# alive, so a recycled id never returns another index's table
+_HOLDERS: dict[int, tuple[list[str], list[set[str]], dict[str, int]]] = {}
+
+
+def _holder_table(index: Index) -> tuple[list[set[str]], dict[str, int]]:
+    hit = _HOLDERS.get(id(index))
+    if hit is None or hit[0] is not index.files:
+        holders = [{attr.holder_key(c) for c in attr.copyright_lines(t)} - {""} for t in index.texts]
+        df: dict[str, int] = {}
+        for hs in holders:
+            for k in hs:
+                df[k] = df.get(k, 0) + 1
+        hit = (index.files, holders, df)
+        _HOLDERS[id(index)] = hit
+    return hit[1], hit[2]
 
 
 def _ratio(a: list[str], b: list[str]) -> float:

@@ -44,6 +44,19 @@ def holder_key(line: str) -> str:
     return " ".join(s.split())
 
 
+def copyright_lines(text: str) -> list[str]:
+    """Every copyright notice line of a text, cleaned (comment markers and spacing), in order."""
+    out: list[str] = []
+    for m in _COPYRIGHT.finditer(text):
+        line = _clean(m.group(1))
+        # a real notice names a year or a holder after the word; skip prose like "copyright notice"
+        if len(holder_key(line)) < 3 or re.search(r"copyright (?:notice|holder|owner|law)", line, re.I):
+            continue
+        if line[:300] not in out:
+            out.append(line[:300])
+    return out
+
+
 def extract(text: str) -> Notices:
     """Every licence identifier/name, copyright line and provenance mention in a source text."""
     licences: list[str] = []
@@ -54,14 +67,7 @@ def extract(text: str) -> Notices:
     for ident in names_in(text):
         if ident not in licences:
             licences.append(ident)
-    copyright_lines: list[str] = []
-    for m in _COPYRIGHT.finditer(text):
-        line = _clean(m.group(1))
-        # a real notice names a year or a holder after the word; skip prose like "copyright notice"
-        if len(holder_key(line)) < 3 or re.search(r"copyright (?:notice|holder|owner|law)", line, re.I):
-            continue
-        if line not in copyright_lines:
-            copyright_lines.append(line[:300])
+    copyrights = copyright_lines(text)
     mentions: list[str] = []
     for m in _MENTION.finditer(text):
         target = m.group(2).strip().rstrip(".,;:")
@@ -72,7 +78,7 @@ def extract(text: str) -> Notices:
         if entry not in mentions:
             mentions.append(entry)
     return Notices(licence=licences[0] if licences else None, licences=licences,
-                   copyright=copyright_lines, mentions=mentions)
+                   copyright=copyrights, mentions=mentions)
 
 
 def _licence_kept(origin: str, cand: list[str]) -> bool:
