@@ -24,7 +24,7 @@ from obfuscate import disguise
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
-_CODE_FILES = ("lang.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py", "evaluate.py")
+_CODE_FILES = ("lang.py", "lang_c.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py", "evaluate.py")
 
 
 def _code_version() -> str:
@@ -83,3 +83,53 @@ def test_disguised_real_model_files_rank_first(tf_corpus):
         q = query(idx, lang.parse("candidate.py", text))
         fid = idx.files.index(name)
         assert q.rank[fid] >= q.rank.max() - 1e-12, (name, idx.files[int(np.argmax(q.rank))])
+
+
+@pytest.fixture(scope="session")
+def ggml_index():
+    from fromscratch.code.sources import Skipped, read_source
+
+    try:
+        refs = corpora.ggml_kernels()
+    except corpora.CorpusUnavailable as exc:
+        pytest.skip(f"llama-cpp-python sdist unavailable: {exc}")
+    root = refs[0].parents[1]
+    cache = corpora.cache_dir() / "code-corpora" / f"ggml{corpora.LLAMA_CPP_PYTHON}-{_code_version()}.npz"
+    if cache.exists():
+        return root, refs, load_index(cache)
+    parsed = []
+    for p in refs:
+        r = read_source(p.relative_to(root).as_posix(), p)
+        if not isinstance(r, Skipped) and r.units:
+            parsed.append((f"ggml/{p.relative_to(root).as_posix()}", r))
+    idx = index_from_sources(parsed)
+    save_index(idx, cache)
+    return root, refs, idx
+
+
+def test_disguised_ggml_kernels_are_copied_from_their_source(ggml_index, tmp_path):
+    from fromscratch.code.api import analyse
+    from obfuscate_c import disguise_c
+
+    root, refs, idx = ggml_index
+    big = [p for p in refs if p.read_text(encoding="utf-8", errors="replace").count("\n") >= 40]
+    sample = sorted(big, key=lambda p: hashlib.blake2b(p.name.encode(), digest_size=8).digest())[:10]
+    for i, p in enumerate(sample):
+        cand = tmp_path / f"c{i}{p.suffix}"
+        cand.write_text(disguise_c(p.name, p.read_text(encoding="utf-8"), seed=i))
+        f = analyse(cand, [], indices=[idx])["files"][0]
+        name = f"ggml/{p.relative_to(root).as_posix()}"
+        assert f["origins"][:1] == [name] and len(f["origins"]) <= 2, (name, f["origins"])
+
+
+def test_independent_kernels_are_not_flagged(ggml_index):
+    from fromscratch.code.api import analyse
+
+    try:
+        cands = corpora.independent_kernels()
+    except corpora.CorpusUnavailable as exc:
+        pytest.skip(f"xformers sdist unavailable: {exc}")
+    _, _, idx = ggml_index
+    for p in cands[::4]:
+        f = analyse(p, [], indices=[idx])["files"][0]
+        assert f["relation"] == "independent", (p, f["origins"])

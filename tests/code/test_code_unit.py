@@ -256,10 +256,17 @@ def test_corrupt_index_and_reference_without_sources_exit_2(tmp_path: Path, caps
 
 
 def test_declared_origin_matches_file_and_folder():
-    from fromscratch.code.api import _declared
+    from fromscratch.code.declared import names_reference, parse_declarations
 
-    m = ["Adapted from https://github.com/huggingface/transformers/blob/v4.28.0/src/transformers/models/llama/modeling_llama.py"]
-    assert _declared(m, "transformers/llama/modeling_llama.py")
-    assert not _declared(m, "transformers/mistral/modeling_mistral.py")
-    assert not _declared(m, "transformers/other/modeling_llama.py")
-    assert _declared(["copied from normlib/norms.py"], "normlib/norms.py")
+    def named(mention: str, ref: str) -> bool:
+        return any(names_reference(d, ref) for d in parse_declarations([mention]))
+
+    m = "Adapted from https://github.com/huggingface/transformers/blob/v4.28.0/src/transformers/models/llama/modeling_llama.py#L10"
+    assert named(m, "transformers/llama/modeling_llama.py")
+    assert not named(m, "transformers/mistral/modeling_mistral.py")
+    assert not named(m, "transformers/other/modeling_llama.py")
+    assert named("copied from normlib/norms.py", "ref/normlib/norms.py")
+    assert named("Copied from transformers.models.llama.modeling_llama.LlamaAttention", "models/llama/modeling_llama.py")
+    assert named("Adapted from https://github.com/vllm-project/vllm/blob/v0.6/vllm/model_executor/models/llama.py",
+                 "models/llama.py")
+    assert not named("based on the llama paper", "models/llama.py")

@@ -16,9 +16,11 @@ from typing import Callable
 import numpy as np
 
 from fromscratch.code import attribution as attr
+from fromscratch.code import declared, licences
+from fromscratch.code import origins as origins_mod
 from fromscratch.code.fingerprint import feature_hash
 from fromscratch.code.index import Index, build_index, is_index_file, load_index, parse_refs
-from fromscratch.code.lang import PythonLanguage, SourceFile, Unit
+from fromscratch.code.lang import PythonLanguage, SourceFile, Unit, language_for
 from fromscratch.code.port import gap_statistic
 from fromscratch.code.score import T_UNIT_COPY, best_pairs, p_value, query
 from fromscratch.code.sources import Skipped, list_sources, read_source
@@ -32,10 +34,13 @@ T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
 ALPHA_PORT = 0.01       # level of the port test (identifier-containment gap) on the best reference
+SPECIFIC_HOLDER = 0.05  # a copyright holder on at most this share of the reference files points at files
+NOTICE_DECLARES = True  # a kept specific copyright notice of a top-ranked reference declares it
 T_MATCH = 0.50          # unit pairs reported in `matches` for a copied origin
 T_MATCH_ADAPTED = 0.25  # ... and for an adapted origin (ports keep structure, not tokens)
 MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
 TOP = 5
+DECLARED_TOP = TOP      # a declared origin is confirmed when it is in the reported ranking (the best TOP references)
 
 
 @dataclass(eq=False)
@@ -88,7 +93,8 @@ class _RefCache:
     def parsed(self, index: Index, fid: int) -> SourceFile:
         key = (id(index), fid)
         if key not in self._parsed:
-            self._parsed[key] = PythonLanguage().parse(index.files[fid], index.texts[fid])
+            lang = language_for(index.files[fid]) or PythonLanguage()
+            self._parsed[key] = lang.parse(index.files[fid], index.texts[fid])
         return self._parsed[key]
 
     def notices(self, index: Index, fid: int) -> attr.Notices:
@@ -96,6 +102,35 @@ class _RefCache:
         if key not in self._notices:
             self._notices[key] = attr.extract(index.texts[fid])
         return self._notices[key]
+
+    def specific_holders(self, index: Index, fid: int) -> set[str]:
+        """The file's copyright holders that few reference files share (at most SPECIFIC_HOLDER of them).
+
+        A holder on every file of the corpus ("The HuggingFace Inc. team" in transformers) says which
+        project code comes from, not which file; one on a handful ("EleutherAI and the HuggingFace
+        Inc. team": the llama family) points at files."""
+        holders, df = _holder_table(index)
+        cap = max(1.0, SPECIFIC_HOLDER * len(index.files))
+        return {k for k in holders[fid] if df.get(k, 0) <= cap}
+
+
+# holder keys per reference file and their document frequency, computed once per index (a corpus
+# scan); keyed by id(index) and checked against the index's own `files` list, which the entry keeps
+# alive, so a recycled id never returns another index's table
+_HOLDERS: dict[int, tuple[list[str], list[set[str]], dict[str, int]]] = {}
+
+
+def _holder_table(index: Index) -> tuple[list[set[str]], dict[str, int]]:
+    hit = _HOLDERS.get(id(index))
+    if hit is None or hit[0] is not index.files:
+        holders = [{attr.holder_key(c) for c in attr.copyright_lines(t)} - {""} for t in index.texts]
+        df: dict[str, int] = {}
+        for hs in holders:
+            for k in hs:
+                df[k] = df.get(k, 0) + 1
+        hit = (index.files, holders, df)
+        _HOLDERS[id(index)] = hit
+    return hit[1], hit[2]
 
 
 def _ratio(a: list[str], b: list[str]) -> float:
@@ -133,24 +168,32 @@ def _shared_features(index: Index, cand: SourceFile, ref: SourceFile, kind: str,
     return [shared[i] for i in order[:limit] if weights[i] > 0]
 
 
-def _declared(mentions: list[str], reference_file: str) -> bool:
-    """A provenance mention names this reference file (its file name, with its folder when it has one)."""
-    parts = reference_file.split("/")
-    name = parts[-1]
-    folder = parts[-2] if len(parts) >= 2 else None
-    for m in mentions:
-        low = m.lower()
-        if name.lower() in low and (folder is None or f"{folder.lower()}/" in low or folder == parts[0]):
-            return True
-    return False
+@dataclass
+class _Scan:
+    """Everything one candidate file's queries produced, before any verdict."""
+
+    hits: list[_Hit]
+    queries: dict[int, object]
+    port: dict | None
+    ported: list[tuple[Index, int]]
+    declared_files: list[str]  # every reference file a declaration names, ranked or not
 
 
-def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, cache: _RefCache) -> tuple[dict, list[dict]]:
+def _declared_ids(index: Index, decls: list[declared.Declared]) -> list[int]:
+    return [i for i, name in enumerate(index.files) if any(declared.names_reference(d, name) for d in decls)]
+
+
+def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) -> _Scan:
+    """Query every index; keep the best references by rank and by code score, the port test's j* and
+    every declared file."""
     hits: list[_Hit] = []
-    queries = {}
+    queries: dict[int, object] = {}
     port: dict | None = None
     ported: list[tuple[Index, int]] = []
+    declared_files: list[str] = []
     for index in indices:
+        named = _declared_ids(index, decls)
+        declared_files += [index.files[i] for i in named]
         q = query(index, sf)
         queries[id(index)] = q
         total = q.mass.sum()
@@ -164,10 +207,10 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         if p_port is not None and p_port <= ALPHA_PORT:
             ported.append((index, top))
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
-        # candidates for origins: the best by rank, by code score (a renamed copy) and the port test's j*
         order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
         order += [int(i) for i in np.argsort(-q.file_score, kind="stable")[:20] if int(i) not in order]
         order += [fid for ix, fid in ported if ix is index and fid not in order]
+        order += [fid for fid in named if fid not in order]
         chans = {c: (q.mass @ _channel_file_scores(q, index, c)) / total for c in ("tok", "ident", "struct")}
         for fid in order:
             r = float(q.rank[fid])
@@ -177,28 +220,118 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
                              float(cover[fid]), float(chans["tok"][fid]), float(chans["ident"][fid]),
                              float(chans["struct"][fid])))
     hits.sort(key=lambda h: (-h.rank, h.index.files[h.file_id]))
-    ranking = [{"reference_file": h.index.files[h.file_id], "score": round(h.rank, 6),
-                "p_value": None if h.p is None else round(h.p, 6),
-                "code_score": round(h.score, 6), "identifier_score": round(h.ident_jac, 6)} for h in hits[:TOP]]
-    notices = attr.extract(sf.text)
-    declared = {id(h) for h in hits[:TOP] if _declared(notices.mentions, h.index.files[h.file_id])}
-    copied, adapted = [], []
-    for h in hits:
-        significant = h.p is not None and h.p * n_refs <= ALPHA_FAMILY
-        is_port = any(ix is h.index and fid == h.file_id for ix, fid in ported)
-        if h.score >= T_FILE_COPIED:
-            copied.append(h)
-        elif h.cover >= T_COVER_ADAPTED or h.score >= T_FILE_ADAPTED or significant or is_port or id(h) in declared:
-            adapted.append(h)
-    origins = copied + adapted
-    relation = "copied" if copied else ("adapted" if adapted else "independent")
-    attributed = None
-    if origins:
-        attributed = attr.attributed(notices, [cache.notices(h.index, h.file_id) for h in origins])
+    return _Scan(hits, queries, port, ported, declared_files)
+
+
+def _name(h: _Hit) -> str:
+    return h.index.files[h.file_id]
+
+
+def _notice_claims(scan: _Scan, notices: attr.Notices, cache: _RefCache) -> tuple[list[dict], set[int]]:
+    """A kept copyright notice is a declaration too: a best-ranked reference (top DECLARED_TOP) whose
+    specific holder (see `_RefCache.specific_holders`) the candidate keeps is a confirmed declared origin."""
+    held = [attr.holder_key(c) for c in notices.copyright]
+    claims: list[dict] = []
+    confirmed: set[int] = set()
+    for pos, h in enumerate(scan.hits[:DECLARED_TOP]):
+        kept = sorted(k for k in cache.specific_holders(h.index, h.file_id) if any(k == c or k in c for c in held))
+        if kept:
+            confirmed.add(id(h))
+            claims.append({"mention": "kept copyright notice: " + "; ".join(kept), "reference_file": _name(h),
+                           "rank": pos + 1, "p_value": None if h.p is None else round(h.p, 6), "confirmed": True})
+    return claims, confirmed
+
+
+def _claims(scan: _Scan, decls: list[declared.Declared]) -> tuple[list[dict], set[int]]:
+    """Every declaration with the reference files it names and whether the code confirms each.
+
+    Confirmed: the declared file is among the DECLARED_TOP best-ranked references of this candidate
+    (out of the whole corpus: a file naming an origin it did not use ranks that origin this high only
+    by chance, about DECLARED_TOP / N). Returns the claims and the confirmed hits.
+    """
+    claims: list[dict] = []
+    confirmed: set[int] = set()
+    for d in decls:
+        named = [(pos, h) for pos, h in enumerate(scan.hits) if declared.names_reference(d, _name(h))]
+        if not named:
+            files = [n for n in scan.declared_files if declared.names_reference(d, n)] or [None]
+            if d.paths:
+                claims += [{"mention": d.mention, "reference_file": n, "rank": None, "p_value": None,
+                            "confirmed": False} for n in files[:3]]
+            continue
+        for pos, h in named[:3]:
+            ok = pos < DECLARED_TOP
+            if ok:
+                confirmed.add(id(h))
+            claims.append({"mention": d.mention, "reference_file": _name(h), "rank": pos + 1,
+                           "p_value": None if h.p is None else round(h.p, 6), "confirmed": ok})
+    return claims, confirmed
+
+
+def _rules(h: _Hit, n_refs: int, ported: list[tuple[Index, int]], confirmed: set[int]) -> list[str]:
+    """Which copied/adapted rules a reference meets for this candidate (empty: not an origin)."""
+    rules = []
+    if h.score >= T_FILE_COPIED:
+        rules.append("file_copied")
+    if h.cover >= T_COVER_ADAPTED:
+        rules.append("cover")
+    if h.score >= T_FILE_ADAPTED:
+        rules.append("file_adapted")
+    if h.p is not None and h.p * n_refs <= ALPHA_FAMILY:
+        rules.append("rank_p_value")
+    if any(ix is h.index and fid == h.file_id for ix, fid in ported):
+        rules.append("port_test")
+    if id(h) in confirmed:
+        rules.append("declared")
+    return rules
+
+
+def _origins(scan: _Scan, n_refs: int, confirmed: set[int]) -> tuple[list, list[dict]]:
+    """The minimal explaining set among the references that meet a rule (origins.py), and the
+    references that meet one but were left out, with the share they would still add."""
+    eligible = [(h, r) for h in scan.hits if (r := _rules(h, n_refs, scan.ported, confirmed))]
+    if not eligible:
+        return [], []
+    # the first origin: a confirmed declared origin (the declaration tells siblings apart), else the best-ranked
+    first = next((i for i, (h, _) in enumerate(eligible) if id(h) in confirmed), 0)
+    explains = [scan.queries[id(h.index)].best[:, h.file_id] for h, _ in eligible]
+    mass = next(iter(scan.queries.values())).mass
+    chosen, left = origins_mod.minimal_set(first, explains, mass)
+    also = [{"reference_file": _name(eligible[i][0]), "share": round(g, 6), "rules": eligible[i][1]}
+            for i, g in sorted(left.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [(eligible[c.pos][0], eligible[c.pos][1], c) for c in chosen], also
+
+
+def _unit_spans(u: Unit) -> list[tuple[int, int]]:
+    if u.kind == "module":
+        return [(line, line) for line in sorted(set(u.lines))]
+    return [(u.start, u.end)]
+
+
+def _origin_details(sf: SourceFile, scan: _Scan, chosen) -> list[dict]:
+    """Per origin: relation, rules met, marginal and own share, candidate and reference line ranges."""
+    explains = [scan.queries[id(h.index)].best[:, h.file_id] for h, _, _ in chosen]
+    floors = [T_MATCH if "file_copied" in rules else T_MATCH_ADAPTED for _, rules, _ in chosen]
+    owned = origins_mod.assign_units([origins_mod.Chosen(k, 0, 0) for k in range(len(chosen))], explains, floors)
+    out = []
+    for (h, rules, c), units in zip(chosen, owned):
+        pairs = {ci: ri for ci, ri, _ in best_pairs(h.index, scan.queries[id(h.index)], h.file_id)}
+        # a module remainder is scattered over the file: its candidate lines are those its tokens are on, and
+        # on the reference side (whose index keeps spans only) it is left out
+        cand_spans = [span for i in units for span in _unit_spans(sf.units[i])]
+        ref_spans = [(int(h.index.unit_start[pairs[i]]), int(h.index.unit_end[pairs[i]])) for i in units
+                     if i in pairs and h.index.unit_name[pairs[i]] != "<module>"]
+        out.append({"reference_file": _name(h), "relation": "copied" if "file_copied" in rules else "adapted",
+                    "rules": rules, "share": round(c.gain, 6), "explains": round(c.share, 6),
+                    "candidate_lines": origins_mod.merge_spans(cand_spans),
+                    "reference_lines": origins_mod.merge_spans(ref_spans)})
+    return out
+
+
+def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) -> list[dict]:
     evidence: list[dict] = []
-    matches: list[dict] = []
-    for h in origins[:TOP] or hits[:1]:
-        name = h.index.files[h.file_id]
+    for h in shown:
+        name = _name(h)
         ref = cache.parsed(h.index, h.file_id)
         evidence.append({"kind": "tokens", "reference_file": name, "score": round(h.tok, 6),
                          "detail": f"{h.cover:.0%} of the file's informative code is in definitions whose "
@@ -209,16 +342,25 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         st = _shared_features(h.index, sf, ref, "struct", limit=6)
         evidence.append({"kind": "structure", "reference_file": name, "score": round(h.struct, 6),
                          "detail": "rarest shared operation sequences / arithmetic: " + ("; ".join(st) if st else "none")})
-        if not any(h is o for o in origins):
-            continue
-        q = queries[id(h.index)]
+    port = scan.port
+    if port is not None and port["p_value"] is not None:
+        evidence.append({"kind": "port", "reference_file": port["reference_file"], "score": port["p_value"],
+                         "detail": f"the file has {port['statistic']:.3f} more of this reference's identifier vocabulary "
+                                   f"(share by weight) than of any reference not linked to it; p = {port['p_value']} against reference "
+                                   f"files scored against the files they are not linked to"})
+    return evidence
+
+
+def _matches(rel: str, sf: SourceFile, scan: _Scan, chosen, cache: _RefCache) -> list[dict]:
+    matches: list[dict] = []
+    for h, rules, _ in chosen:
+        name = _name(h)
+        ref = cache.parsed(h.index, h.file_id)
         ref_units = {(u.name, u.start): u for u in ref.units}
-        floor = T_MATCH if any(h is c for c in copied) else T_MATCH_ADAPTED
-        for ci, ri, s in best_pairs(h.index, q, h.file_id):
-            if s < floor:
-                continue
+        floor = T_MATCH if "file_copied" in rules else T_MATCH_ADAPTED
+        for ci, ri, s in best_pairs(h.index, scan.queries[id(h.index)], h.file_id):
             cu = sf.units[ci]
-            if len(cu.masked) < MIN_MATCH_TOKENS:
+            if s < floor or len(cu.masked) < MIN_MATCH_TOKENS:
                 continue
             rname, rstart = h.index.unit_name[ri], int(h.index.unit_start[ri])
             ru = ref_units.get((rname, rstart))
@@ -227,26 +369,84 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
                             "reference_file": name, "reference_lines": [rstart, int(h.index.unit_end[ri])],
                             "score": round(s, 6), "kind": kind,
                             "candidate_unit": cu.name, "reference_unit": rname})
-    if port is not None and port["p_value"] is not None:
-        evidence.append({"kind": "port", "reference_file": port["reference_file"], "score": port["p_value"],
-                         "detail": f"the file has {port['statistic']:.3f} more of this reference's identifier vocabulary "
-                                   f"(share by weight) than of any reference not linked to it; p = {port['p_value']} against reference "
-                                   f"files scored against the files they are not linked to"})
-    for m in notices.mentions:
-        evidence.append({"kind": "mention", "reference_file": None, "score": None, "detail": m})
+    return matches
+
+
+def _licence_check(notices: attr.Notices, project: tuple[str | None, str | None], chosen, cache: _RefCache) -> dict:
+    """Whether each origin's licence may ship under the project's licence (separate from attribution)."""
+    proj, source = project
+    if proj is None and notices.licence is not None:
+        proj, source = notices.licence, "file header"
+    rows = []
+    for h, _, _ in chosen:
+        lic = cache.notices(h.index, h.file_id).licence
+        rows.append({"reference_file": _name(h), "licence": lic, "compatible": licences.compatible(lic, proj)})
+    return {"project_licence": proj, "project_licence_source": source, "origins": rows,
+            "finding": any(r["compatible"] is False for r in rows)}
+
+
+def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, cache: _RefCache,
+                  project: tuple[str | None, str | None] = (None, None)) -> tuple[dict, list[dict]]:
+    notices = attr.extract(sf.text)
+    decls = declared.parse_declarations(notices.mentions)
+    scan = _scan(sf, indices, decls)
+    claims, confirmed = _claims(scan, decls)
+    if NOTICE_DECLARES:
+        more, also_confirmed = _notice_claims(scan, notices, cache)
+        claims += more
+        confirmed |= also_confirmed
+    chosen, also = _origins(scan, n_refs, confirmed)
+    origin_hits = [h for h, _, _ in chosen]
+    relation = "independent"
+    if chosen:
+        relation = "copied" if any("file_copied" in r for _, r, _ in chosen) else "adapted"
+    attributed = attr.attributed(notices, [cache.notices(h.index, h.file_id) for h in origin_hits]) if chosen else None
+    evidence = _evidence(sf, scan, origin_hits or scan.hits[:1], cache)
+    evidence += [{"kind": "mention", "reference_file": None, "score": None, "detail": m} for m in notices.mentions]
     entry = {
         "file": rel,
-        "ranking": ranking,
+        "ranking": [{"reference_file": _name(h), "score": round(h.rank, 6),
+                     "p_value": None if h.p is None else round(h.p, 6),
+                     "code_score": round(h.score, 6), "identifier_score": round(h.ident_jac, 6)} for h in scan.hits[:TOP]],
         "relation": relation,
-        "origins": [h.index.files[h.file_id] for h in origins],
+        "origins": [_name(h) for h in origin_hits],
+        "origin_details": _origin_details(sf, scan, chosen),
+        "also_matching": also[:10],
         "attribution": {"licence": notices.licence, "copyright": notices.copyright,
                         "mentions": notices.mentions, "attributed": attributed},
+        "licence_check": _licence_check(notices, project, chosen, cache),
+        "declared_origins": claims,
         "evidence": evidence,
-        "port_test": port,
+        "port_test": scan.port,
     }
     if sf.note:
         entry["note"] = sf.note
-    return entry, matches
+    return entry, _matches(rel, sf, scan, chosen, cache)
+
+
+_LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "LICENCE.txt", "COPYING", "COPYING.txt")
+_MAX_LICENCE_BYTES = 1 << 20
+
+
+def project_licence(root: Path) -> tuple[str | None, str | None]:
+    """(SPDX id, file name) of the licence file at the candidate's root; (None, None) without one."""
+    if not root.is_dir():
+        return None, None
+    for name in _LICENCE_FILES:
+        p = root / name
+        if p.is_file() and not p.is_symlink() and p.stat().st_size <= _MAX_LICENCE_BYTES:
+            found = licences.names_in(p.read_text(encoding="utf-8", errors="replace"))
+            if found:
+                return found[0], name
+    return None, None
+
+
+def _skipped_entry(rel: str, reason: str) -> dict:
+    """A file that was not compared: the same keys as a compared one, empty."""
+    return {"file": rel, "ranking": [], "relation": "independent", "origins": [], "origin_details": [],
+            "also_matching": [], "attribution": {"licence": None, "copyright": [], "mentions": [], "attributed": None},
+            "licence_check": {"project_licence": None, "project_licence_source": None, "origins": [], "finding": False},
+            "declared_origins": [], "evidence": [], "port_test": None, "note": f"skipped: {reason}"}
 
 
 def analyse(candidate: str | Path, against: list[str | Path], *, progress: Callable[[int], None] | None = None,
@@ -258,17 +458,15 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
         indices = _load_references(list(against), None)
     n_refs = sum(len(ix.files) for ix in indices)
     cache = _RefCache()
+    project = project_licence(root)
     files: list[dict] = []
     matches: list[dict] = []
     for rel, path in entries:
         res = read_source(rel, path)
         if isinstance(res, Skipped) or not res.units:
-            reason = res.reason if isinstance(res, Skipped) else "no code"
-            files.append({"file": rel, "ranking": [], "relation": "independent", "origins": [],
-                          "attribution": {"licence": None, "copyright": [], "mentions": [], "attributed": None},
-                          "evidence": [], "note": f"skipped: {reason}"})
+            files.append(_skipped_entry(rel, res.reason if isinstance(res, Skipped) else "no code"))
         else:
-            entry, m = _analyse_file(rel, res, indices, n_refs, cache)
+            entry, m = _analyse_file(rel, res, indices, n_refs, cache, project)
             files.append(entry)
             matches.extend(m)
         if progress:
@@ -281,5 +479,6 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
                        "skipped": [{"file": f, "reason": r} for ix in indices for f, r in ix.skipped]},
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
-                       "port_alpha": ALPHA_PORT},
+                       "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP,
+                       "origin_join_share": origins_mod.T_JOIN},
     }

@@ -13,20 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from fromscratch.code.licences import names_in, normalise
+
 _SPDX = re.compile(r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|$)", re.M)
-# licence names as they appear in headers -> SPDX identifiers
-_LICENCE_NAMES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"Apache License,?\s+Version 2\.0", re.I), "Apache-2.0"),
-    (re.compile(r"\bMIT License\b|Permission is hereby granted, free of charge", re.I), "MIT"),
-    (re.compile(r"GNU (?:Lesser|Library) General Public License", re.I), "LGPL"),
-    (re.compile(r"GNU Affero General Public License", re.I), "AGPL"),
-    (re.compile(r"GNU General Public License", re.I), "GPL"),
-    (re.compile(r"BSD 3-Clause|Redistribution and use in source and binary forms", re.I), "BSD-3-Clause"),
-    (re.compile(r"Mozilla Public License,?\s+(?:v\.?\s*|Version\s+)?2\.0", re.I), "MPL-2.0"),
-    (re.compile(r"LLAMA 2 COMMUNITY LICENSE", re.I), "LicenseRef-Llama-2"),
-    (re.compile(r"LLAMA 3(?:\.\d)? COMMUNITY LICENSE", re.I), "LicenseRef-Llama-3"),
-    (re.compile(r"Creative Commons Attribution", re.I), "CC-BY"),
-]
 _COPYRIGHT = re.compile(r"^\W*(copyright\b.*?|\(c\)\s+\d{4}.*?|©.*?)\s*(?:\*/|\"\"\"|''')?\s*$", re.I | re.M)
 _MENTION = re.compile(
     r"\b((?:adapted|copied|ported|derived|taken|borrowed|modified|forked|inspired|translated|converted)"
@@ -55,24 +44,30 @@ def holder_key(line: str) -> str:
     return " ".join(s.split())
 
 
-def extract(text: str) -> Notices:
-    """Every licence identifier/name, copyright line and provenance mention in a source text."""
-    licences: list[str] = []
-    for m in _SPDX.finditer(text):
-        ident = m.group(1).strip()
-        if ident and ident not in licences:
-            licences.append(ident)
-    for pat, ident in _LICENCE_NAMES:
-        if pat.search(text) and ident not in licences:
-            licences.append(ident)
-    copyright_lines: list[str] = []
+def copyright_lines(text: str) -> list[str]:
+    """Every copyright notice line of a text, cleaned (comment markers and spacing), in order."""
+    out: list[str] = []
     for m in _COPYRIGHT.finditer(text):
         line = _clean(m.group(1))
         # a real notice names a year or a holder after the word; skip prose like "copyright notice"
         if len(holder_key(line)) < 3 or re.search(r"copyright (?:notice|holder|owner|law)", line, re.I):
             continue
-        if line not in copyright_lines:
-            copyright_lines.append(line[:300])
+        if line[:300] not in out:
+            out.append(line[:300])
+    return out
+
+
+def extract(text: str) -> Notices:
+    """Every licence identifier/name, copyright line and provenance mention in a source text."""
+    licences: list[str] = []
+    for m in _SPDX.finditer(text):
+        ident = normalise(m.group(1).strip())
+        if ident and ident not in licences:
+            licences.append(ident)
+    for ident in names_in(text):
+        if ident not in licences:
+            licences.append(ident)
+    copyrights = copyright_lines(text)
     mentions: list[str] = []
     for m in _MENTION.finditer(text):
         target = m.group(2).strip().rstrip(".,;:")
@@ -83,7 +78,7 @@ def extract(text: str) -> Notices:
         if entry not in mentions:
             mentions.append(entry)
     return Notices(licence=licences[0] if licences else None, licences=licences,
-                   copyright=copyright_lines, mentions=mentions)
+                   copyright=copyrights, mentions=mentions)
 
 
 def _licence_kept(origin: str, cand: list[str]) -> bool:

@@ -1,9 +1,10 @@
 """`fromscratch code CANDIDATE --against REF ...` and `fromscratch code index REF... --out INDEX`.
 
-`code` is one entry of the CLI's command table, so both forms live in one click
-group: a first argument `index` selects the index builder, anything else is a
-CANDIDATE for the analysis (a candidate folder literally named `index` is
-reachable as `./index`).
+`code` is one ordinary click command. Its first word `index` selects the index
+builder (then the paths are references and `--out` is required); otherwise the one
+path is the CANDIDATE and `--against` is required. A candidate folder literally
+named `index` is reachable as `./index`. Wrong combinations are usage errors
+(exit 2, one line).
 """
 
 from __future__ import annotations
@@ -16,37 +17,44 @@ from fromscratch.errors import InputError
 from fromscratch.progress import interactive, progress_bar
 
 
-class _CodeGroup(click.Group):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["analyse", *args]
-        return super().parse_args(ctx, args)
-
-    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_text("Usage: fromscratch code CANDIDATE --against REF [--against REF ...] [--json PATH] [--html PATH]")
-        formatter.write_text("       fromscratch code index REF... --out INDEX")
-        formatter.write_text("Options of the analysis: --against (repeatable; a folder, a file, NAME=PATH or an "
-                             "index file), --json PATH ('-' = stdout), --html PATH.")
-
-
 def _bar(total: int, label: str):
     """The shared progress bar, only for more than one file."""
     return progress_bar(label, total, enabled=interactive() and total > 1)
 
 
-@click.group(cls=_CodeGroup, name="code",
-             help="Source-code reuse of a candidate tree against references (and `code index`).")
-def code_cmd() -> None:
-    pass
-
-
-@code_cmd.command("analyse", hidden=True)
-@click.argument("candidate", type=click.Path(path_type=Path))
-@click.option("--against", "against", multiple=True, required=True,
+@click.command(name="code", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True, metavar="CANDIDATE | index REF...")
+@click.option("--against", "against", multiple=True,
               help="Reference: a directory, a file, NAME=PATH, or an index made by `code index` (repeatable).")
 @click.option("--json", "json_path", default=None, help="Write the fromscratch.code/1 JSON here ('-' = stdout).")
 @click.option("--html", "html_path", default=None, help="Write a self-contained HTML report with side-by-side matches.")
-def analyse_cmd(candidate: Path, against: tuple[str, ...], json_path: str | None, html_path: str | None) -> None:
+@click.option("--out", "out", default=None, type=click.Path(path_type=Path),
+              help="With `code index`: the index file to write (.npz).")
+def code_cmd(paths: tuple[str, ...], against: tuple[str, ...], json_path: str | None, html_path: str | None,
+             out: Path | None) -> None:
+    """Source-code reuse of a candidate tree against references.
+
+    \b
+    fromscratch code CANDIDATE --against REF [--against REF ...] [--json PATH] [--html PATH]
+    fromscratch code index REF... --out INDEX
+    """
+    if paths[0] == "index":
+        if against or json_path or html_path:
+            raise click.UsageError("`code index REF... --out INDEX` takes no --against, --json or --html")
+        if len(paths) < 2 or out is None:
+            raise click.UsageError("`code index` needs at least one REF and --out INDEX")
+        _index(paths[1:], out)
+        return
+    if out is not None:
+        raise click.UsageError("--out belongs to `code index`")
+    if len(paths) != 1:
+        raise click.UsageError("give one CANDIDATE (a file or a folder)")
+    if not against:
+        raise click.UsageError("missing option --against")
+    _analyse(Path(paths[0]), against, json_path, html_path)
+
+
+def _analyse(candidate: Path, against: tuple[str, ...], json_path: str | None, html_path: str | None) -> None:
     """Rank the references each candidate file was taken from, and classify it."""
     from fromscratch.code.api import _load_references, analyse
     from fromscratch.code.report import print_summary, write_html
@@ -78,10 +86,7 @@ def analyse_cmd(candidate: Path, against: tuple[str, ...], json_path: str | None
         print_summary(result)
 
 
-@code_cmd.command("index")
-@click.argument("refs", nargs=-1, required=True)
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Index file to write (.npz).")
-def index_cmd(refs: tuple[str, ...], out: Path) -> None:
+def _index(refs: tuple[str, ...], out: Path) -> None:
     """Fingerprint reference trees once into an index file for fast one-way queries."""
     from fromscratch.code.index import build_index, parse_refs, save_index
     from fromscratch.code.sources import list_sources

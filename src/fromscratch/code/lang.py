@@ -44,6 +44,7 @@ class Unit:
     raw: list[str] = field(default_factory=list)
     idents: list[str] = field(default_factory=list)
     struct: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # module remainder only: the lines its tokens are on
 
 
 @dataclass
@@ -70,6 +71,9 @@ _KEYWORDS = frozenset(keyword.kwlist)
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{1,47}$")
 _SPLIT_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _CLOSERS = {")", "]", "}"}
+# Triton and its math library: `tl.load`, `tl.dot`, `libdevice.rsqrt` are the kernel's operations, which a
+# renamer cannot rename; they stay spelled out in the token stream (other attribute names are masked)
+_KERNEL_NAMESPACES = frozenset({"tl", "triton", "libdevice"})
 
 
 def split_words(identifier: str) -> list[str]:
@@ -139,7 +143,9 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         else:
             at_stmt_start = False
             if kind == "name":
-                if s in _KEYWORDS or s in _BUILTINS or s == "self":
+                kernel_op = s in _KERNEL_NAMESPACES or (len(out) >= 2 and out[-1][0] == "."
+                                                        and out[-2][1] in _KERNEL_NAMESPACES)
+                if s in _KEYWORDS or s in _BUILTINS or s == "self" or kernel_op:
                     out.append((s, s, line))
                 else:
                     out.append(("N", s, line))
@@ -334,6 +340,8 @@ class PythonLanguage:
             u = units[idx]
             u.masked.append(masked)
             u.raw.append(raw)
+            if idx == 0:
+                u.lines.append(line)
         for u in units:  # block ends carry no content; how many close depends on what follows
             while u.masked and u.masked[-1] == "}":
                 u.masked.pop()
@@ -356,13 +364,21 @@ class PythonLanguage:
         return Unit(name=name, kind=kind, start=start, end=end)
 
 
-LANGUAGES: tuple[Language, ...] = (PythonLanguage(),)
+def _languages() -> tuple[Language, ...]:
+    from fromscratch.code.lang_c import CLanguage  # imports this module's Unit/SourceFile
+
+    return (PythonLanguage(), CLanguage())
+
+
+_LANGS: list[Language] = []
 
 
 def language_for(path: str) -> Language | None:
     """The language that reads this file name, or None (the file is not source we compare)."""
+    if not _LANGS:
+        _LANGS.extend(_languages())
     lower = path.lower()
-    for lang in LANGUAGES:
+    for lang in _LANGS:
         if lower.endswith(lang.suffixes):
             return lang
     return None

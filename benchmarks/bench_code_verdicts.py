@@ -1,0 +1,157 @@
+"""Port verdicts with declared origins: the tool's own copied/adapted/independent calls on real ports.
+
+Sets (each file analysed with `fromscratch.code.api.analyse` against a cached index):
+  vllm      vLLM 0.33.0 model files with architecture ground truth -> transformers 5.24.0 modelling files
+  mlx       mlx-lm 0.32.2 model files named after a transformers folder -> transformers 5.24.0
+  sglang_tf SGLang 0.5.23 model files with architecture ground truth -> transformers 5.24.0
+  sglang_vllm SGLang files whose header declares a vLLM model file that vLLM 0.33.0 has -> vLLM's model files
+              (truth: the declared file)
+  independent litgpt, torchtune, x-transformers model code -> transformers 5.24.0 (truth: none)
+  keras_hub   keras-hub 0.32.0 model code -> transformers 5.24.0 (truth: none)
+Every set with ground truth is split in two halves by a hash of the file name: the `tune`
+half may be used to choose thresholds, the `report` half is reported untouched.
+
+Usage: python benchmarks/bench_code_verdicts.py [--out benchmarks/_work/code_verdicts.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_code_ports import ground_truth
+
+from fromscratch.code import corpora
+from fromscratch.code.api import analyse
+from fromscratch.code.declared import names_reference, parse_declarations
+from fromscratch.code.attribution import extract
+from fromscratch.code.index import index_from_sources, load_index, save_index
+from fromscratch.code.sources import Skipped, read_source
+
+HERE = Path(__file__).parent
+_METHOD = ("lang.py", "lang_c.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py")
+
+
+def half(name: str) -> str:
+    return "tune" if hashlib.blake2b(name.encode(), digest_size=8).digest()[0] % 2 == 0 else "report"
+
+
+def cached_index(tag: str, files: list[Path], root: Path, prefix: str):
+    h = hashlib.sha256()
+    for name in _METHOD:
+        h.update((Path(corpora.__file__).parent / name).read_bytes())
+    path = corpora.cache_dir() / "code-corpora" / f"bench-{tag}-{h.hexdigest()[:16]}.npz"
+    if path.exists():
+        return load_index(path)
+    parsed = []
+    for p in files:
+        rel = p.relative_to(root).as_posix()
+        r = read_source(rel, p)
+        if not isinstance(r, Skipped):
+            parsed.append((f"{prefix}/{rel}", r))
+    idx = index_from_sources(parsed)
+    save_index(idx, path)
+    return idx
+
+
+def record(idx, path: Path, truth: set[str] | None, folder_truth: bool) -> dict:
+    f = analyse(path, [], indices=[idx])["files"][0]
+    key = (lambda o: o.split("/")[1]) if folder_truth else (lambda o: o)
+    rec = {"file": path.name, "relation": f["relation"], "origins": f["origins"],
+           "rules": [d["rules"] for d in f["origin_details"]], "ranking": [r["reference_file"] for r in f["ranking"]],
+           "scores": [[r["score"], r["p_value"], r["code_score"], r["identifier_score"]] for r in f["ranking"]],
+           "port_ref": (f.get("port_test") or {}).get("reference_file"),
+           "copyright": f["attribution"]["copyright"],
+           "claims": f["declared_origins"], "port_p": (f.get("port_test") or {}).get("p_value")}
+    if truth is not None:
+        rec["truth"] = sorted(truth)
+        rec["right"] = f["relation"] != "independent" and any(key(o) in truth for o in f["origins"])
+        rec["first_right"] = bool(f["origins"]) and key(f["origins"][0]) in truth
+        rec["top1"] = bool(f["ranking"]) and key(f["ranking"][0]["reference_file"]) in truth
+        rec["half"] = half(path.name)
+    return rec
+
+
+def summary(rows: list[dict]) -> dict:
+    out: dict = {"n": len(rows), "flagged": sum(r["relation"] != "independent" for r in rows)}
+    if rows and "truth" in rows[0]:
+        for h in ("tune", "report", "all"):
+            sub = [r for r in rows if h == "all" or r["half"] == h]
+            n = max(1, len(sub))
+            out[h] = {"n": len(sub), "right": sum(r["right"] for r in sub) / n,
+                      "first_right": sum(r["first_right"] for r in sub) / n, "top1": sum(r["top1"] for r in sub) / n}
+    else:
+        out["rate"] = out["flagged"] / max(1, len(rows))
+        out["flagged_files"] = [{k: r[k] for k in ("file", "relation", "origins", "rules")} for r in rows
+                                if r["relation"] != "independent"]
+    return out
+
+
+def sglang_declared_vllm(sg: list[Path], vidx) -> dict[str, set[str]]:
+    out = {}
+    for p in sg:
+        decls = [d for d in parse_declarations(extract(p.read_text(encoding="utf-8")).mentions)
+                 if any("vllm" in part.lower() for path in d.paths for part in path)]
+        named = {n for n in vidx.files for d in decls if names_reference(d, n)}
+        if named:
+            out[p.name] = named
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
+    ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
+    refs = corpora.model_files(models)
+    tidx = cached_index("tf5.24.0", refs, models, "transformers")
+    vroot = corpora.vllm_models()
+    vfiles = [p for p in sorted(vroot.glob("*.py")) if p.name != "__init__.py"]
+    sets = args.sets.split(",")
+    rows: dict[str, list[dict]] = {}
+    if "vllm" in sets:
+        gt = ground_truth(refs, models, vfiles)
+        rows["vllm"] = [record(tidx, p, gt[p.name], True) for p in vfiles if p.name in gt]
+        save(args.out, rows, t0)
+    if "mlx" in sets:
+        folders = {p.relative_to(models).parts[0] for p in refs}
+        mlx = [p for p in sorted(corpora.mlx_models().glob("*.py")) if p.stem.lower() in folders]
+        rows["mlx"] = [record(tidx, p, {p.stem.lower()}, True) for p in mlx]
+        save(args.out, rows, t0)
+    sg = [p for p in sorted(corpora.sglang_models().glob("*.py")) if p.name != "__init__.py"]
+    if "sglang_tf" in sets:
+        gt = ground_truth(refs, models, sg)
+        rows["sglang_tf"] = [record(tidx, p, gt[p.name], True) for p in sg if p.name in gt]
+        save(args.out, rows, t0)
+    if "sglang_vllm" in sets:
+        vidx = cached_index("vllm0.33.0", vfiles, vroot, "models")
+        gt = sglang_declared_vllm(sg, vidx)
+        rows["sglang_vllm"] = [record(vidx, p, gt[p.name], False) for p in sg if p.name in gt]
+        save(args.out, rows, t0)
+    if "independent" in sets:
+        rows["independent"] = [record(tidx, p, None, True) for p in corpora.independent_model_code()]
+        save(args.out, rows, t0)
+    if "keras_hub" in sets:
+        rows["keras_hub"] = [record(tidx, p, None, True) for p in corpora.keras_hub_model_code()]
+        save(args.out, rows, t0)
+    save(args.out, rows, t0)
+
+
+def save(out: str, rows: dict[str, list[dict]], t0: float) -> None:
+    """Write what is done so far (each set is saved as soon as it is complete)."""
+    report = {"seconds": time.perf_counter() - t0, "summary": {k: summary(v) for k, v in rows.items()}, "rows": rows}
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "flagged_files"} for k, v in report["summary"].items()}),
+          flush=True)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
