@@ -19,7 +19,8 @@ from fromscratch.lineage.fingerprint import ANCHOR_PARTS, Fingerprint, unpack_pr
 if TYPE_CHECKING:
     from fromscratch.lineage.context import PairContext
 
-#: anchor rows that are evidence and may align residual streams (front-end filters are not: they converge)
+#: anchor rows that are evidence and may align residual streams (front-end filters are not: they converge);
+#: token ids ("ids") join them when both checkpoints lack token strings (``PairContext.evidence_parts``)
 EVIDENCE_PARTS = {"tokens", "positions"}
 
 
@@ -85,7 +86,16 @@ def anchor_rows(fp: Fingerprint, tower: str, parts: set[str] | None, head: bool 
     """(keys, rows, where) of a tower's anchor table; ``where`` = (stored array, its row indices or None for all)."""
     if head:
         k, r = fp.arrays.get(f"head_keys|{tower}"), fp.arrays.get(f"head_rows|{tower}")
-        return (k, r, (f"head_rows|{tower}", None)) if k is not None else (None, None, None)
+        if k is None:
+            return None, None, None
+        codes = fp.arrays.get(f"head_part|{tower}")
+        if codes is None or parts is None:
+            return k, r, (f"head_rows|{tower}", None)
+        sel = np.isin(codes, [ANCHOR_PARTS.index(p) for p in parts])
+        if bool(np.all(sel)):
+            return k, r, (f"head_rows|{tower}", None)
+        idx = np.flatnonzero(sel)
+        return k[sel], r[sel], (f"head_rows|{tower}", idx)
     k = fp.arrays.get(f"anchor_keys|{tower}")
     if k is None:
         return None, None, None
@@ -105,8 +115,8 @@ def tower_pairs(ctx: PairContext) -> list[tuple[str, str]]:
     pairs = []
     for a in ct:
         for b in rt:
-            kc = anchor_rows(ctx.c, a, EVIDENCE_PARTS)[0]
-            kr = anchor_rows(ctx.r, b, EVIDENCE_PARTS)[0]
+            kc = ctx.rows(ctx.c, a, ctx.evidence_parts)[0]
+            kr = ctx.rows(ctx.r, b, ctx.evidence_parts)[0]
             shared = 0 if kc is None or kr is None else len(np.intersect1d(kc, kr))
             same_dim = ctx.c.tower_dim(a) == ctx.r.tower_dim(b)
             if shared >= 8 or same_dim:
@@ -119,7 +129,7 @@ def setup_alignments(ctx: PairContext, derived_p: float) -> None:
     from fromscratch.lineage.context import seed_of
 
     for a, b in tower_pairs(ctx):
-        res, _ = ctx.anchor_test(anchor_rows(ctx.c, a, EVIDENCE_PARTS), anchor_rows(ctx.r, b, EVIDENCE_PARTS),
+        res, _ = ctx.anchor_test(ctx.rows(ctx.c, a, ctx.evidence_parts), ctx.rows(ctx.r, b, ctx.evidence_parts),
                                  ("rows", a, b, False, False))
         aligns: list[Alignment] = []
         cc = ctx.c.arrays.get(f"coords|{a}")
@@ -135,7 +145,44 @@ def setup_alignments(ctx: PairContext, derived_p: float) -> None:
             redundant = bool(aligns) and float(np.mean(aligns[0].c_coords == aligns[0].r_coords)) >= 0.9
             if al is not None and not redundant:
                 aligns.append(al)
+        ctx.row_kind[(a, b)] = _shared_part(ctx, a, b)[0]
         for al in aligns:
             al.key = f"{al.name}:{a}->{b}"
             al.split = stats.split_coords(al.size, seed_of(ctx.seed, "split", al.key))
         ctx.alignments[(a, b)] = aligns
+
+
+def _shared_part(ctx: PairContext, a: str, b: str) -> tuple[str, int]:
+    """Which kind of rows the two towers' evidence tables share most ("none" if fewer than 8), and how many."""
+    kc, _, where = ctx.rows(ctx.c, a, ctx.evidence_parts)
+    kr = ctx.rows(ctx.r, b, ctx.evidence_parts)[0]
+    if kc is None or kr is None:
+        return "none", 0
+    _, ic, _ = np.intersect1d(kc, kr, return_indices=True)
+    if len(ic) < 8:
+        return "none", int(len(ic))
+    idx = where[1]
+    codes = ctx.c.arrays[f"anchor_part|{a}"][ic if idx is None else idx[ic]]
+    counts = np.bincount(codes.astype(np.int64), minlength=len(ANCHOR_PARTS))
+    return ANCHOR_PARTS[int(np.argmax(counts))], int(len(ic))
+
+
+def alignment_summary(ctx: PairContext) -> dict:
+    """What aligned the residual streams: the row correspondence ("rows") and, per tower pair, the maps used.
+
+    ``rows`` is that of the text tower (else the first tower pair): ``tokens``
+    (rows paired by token string), ``ids`` (by token id: neither side ships
+    token strings and the vocabularies are equally long), ``positions``
+    (learned position rows), or ``none`` (no shared rows: only the identity
+    map of equal widths is tried).
+    """
+    towers = []
+    for (a, b), aligns in sorted(ctx.alignments.items()):
+        part, shared = _shared_part(ctx, a, b)
+        res = ctx.anchors.get((a, b))
+        towers.append({"candidate_tower": a, "reference_tower": b, "rows": part, "shared_rows": shared,
+                       "anchor_p_value": None if res is None else float(res.p_value),
+                       "maps": [al.name for al in aligns]})
+    main = next((t for t in towers if t["candidate_tower"] == "text" and t["reference_tower"] == "text"),
+                towers[0] if towers else None)
+    return {"rows": main["rows"] if main else "none", "towers": towers}

@@ -89,7 +89,8 @@ def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0,
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        comps = Comparison(cand, ref, seed=seed, shared=shared).run()
+        comparison = Comparison(cand, ref, seed=seed, shared=shared)
+        comps = comparison.run()
     obj: dict[str, Any] = {
         "schema": COMPARE_SCHEMA,
         "candidate": _summary(cand),
@@ -99,6 +100,7 @@ def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0,
         "shared_parameter_fraction": 0.0,
         "coverage": 0.0,
         "components": comps,
+        "alignment": comparison.alignment(),
         "thresholds": {"derived_p": DERIVED_P, "independent_p": INDEPENDENT_P},
         "multiple_comparisons": "Holm over tested components (norms excluded); overall p = min adjusted p",
         "seed": int(seed),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fromscratch.lineage import stats
 from fromscratch.lineage.alignment import Alignment
 from fromscratch.lineage.context import kind_of
+from fromscratch.lineage.views import VIEW_GROUPS, view_consistency
 
 if TYPE_CHECKING:
     from fromscratch.lineage.context import PairContext
@@ -147,22 +148,45 @@ def block_group(ctx: PairContext, ctower: str, kind: str, ccs: list[dict],
         best: dict[str, Any] | None = None
         for rc, al in keep:
             p, sim, ntest, powered, tests = pair_test(ctx, cc, rc, al, None, "full")
-            if best is None or (p, -sim) < (best["p_pair"], -best["similarity"]):
-                best = {"p_pair": p, "similarity": sim, "reference": rc["name"],
+            views = _views(ctx, cc, rc, al, kind, tests, p, independent_p)
+            p_both = max(p, views["p"]) if views else p
+            if best is None or (p_both, -sim) < (best["p_both"], -best["similarity"]):
+                best = {"p_pair": p, "p_both": p_both, "similarity": sim, "reference": rc["name"],
                         "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
-                        "tests": tests}
+                        "tests": tests, "tower_pair": (ctower if kind != "projector" else None, rc["tower"]),
+                        "views": views}
         assert best is not None
         # Bonferroni over every reference component and alignment that could have been chosen
         factor = max(1, n_ref) * n_align
-        p_raw = min(1.0, best["p_pair"] * factor)
+        p_raw = min(1.0, best["p_both"] * factor)
         out[cc["name"]] = {
             "p_raw": p_raw, "similarity": best["similarity"], "reference": best["reference"],
             "reference_layer": best["reference_layer"], "powered": best["powered"],
             "evidence": {"statistic": "matched-unit sign-flip test", "alignment": best["alignment"],
+                         **_rows_used(ctx, best),
                          "bonferroni_factor": factor,
-                         "matrices": [{k: v for k, v in t.items()} for t in best["tests"]]},
+                         "matrices": [{k: v for k, v in t.items()} for t in best["tests"]],
+                         **({"views": best["views"]} if best["views"] else {})},
         }
     return out
+
+
+def _views(ctx: PairContext, cc: dict, rc: dict, al: Alignment, kind: str, tests: list[dict],
+           p_units: float, independent_p: float) -> dict[str, Any] | None:
+    """The multi-view test for the expert pair the unit test liked best (only where the units matched)."""
+    if not tests or p_units >= independent_p or kind not in VIEW_GROUPS:
+        return None
+    t = min(tests, key=lambda t: (t["p"], -t["similarity"]))
+    return view_consistency(ctx, cc, rc, al, kind, t["expert"], t["reference_expert"])
+
+
+def _rows_used(ctx: PairContext, best: dict[str, Any]) -> dict[str, str]:
+    """For a block aligned by the anchor map: which rows (tokens, ids, positions) found that map."""
+    if best["alignment"] != "anchor":
+        return {}
+    a, b = best["tower_pair"]
+    kinds = [k for (x, y), k in sorted(ctx.row_kind.items()) if (a is None or x == a) and y == b]
+    return {"row_correspondence": kinds[0]} if kinds else {}
 
 
 def no_alignment_result(ctx: PairContext, cc: dict, kind: str, independent_p: float) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fromscratch.lineage import blocks, tables
-from fromscratch.lineage.alignment import setup_alignments
+from fromscratch.lineage.alignment import alignment_summary, setup_alignments
 from fromscratch.lineage.blocks import COUNTERPART_KINDS
 from fromscratch.lineage.context import CandidateMemo, PairContext, kind_of
 from fromscratch.lineage.fingerprint import Fingerprint
@@ -97,6 +97,10 @@ class Comparison:
             return component_relations(ctx.ccomps, self.results, identical)
         finally:
             ctx.whiten_memo.clear()
+
+    def alignment(self) -> dict[str, Any]:
+        """The row correspondence and residual maps used (after ``run``); see ``alignment.alignment_summary``."""
+        return alignment_summary(self.ctx)
 
     def pair_pvalues(self) -> list[dict[str, Any]]:
         """Every component-pair p-value the tool computes, before any correction over layers.

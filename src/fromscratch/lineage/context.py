@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fromscratch.lineage import stats
-from fromscratch.lineage.alignment import Alignment, aligned_profile
+from fromscratch.lineage.alignment import EVIDENCE_PARTS, Alignment, aligned_profile, anchor_rows
 from fromscratch.lineage.fingerprint import Fingerprint
 
 
@@ -99,6 +99,25 @@ class CandidateMemo:
         self.whitened = Once()
 
 
+def _vocab(fp: Fingerprint) -> int | None:
+    for c in fp.components():
+        if c["name"] == "embed_tokens":
+            for t in c["tensors"]:
+                if t["role"] == "weight" and len(t["shape"]) == 2:
+                    return int(t["shape"][0])
+    return None
+
+
+def _ids_comparable(cand: Fingerprint, ref: Fingerprint) -> bool:
+    """Token ids pair rows when a side has no token strings and the vocabularies are equally long.
+
+    With strings on both sides the strings pair rows (robust to a re-ordered
+    vocabulary) and ids are never used.
+    """
+    some = "ids" in (cand.meta.get("row_keys"), ref.meta.get("row_keys"))
+    return some and _vocab(cand) is not None and _vocab(cand) == _vocab(ref)
+
+
 class PairContext:
     """One candidate fingerprint against one reference fingerprint: inputs, alignments, memos."""
 
@@ -114,9 +133,20 @@ class PairContext:
         self.rby_name = {c["name"]: c for c in self.rcomps}
         self.anchors: dict[tuple[str, str], stats.AnchorResult] = {}
         self.alignments: dict[tuple[str, str], list[Alignment]] = {}
+        self.row_kind: dict[tuple[str, str], str] = {}   # tower pair -> rows that paired them (see alignment)
         self.prepared: dict[tuple, stats.PreparedUnits] = {}
         self.anchor_memo = Once()     # anchor test results
         self.whiten_memo = Once()     # whitened reference tables (large: cleared when a run ends)
+        self.ids_ok = _ids_comparable(cand, ref)
+        #: anchor parts that stand for token rows, and those that may align residual streams
+        self.token_parts = {"tokens", "ids"} if self.ids_ok else {"tokens"}
+        self.evidence_parts = EVIDENCE_PARTS | self.token_parts
+
+    def rows(self, fp: Fingerprint, tower: str, parts: set[str] | None, head: bool = False):
+        """``alignment.anchor_rows``; a head keyed by ids alone counts only when ids are comparable."""
+        if head and fp.meta.get("row_keys") == "ids" and not self.ids_ok:
+            return None, None, None
+        return anchor_rows(fp, tower, parts, head=head)
 
     def anchor_test(self, cand: tuple, ref: tuple, tag: tuple):
         """anchor_test on the rows two tables ((keys, rows, where) each) share, memoised on the shared keys.

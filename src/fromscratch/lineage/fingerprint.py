@@ -37,16 +37,19 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from fromscratch.lineage.idrows import id_selection
 from fromscratch.lineage.tokens import token_key, token_strings
+from fromscratch.lineage.shapes import attention_shapes
 
-METHOD_VERSION = "lineage-fp/6"
+METHOD_VERSION = "lineage-fp/7"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
+ANCHOR_IDS = 1024             # expected rows kept by token id as well (a subset of a string-less model's)
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
 HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
 SKETCH_POSITIONS = 1024
 MAX_POSITION_ROWS = 1024
 
-ANCHOR_PARTS = ["tokens", "positions", "patch", "conv1"]
+ANCHOR_PARTS = ["tokens", "positions", "patch", "conv1", "ids"]
 INPUT_ROLES = {"q", "k", "v", "gate", "up", "router", "q_a", "kv_a"}
 OUTPUT_ROLES = {"o", "down"}
 MATRIX_KINDS = {"attention", "mlp", "experts", "router", "cross_attention"}
@@ -331,12 +334,20 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 if strings:
                     keys, rows, full = _anchor_token_rows(scratch, t, strings, selection)
                     anchor_parts.setdefault(tower, []).append((keys, rows, "tokens"))
+                    ids, id_keys = id_selection(full.shape[0], ANCHOR_IDS)  # for checkpoints without strings
+                    anchor_parts[tower].append((id_keys, full[ids].astype(np.float32), "ids"))
                     towers.setdefault(tower, {"dim": int(t.shape[1])})
                     record(t, full)
                     loaded_anchor[tkey(t)] = None  # recorded
                     del full
-                else:
+                else:  # no token strings: token ids are the rows (see idrows)
+                    full = scratch.load(t)
+                    ids, keys = id_selection(full.shape[0], ANCHOR_TOKENS)
+                    anchor_parts.setdefault(tower, []).append((keys, full[ids].astype(np.float32), "ids"))
                     towers.setdefault(tower, {"dim": int(t.shape[1])})
+                    record(t, full)
+                    loaded_anchor[tkey(t)] = None
+                    del full
             elif c.kind == "embedding" and c.name.endswith("embed_positions") and t.role == "weight" and len(t.shape) == 2:
                 mat = scratch.load(t)
                 n = min(mat.shape[0], MAX_POSITION_ROWS)
@@ -377,7 +388,11 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
     for tower, info in towers.items():
         d = info["dim"]
         if f"anchor_rows|{tower}" in arrays:
-            coords = _select_coords(arrays[f"anchor_keys|{tower}"], arrays[f"anchor_rows|{tower}"].astype(np.float32))
+            # the rows a model is primarily keyed by (token strings when it has them) choose the coordinates
+            part = arrays[f"anchor_part|{tower}"]
+            primary = part != ANCHOR_PARTS.index("ids") if np.any(part != ANCHOR_PARTS.index("ids")) else part >= 0
+            coords = _select_coords(arrays[f"anchor_keys|{tower}"][primary],
+                                    arrays[f"anchor_rows|{tower}"][primary].astype(np.float32))
         else:
             coords = np.arange(min(d, FIXED_COORDS + HASHED_COORDS)) if d <= FIXED_COORDS + HASHED_COORDS else np.arange(FIXED_COORDS)
         arrays[f"coords|{tower}"] = coords.astype(np.int32)
@@ -417,8 +432,17 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 arrays[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)
             if t.role == "weight" and t.component.endswith("lm_head") and strings and arr.ndim == 2 and d and arr.shape[1] == d:
                 keys, rows, _ = _anchor_token_rows(_Loaded(arr), None, strings, selection)
+                ids, id_keys = id_selection(arr.shape[0], ANCHOR_IDS)
+                arrays[f"head_keys|{tower}"] = np.concatenate([keys, id_keys])
+                arrays[f"head_rows|{tower}"] = np.concatenate([rows, arr[ids]]).astype(np.float16)
+                arrays[f"head_part|{tower}"] = np.asarray([ANCHOR_PARTS.index("tokens")] * len(keys)
+                                                          + [ANCHOR_PARTS.index("ids")] * len(ids), dtype=np.int8)
+            elif t.role == "weight" and t.component.endswith("lm_head") and not strings and arr.ndim == 2 and d \
+                    and arr.shape[1] == d:
+                ids, keys = id_selection(arr.shape[0], ANCHOR_TOKENS)
                 arrays[f"head_keys|{tower}"] = keys
-                arrays[f"head_rows|{tower}"] = rows.astype(np.float16)
+                arrays[f"head_rows|{tower}"] = arr[ids].astype(np.float16)
+                arrays[f"head_part|{tower}"] = np.full(len(ids), ANCHOR_PARTS.index("ids"), dtype=np.int8)
             del arr
             if bar:
                 bar[0].advance(bar[1])
@@ -437,6 +461,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
         "method": METHOD_VERSION, "path": str(model.path), "format": model.format,
         "parameters": int(model.parameters), "towers": towers, "components": comp_meta,
         "has_tokenizer": strings is not None, "claims": _plain(model.claims),
+        "row_keys": "tokens" if strings else "ids", "attention_shapes": attention_shapes(model.config),
     }
     return Fingerprint(meta, arrays)
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fromscratch.lineage import stats
-from fromscratch.lineage.alignment import anchor_rows
 from fromscratch.lineage.blocks import no_counterpart
 from fromscratch.lineage.context import seed_of
 
@@ -40,9 +39,10 @@ def table_components(ctx: PairContext) -> dict[str, dict[str, Any]]:
                           "(Whisper tiny.en vs base: median held-out filter correlation 0.64), so only exact "
                           "copies (identical) count; no calibrated test"}
         elif cc["kind"] == "embedding" and name.endswith(("embed_tokens", "embed_positions")):
-            out[name] = table_component(ctx, cc, tower, _PARTS[name.rsplit(".", 1)[-1]], head=False)
+            part = _PARTS[name.rsplit(".", 1)[-1]]
+            out[name] = table_component(ctx, cc, tower, ctx.token_parts if "tokens" in part else part, head=False)
         elif cc["kind"] == "lm_head":
-            out[name] = table_component(ctx, cc, tower, {"tokens"}, head=True)
+            out[name] = table_component(ctx, cc, tower, ctx.token_parts, head=True)
     return out
 
 
@@ -50,8 +50,8 @@ def _ref_component_name(ctx: PairContext, tower: str, part: set[str], head: bool
     prefix = "" if tower == "text" else tower + "."
     if head:
         return prefix + "lm_head"
-    name = {"tokens": "embed_tokens", "positions": "embed_positions", "patch": "embed_patches",
-            "conv1": "embed_patches"}[sorted(part)[0]]
+    name = {"tokens": "embed_tokens", "ids": "embed_tokens", "positions": "embed_positions",
+            "patch": "embed_patches", "conv1": "embed_patches"}[sorted(part)[0]]
     return prefix + name if (prefix + name) in ctx.rby_name else None
 
 
@@ -77,7 +77,7 @@ def _row_tests(ctx: PairContext, cc: dict, tower: str, b: str, rows_c: np.ndarra
 
 def table_component(ctx: PairContext, cc: dict, tower: str, part: set[str], head: bool) -> dict[str, Any]:
     """One embedding-like table: the anchor test plus the matched-row unit test, Bonferroni-combined."""
-    ctable = anchor_rows(ctx.c, tower, part, head=head)
+    ctable = ctx.rows(ctx.c, tower, part, head=head)
     kc, rc_ = ctable[:2]
     if kc is None or len(kc) == 0:
         return {"relation": "inconclusive", "p_raw": 1.0, "similarity": 0.0, "reference": None,
@@ -85,7 +85,7 @@ def table_component(ctx: PairContext, cc: dict, tower: str, part: set[str], head
     tests: list[dict[str, Any]] = []
     for b in sorted(ctx.r.meta["towers"]):
         for use_head in ([True, False] if "tokens" in part else [False]):
-            rtable = anchor_rows(ctx.r, b, part, head=use_head)
+            rtable = ctx.rows(ctx.r, b, part, head=use_head)
             kr, rr = rtable[:2]
             if kr is None or len(kr) == 0:
                 continue
@@ -108,6 +108,7 @@ def table_component(ctx: PairContext, cc: dict, tower: str, part: set[str], head
     return {
         "p_raw": stats.bonferroni_min([t["p"] for t in tests]), "similarity": best["similarity"],
         "reference": best["reference"], "reference_layer": None, "powered": powered,
-        "evidence": {"bonferroni_factor": len(tests), "tests": tests},
+        "evidence": {"bonferroni_factor": len(tests), "tests": tests,
+                     "row_correspondence": "ids" if "ids" in part and ctx.ids_ok else sorted(part)[-1]},
         **({} if powered else {"reason": "too few shared rows or aligned coordinates for a powered test"}),
     }
