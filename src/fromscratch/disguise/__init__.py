@@ -53,7 +53,13 @@ from fromscratch.disguise.exact import (
     rotate,
 )
 from fromscratch.disguise.forward import logit_check, logits, probe_ids
-from fromscratch.disguise.io import gguf_supported, load, quantise_roundtrip, save, save_gguf
+from fromscratch.disguise.io import (
+    gguf_supported,
+    load,
+    quantise_roundtrip,
+    save,
+    save_gguf,
+)
 from fromscratch.disguise.llama import Llama, Spec
 from fromscratch.disguise.lossy import (
     drift,
@@ -66,9 +72,31 @@ from fromscratch.disguise.lossy import (
 )
 
 __all__ = [
-    "Llama", "Spec", "load", "save", "save_gguf", "gguf_supported", "quantise_roundtrip",
-    "fold_norms", "rotate", "permute_residual", "permute_units", "rescale_mlp", "rescale_heads",
-    "rescale_norms", "rescale", "flip_signs", "random_orthogonal",
-    "drift", "relayer", "prune_layers", "duplicate_layers", "extend_vocab", "reorder_vocab", "reinit_layers",
-    "logits", "probe_ids", "logit_check",
+    "Llama",
+    "Spec",
+    "drift",
+    "duplicate_layers",
+    "extend_vocab",
+    "flip_signs",
+    "fold_norms",
+    "gguf_supported",
+    "load",
+    "logit_check",
+    "logits",
+    "permute_residual",
+    "permute_units",
+    "probe_ids",
+    "prune_layers",
+    "quantise_roundtrip",
+    "random_orthogonal",
+    "reinit_layers",
+    "relayer",
+    "reorder_vocab",
+    "rescale",
+    "rescale_heads",
+    "rescale_mlp",
+    "rescale_norms",
+    "rotate",
+    "save",
+    "save_gguf",
 ]

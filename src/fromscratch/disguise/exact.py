@@ -130,7 +130,9 @@ def permute_units(m: Llama, seed: int, mlp: bool = True, heads: bool = True) -> 
     rng = np.random.default_rng(seed)
     sd = dict(m.sd)
     for i in range(s.layers):
-        k = lambda suffix: block_key(i, suffix)  # noqa: E731
+        def k(suffix: str, i: int = i) -> str:
+            return block_key(i, suffix)
+
         if mlp:
             u = rng.permutation(s.intermediate)
             for name in ("mlp.gate_proj.weight", "mlp.up_proj.weight"):
@@ -178,7 +180,9 @@ def rescale_heads(m: Llama, seed: int, spread: float = 1.0, signs: bool = False)
         b = np.concatenate([b_pair, b_pair], axis=1).reshape(-1)    # dims p and p + hd/2 share b
         a_q = np.repeat(a.reshape(s.kv_heads, hd), s.group, axis=0).reshape(-1)
         b_q = np.repeat(b.reshape(s.kv_heads, hd), s.group, axis=0).reshape(-1)
-        k = lambda suffix: block_key(i, f"self_attn.{suffix}_proj.weight")  # noqa: E731
+        def k(role: str, i: int = i) -> str:
+            return block_key(i, f"self_attn.{role}_proj.weight")
+
         sd[k("v")] = (sd[k("v")] * a[:, None]).astype(np.float32)
         sd[k("o")] = (sd[k("o")] / a_q[None, :]).astype(np.float32)
         sd[k("q")] = (sd[k("q")] * b_q[:, None]).astype(np.float32)

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from fromscratch.disguise.llama import ATTN_NORM, EMBED, FINAL_NORM, MLP_NORM, Llama, block_key
+from fromscratch.disguise.llama import (
+    ATTN_NORM,
+    EMBED,
+    FINAL_NORM,
+    MLP_NORM,
+    Llama,
+    block_key,
+)
 
 
 def _rms(x: np.ndarray, g: np.ndarray, eps: float) -> np.ndarray:
@@ -81,8 +88,8 @@ def probe_ids(vocab: int, seed: int, sequences: int = 3, length: int = 24) -> np
     return np.random.default_rng(seed).integers(0, vocab, size=(sequences, length))
 
 
-def logit_check(a: Llama, b: Llama, ids: np.ndarray, ids_b: "np.ndarray | None" = None,
-                reference: "np.ndarray | None" = None) -> tuple[float, float]:
+def logit_check(a: Llama, b: Llama, ids: np.ndarray, ids_b: np.ndarray | None = None,
+                reference: np.ndarray | None = None) -> tuple[float, float]:
     """(largest |logit difference|, largest |logit| of ``a``) on the probe sequences ``ids``.
 
     ``ids_b[i]`` is the id in ``b`` of ``a``'s token ``i`` (a re-ordered

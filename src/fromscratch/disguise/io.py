@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from fromscratch.disguise.llama import EMBED, FINAL_NORM, LM_HEAD, Llama, block_key, spec_from_config
+from fromscratch.disguise.llama import (
+    EMBED,
+    FINAL_NORM,
+    LM_HEAD,
+    Llama,
+    block_key,
+    spec_from_config,
+)
 from fromscratch.errors import InputError
 
 #: (canonical component suffix, role) -> HF llama tensor suffix

@@ -82,7 +82,7 @@ class Llama:
     tokenizer: dict[str, Any] | None = None
     tokenizer_files: dict[str, bytes] = field(default_factory=dict)
 
-    def with_(self, sd: dict[str, np.ndarray] | None = None, **spec_changes: Any) -> "Llama":
+    def with_(self, sd: dict[str, np.ndarray] | None = None, **spec_changes: Any) -> Llama:
         """A copy with a new state dict and/or changed spec fields (tokenizer kept)."""
         spec = replace(self.spec, **spec_changes) if spec_changes else self.spec
         return replace(self, spec=spec, sd=self.sd if sd is None else sd)

@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from fromscratch.disguise.llama import ATTN_NORM, BLOCK_KEYS, EMBED, LM_HEAD, MLP_NORM, Llama, block_key
+from fromscratch.disguise.llama import (
+    ATTN_NORM,
+    BLOCK_KEYS,
+    EMBED,
+    LM_HEAD,
+    MLP_NORM,
+    Llama,
+    block_key,
+)
 
 
 def drift(m: Llama, seed: int, fraction: float) -> Llama:
