@@ -130,3 +130,28 @@ def test_token_rows_pair_models_with_tokenizers(zoo, zoo_fp):
     obj = compare_fingerprints(zoo_fp("llama-s0-ft"), zoo_fp("llama-s0"))
     assert obj["alignment"]["rows"] == "tokens"
     assert obj["alignment"]["towers"][0]["maps"]
+
+
+def _by_name(obj: dict) -> dict:
+    return {c["name"]: c for c in obj["components"]}
+
+
+def test_frozen_and_change_tell_frozen_copies_from_trained_ones(zoo, zoo_fp):
+    """A permuted copy is derived but frozen (change 0); a fine-tune moved; a re-quantised copy is frozen."""
+    perm = compare_fingerprints(zoo_fp("llama-s0-perm"), zoo_fp("llama-s0"))
+    for c in perm["components"]:
+        assert c["relation"] in ("identical", "derived") and c["frozen"] is True, c["name"]
+        assert c["change"] is not None and c["change"] <= 0.03
+    q4 = compare_fingerprints(zoo_fp("llama-s0-q40"), zoo_fp("llama-s0"))
+    assert all(c["frozen"] is True for c in q4["components"])
+    ft = compare_fingerprints(zoo_fp("llama-s0-ft"), zoo_fp("llama-s0"))
+    moved = [c for c in ft["components"] if c["kind"] in ("attention", "mlp", "embedding", "lm_head")]
+    assert moved and all(c["frozen"] is False and c["change"] > 0.05 for c in moved)
+    # longer training moves further (the ordering is what the number is for)
+    cpt = _by_name(compare_fingerprints(zoo_fp("llama-s0-cpt"), zoo_fp("llama-s0")))
+    for c in moved:
+        assert cpt[c["name"]]["change"] > c["change"]
+    reinit = compare_fingerprints(zoo_fp("llama-s0-reinit"), zoo_fp("llama-s0"))
+    for c in reinit["components"]:
+        if c["relation"] not in ("identical", "derived"):
+            assert c["frozen"] is None and c["change"] is None

@@ -152,6 +152,8 @@ def _bonferroni_references(obj: dict[str, Any], factor: int, cand_components: li
             c["relation"] = "inconclusive"
             c["basis"] = None
             c["reason"] = "significant for this reference alone, not after correction over references"
+            c["frozen"] = None
+            c["change"] = None
         elif c["relation"] == "independent" and c["p_value"] <= INDEPENDENT_P:
             c["relation"] = "inconclusive"
             c["reason"] = "weak evidence after correction over references"

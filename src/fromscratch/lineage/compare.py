@@ -26,7 +26,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from fromscratch.lineage import blocks, tables
+from fromscratch.lineage import blocks, change, tables
 from fromscratch.lineage.alignment import alignment_summary, setup_alignments
 from fromscratch.lineage.blocks import COUNTERPART_KINDS
 from fromscratch.lineage.context import CandidateMemo, PairContext, kind_of
@@ -94,7 +94,9 @@ class Comparison:
             self.results.update(self._tested_components(workers))
             self.results.update(norm_components(ctx, self.results, INDEPENDENT_P))
             self.layer_maps = layer_maps(ctx.ccomps, ctx.rcomps, self.results, DERIVED_P)
-            return component_relations(ctx.ccomps, self.results, identical)
+            items = component_relations(ctx.ccomps, self.results, identical)
+            change.annotate(ctx, items)
+            return items
         finally:
             ctx.whiten_memo.clear()
 
