@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from fromscratch.lineage import stats
+from fromscratch.lineage import rotation, stats
 from fromscratch.lineage.alignment import Alignment
 from fromscratch.lineage.context import kind_of
 from fromscratch.lineage.views import VIEW_GROUPS, view_consistency
@@ -135,40 +135,71 @@ def _screen(ctx: PairContext, kind: str, cc: dict, todo: list) -> list[tuple[dic
 
 
 def block_group(ctx: PairContext, ctower: str, kind: str, ccs: list[dict],
-                independent_p: float) -> dict[str, dict[str, Any]]:
+                independent_p: float, derived_p: float) -> dict[str, dict[str, Any]]:
     """Unit tests of one group of candidate blocks; returns their results (name -> result)."""
     out: dict[str, dict[str, Any]] = {}
     for cc in ccs:
-        todo, n_ref = _screen_order(ctx, ctower, kind, cc, ccs)
-        keep = _screen(ctx, kind, cc, todo)
-        if not keep:
-            out[cc["name"]] = no_alignment_result(ctx, cc, kind, independent_p)
-            continue
-        n_align = max(1, max(len(v) for v in ctx.alignments.values()) if ctx.alignments else 1)
-        best: dict[str, Any] | None = None
-        for rc, al in keep:
-            p, sim, ntest, powered, tests = pair_test(ctx, cc, rc, al, None, "full")
-            views = _views(ctx, cc, rc, al, kind, tests, p, independent_p)
-            p_both = max(p, views["p"]) if views else p
-            if best is None or (p_both, -sim) < (best["p_both"], -best["similarity"]):
-                best = {"p_pair": p, "p_both": p_both, "similarity": sim, "reference": rc["name"],
-                        "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
-                        "tests": tests, "tower_pair": (ctower if kind != "projector" else None, rc["tower"]),
-                        "views": views}
-        assert best is not None
-        # Bonferroni over every reference component and alignment that could have been chosen
-        factor = max(1, n_ref) * n_align
-        p_raw = min(1.0, best["p_both"] * factor)
-        out[cc["name"]] = {
-            "p_raw": p_raw, "similarity": best["similarity"], "reference": best["reference"],
-            "reference_layer": best["reference_layer"], "powered": best["powered"],
-            "evidence": {"statistic": "matched-unit sign-flip test", "alignment": best["alignment"],
-                         **_rows_used(ctx, best),
-                         "bonferroni_factor": factor,
-                         "matrices": [{k: v for k, v in t.items()} for t in best["tests"]],
-                         **({"views": best["views"]} if best["views"] else {})},
-        }
+        out[cc["name"]] = _two_tiers(ctx, cc, kind, _coordinate_tier(ctx, ctower, kind, cc, ccs, independent_p),
+                                     ccs, derived_p)
     return out
+
+
+def _two_tiers(ctx: PairContext, cc: dict, kind: str, res: dict[str, Any], ccs: list[dict],
+               derived_p: float) -> dict[str, Any]:
+    """Combine the coordinate tier with the token-response tier (Bonferroni over the two).
+
+    Where the response tier applies at all (it depends on the fingerprints, not
+    on any result), the block's p is twice the smaller of the two tiers'; the
+    response tier is computed only when twice the coordinate p does not already
+    reach ``derived_p`` (a shortcut that can only make p larger, never smaller).
+    """
+    if res.get("relation") or not rotation.applies(ctx, cc, kind):
+        return res
+    p1 = float(res["p_raw"])
+    second = None if 2 * p1 < derived_p else rotation.response_result(ctx, cc, kind, ccs)
+    if second is None or second["p_raw"] >= p1:
+        res = dict(res)
+        res["p_raw"] = min(1.0, 2 * p1)
+        if second is not None:
+            res["evidence"] = {**res.get("evidence", {}), "response_tier_p": second["p_raw"]}
+        return res
+    out = dict(second)
+    out["p_raw"] = min(1.0, 2 * second["p_raw"])
+    out["evidence"] = {**second["evidence"], "coordinate_tier_p": p1}
+    return out
+
+
+def _coordinate_tier(ctx: PairContext, ctower: str, kind: str, cc: dict, ccs: list[dict],
+                     independent_p: float) -> dict[str, Any]:
+    """The residual-coordinate unit tests of one candidate block."""
+    todo, n_ref = _screen_order(ctx, ctower, kind, cc, ccs)
+    keep = _screen(ctx, kind, cc, todo)
+    if not keep:
+        return no_alignment_result(ctx, cc, kind, independent_p)
+    n_align = max(1, max(len(v) for v in ctx.alignments.values()) if ctx.alignments else 1)
+    best: dict[str, Any] | None = None
+    for rc, al in keep:
+        p, sim, ntest, powered, tests = pair_test(ctx, cc, rc, al, None, "full")
+        views = _views(ctx, cc, rc, al, kind, tests, p, independent_p)
+        p_both = max(p, views["p"]) if views else p
+        if best is None or (p_both, -sim) < (best["p_both"], -best["similarity"]):
+            best = {"p_pair": p, "p_both": p_both, "similarity": sim, "reference": rc["name"],
+                    "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
+                    "tests": tests, "tower_pair": (ctower if kind != "projector" else None, rc["tower"]),
+                    "views": views}
+    assert best is not None
+    # Bonferroni over every reference component and alignment that could have been chosen
+    factor = max(1, n_ref) * n_align
+    p_raw = min(1.0, best["p_both"] * factor)
+    return {
+        "p_raw": p_raw, "similarity": best["similarity"], "reference": best["reference"],
+        "reference_layer": best["reference_layer"], "powered": best["powered"],
+        "evidence": {"statistic": "matched-unit sign-flip test", "alignment": best["alignment"],
+                     **_rows_used(ctx, best),
+                     "bonferroni_factor": factor,
+                     "matrices": [{k: v for k, v in t.items()} for t in best["tests"]],
+                     **({"views": best["views"]} if best["views"] else {})},
+    }
 
 
 def _views(ctx: PairContext, cc: dict, rc: dict, al: Alignment, kind: str, tests: list[dict],

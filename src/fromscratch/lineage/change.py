@@ -36,6 +36,7 @@ import numpy as np
 from fromscratch.lineage import stats
 from fromscratch.lineage.alignment import Alignment, aligned_profile
 from fromscratch.lineage.context import seed_of
+from fromscratch.lineage.fingerprint import unpack_profile
 from fromscratch.lineage.identical import dtype_tolerance
 
 if TYPE_CHECKING:
@@ -67,12 +68,33 @@ def _find_alignment(ctx: PairContext, tower: str, rtower: str, name: str | None)
     return None
 
 
+def _response_change(ctx: PairContext, cc: dict, rc: dict, ev: dict) -> float | None:
+    """The same distance on token-response profiles (blocks found by the rotation tier)."""
+    pr = ctx.probes(cc["tower"], rc["tower"])
+    if not pr.ok:
+        return None
+    rng = np.random.default_rng(seed_of(ctx.seed, "change", cc["name"]))
+    dists = []
+    for t in ev["matrices"]:
+        x = ctx.c.arrays.get(f"resp|{cc['name']}|{t['role']}|None")
+        y = ctx.r.arrays.get(f"resp|{rc['name']}|{t['role']}|None")
+        if x is None or y is None:
+            continue
+        x, y = unpack_profile(x)[:, pr.ic], unpack_profile(y)[:, pr.ir]
+        if len(x) > MAX_UNITS:
+            x = x[np.sort(rng.choice(len(x), MAX_UNITS, replace=False))]
+        dists.append(_dist_abs(x, y))
+    return _rms(np.concatenate(dists)) if dists else None
+
+
 def _block_change(ctx: PairContext, cc: dict, item: dict) -> float | None:
     ev = item.get("evidence") or {}
     rname = item.get("reference_name")
     rc = ctx.rby_name.get(rname) if rname else None
     if rc is None or not ev.get("matrices"):
         return None
+    if str(ev.get("statistic", "")).startswith("token-response"):
+        return _response_change(ctx, cc, rc, ev)
     al = _find_alignment(ctx, cc["tower"], rc["tower"], ev.get("alignment"))
     if al is None or al.size < 8:
         return None

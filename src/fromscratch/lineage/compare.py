@@ -76,7 +76,7 @@ class Comparison:
         setup_alignments(ctx, DERIVED_P)
         groups = blocks.block_groups(ctx)
         tasks = [lambda: tables.table_components(ctx)]
-        tasks += [lambda g=g: blocks.block_group(ctx, *g, INDEPENDENT_P) for g in groups]
+        tasks += [lambda g=g: blocks.block_group(ctx, *g, INDEPENDENT_P, DERIVED_P) for g in groups]
         if workers == 1:
             done = [t() for t in tasks]
         else:

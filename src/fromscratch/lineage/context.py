@@ -148,6 +148,13 @@ class PairContext:
             return None, None, None
         return anchor_rows(fp, tower, parts, head=head)
 
+    def probes(self, tower: str, rtower: str):
+        """The shared probe tokens of a tower pair (``rotation.Probes``), made once."""
+        from fromscratch.lineage.rotation import Probes
+
+        key = ("probes", tower, rtower)
+        return self.anchor_memo.get(key, lambda: Probes(self, tower, rtower))
+
     def anchor_test(self, cand: tuple, ref: tuple, tag: tuple):
         """anchor_test on the rows two tables ((keys, rows, where) each) share, memoised on the shared keys.
 

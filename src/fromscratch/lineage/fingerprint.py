@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from fromscratch.lineage import responses
+from fromscratch.lineage.fingerprint_q8 import q8 as _q8
 from fromscratch.lineage.idrows import id_selection
 from fromscratch.lineage.tokens import token_key, token_strings
 from fromscratch.lineage.shapes import attention_shapes
@@ -188,24 +190,6 @@ def _anchor_token_rows(model: Any, tensor, strings: list[str],
     selection[n_rows] = (ids, keys)
     rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
     return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
-
-
-def _q8(a: np.ndarray) -> np.ndarray:
-    """Unit profiles as int8 with a per-row scale packed in front (float32 bits as 4 int8).
-
-    Every step is elementwise or a row maximum, so the result does not depend on
-    the memory layout of ``a`` (callers gather columns with ``np.take``, about 3x
-    faster than ``a[:, cols]`` on a row-major matrix).
-    """
-    a = np.asarray(a, dtype=np.float32)
-    work = np.abs(a)  # one temporary for every step (same operations, same values)
-    scale = np.max(work, axis=1, keepdims=True) / 127.0
-    scale[scale == 0] = 1.0
-    np.divide(a, scale, out=work)
-    np.rint(work, out=work)
-    np.clip(work, -127, 127, out=work)
-    q = work.astype(np.int8)
-    return np.concatenate([scale.astype(np.float32).view(np.int8), q], axis=1)
 
 
 def unpack_profile(p: np.ndarray) -> np.ndarray:
@@ -397,6 +381,22 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
             coords = np.arange(min(d, FIXED_COORDS + HASHED_COORDS)) if d <= FIXED_COORDS + HASHED_COORDS else np.arange(FIXED_COORDS)
         arrays[f"coords|{tower}"] = coords.astype(np.int32)
 
+    # probes for token-response profiles, and the norm gains in front of each block's readers
+    probe: dict[str, np.ndarray] = {}
+    for tower in towers:
+        k, r = arrays.get(f"anchor_keys|{tower}"), arrays.get(f"anchor_rows|{tower}")
+        if k is not None:
+            part = arrays[f"anchor_part|{tower}"]
+            sel = np.isin(part, [ANCHOR_PARTS.index("tokens")]) if np.any(part == 0) else part == ANCHOR_PARTS.index("ids")
+            if int(np.sum(sel)) >= 16:
+                arrays[f"probe_keys|{tower}"], probe[tower] = responses.probes(k[sel], r[sel].astype(np.float32))
+    gains: dict[tuple[str, str], np.ndarray] = {}
+    for c in comps:
+        if c.kind == "norm" and probe:
+            for t in c.tensors:
+                if len(t.shape) == 1 and tkey(t) not in loaded_anchor:
+                    gains[(c.name, t.role)] = np.asarray(model.load(t), np.float32).reshape(-1)
+
     # pass 2: everything else, one tensor at a time
     todo = [t for c in comps for t in c.tensors if tkey(t) not in loaded_anchor]
     bar = _progress(len(todo), progress, f"fingerprint {Path(str(model.path)).name}")
@@ -408,6 +408,8 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
             d = towers.get(tower, {}).get("dim")
             coords = arrays.get(f"coords|{tower}")
             base_role = t.role
+            if tower in probe and t.kind in MATRIX_KINDS and arr.ndim == 2:
+                _record_response(arrays, t, arr, probe[tower], gains)
             if (t.kind in MATRIX_KINDS or t.component.endswith(("router",))) and arr.ndim == 2 and d and coords is not None:
                 if base_role in INPUT_ROLES and arr.shape[1] == d:
                     arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(np.take(arr, coords, axis=1))
@@ -464,6 +466,18 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
         "row_keys": "tokens" if strings else "ids", "attention_shapes": attention_shapes(model.config),
     }
     return Fingerprint(meta, arrays)
+
+
+def _record_response(arrays: dict, t, arr: np.ndarray, probe_rows: np.ndarray,
+                     gains: dict[tuple[str, str], np.ndarray]) -> None:
+    """The token-response profile of one block matrix (see ``responses``)."""
+    norm = responses.norm_component(t.component)
+    gain = gains.get((norm, responses.NORM_OF.get(t.role, ""))) if norm else None
+    if gain is not None and gain.shape[0] != probe_rows.shape[1]:
+        gain = None
+    got = responses.response(arr, t.role, probe_rows, gain)
+    if got is not None:
+        arrays[f"resp|{t.component}|{t.role}|{t.expert}"] = got
 
 
 class _Loaded:

@@ -113,15 +113,22 @@ def _pair(xs: dict, ys: dict, kc: dict, kr: dict, v: str, w: str, pick: np.ndarr
     return {"views": [v, w], "agree": c, "of": k, "labels": h, "p": max(stats.P_FLOOR, math.exp(lp))}
 
 
-def view_consistency(ctx: PairContext, cc: dict, rc: dict, al: Alignment, kind: str,
-                     extra: str, ref_extra: str) -> dict[str, Any] | None:
-    """The multi-view test of one candidate/reference block pair (None: fewer than two views to compare)."""
+def view_consistency(ctx: PairContext, cc: dict, rc: dict, al: Alignment | None, kind: str,
+                     extra: str, ref_extra: str, getter=None) -> dict[str, Any] | None:
+    """The multi-view test of one candidate/reference block pair (None: fewer than two views to compare).
+
+    ``getter(side, component, role, expert)`` supplies each view's rows on
+    common columns; by default the unit profiles under the alignment ``al``.
+    """
+    if getter is None:
+        def getter(side, comp, role, ex):
+            return _view(ctx, side, comp, role, ex, al)
     pairs = []
     for group in VIEW_GROUPS.get(kind, []):
         xs, ys, kc, kr = {}, {}, {}, {}
         for role in group:
-            x = _view(ctx, "c", cc["name"], role, extra, al)
-            y = _view(ctx, "r", rc["name"], role, ref_extra, al)
+            x = getter("c", cc["name"], role, extra)
+            y = getter("r", rc["name"], role, ref_extra)
             if x is None or y is None:
                 continue
             a = _keys(role, x.shape[0], _shape(ctx, "c", cc["tower"]))
