@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from realmodels import real_model
 
 pytestmark = pytest.mark.real

@@ -160,11 +160,11 @@ def _shared_part(ctx: PairContext, a: str, b: str) -> tuple[str, int]:
         return "none", 0
     _, ic, _ = np.intersect1d(kc, kr, return_indices=True)
     if len(ic) < 8:
-        return "none", int(len(ic))
+        return "none", len(ic)
     idx = where[1]
     codes = ctx.c.arrays[f"anchor_part|{a}"][ic if idx is None else idx[ic]]
     counts = np.bincount(codes.astype(np.int64), minlength=len(ANCHOR_PARTS))
-    return ANCHOR_PARTS[int(np.argmax(counts))], int(len(ic))
+    return ANCHOR_PARTS[int(np.argmax(counts))], len(ic)
 
 
 def alignment_summary(ctx: PairContext) -> dict:

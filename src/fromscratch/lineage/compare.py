@@ -26,7 +26,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from fromscratch.lineage import blocks, change, tables
+from fromscratch.lineage import blocks, change, rotation, tables
 from fromscratch.lineage.alignment import alignment_summary, setup_alignments
 from fromscratch.lineage.blocks import COUNTERPART_KINDS
 from fromscratch.lineage.context import CandidateMemo, PairContext, kind_of
@@ -132,4 +132,5 @@ class Comparison:
                         if n:
                             out.append({"kind": kind, "candidate": cc["name"], "reference": rc["name"],
                                         "alignment": al.name, "p": p, "powered": powered})
+            out += rotation.pair_pvalues(ctx, cc, kind)
         return out

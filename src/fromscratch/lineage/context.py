@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 
 from fromscratch.lineage import stats
-from fromscratch.lineage.alignment import EVIDENCE_PARTS, Alignment, aligned_profile, anchor_rows
+from fromscratch.lineage.alignment import (
+    EVIDENCE_PARTS,
+    Alignment,
+    aligned_profile,
+    anchor_rows,
+)
 from fromscratch.lineage.fingerprint import Fingerprint
 
 

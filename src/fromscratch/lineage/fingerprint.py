@@ -40,8 +40,8 @@ from scipy import special
 from fromscratch.lineage import responses
 from fromscratch.lineage.fingerprint_q8 import q8 as _q8
 from fromscratch.lineage.idrows import id_selection
-from fromscratch.lineage.tokens import token_key, token_strings
 from fromscratch.lineage.shapes import attention_shapes
+from fromscratch.lineage.tokens import token_key, token_strings
 
 METHOD_VERSION = "lineage-fp/7"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
@@ -85,7 +85,7 @@ class Fingerprint:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "Fingerprint":
+    def load(cls, path: Path) -> Fingerprint:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k != "__meta__"}
             meta = json.loads(bytes(z["__meta__"]).decode())

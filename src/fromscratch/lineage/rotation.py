@@ -87,7 +87,7 @@ def _count_test(x: np.ndarray, y: np.ndarray, pr: Probes, units: int, seed: int)
     held = sgn * np.sum(xb * yb[idx], axis=1)
     count = int(np.sum(held > RESPONSE_ALLOWANCE))
     p = stats.binom_sf(count - 1, len(held), RESPONSE_NULL_RATE) if count > 0 else 1.0
-    return {"p": max(stats.P_FLOOR, p), "units": int(len(held)), "above_allowance": count,
+    return {"p": max(stats.P_FLOOR, p), "units": len(held), "above_allowance": count,
             "median_held_out_correlation": float(np.median(held)) if len(held) else 0.0}
 
 
@@ -110,6 +110,23 @@ def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: b
                                  getter=lambda side, comp, role, ex: _profile(ctx, side, comp, role, ex, pr))
         out["views"] = views
         out["p"] = max(p, views["p"]) if views else p
+    return out
+
+
+def pair_pvalues(ctx: PairContext, cc: dict, kind: str) -> list[dict[str, Any]]:
+    """The response tier's p-value against every reference block it could pick (calibration material)."""
+    if not applies(ctx, cc, kind):
+        return []
+    out = []
+    for rc in ctx.rcomps:
+        if kind_of(rc) not in COUNTERPART[kind] or f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.r.arrays:
+            continue
+        pr = ctx.probes(cc["tower"], rc["tower"])
+        got = _pair(ctx, cc, rc, kind, pr, screen=False) if pr.ok else None
+        if got is not None:
+            out.append({"kind": f"{kind} (token responses)", "candidate": cc["name"], "reference": rc["name"],
+                        "alignment": "responses", "p": got["p"], "p_units": got["p_units"],
+                        "powered": pr.n >= 2 * MIN_PROBES})
     return out
 
 
@@ -216,4 +233,4 @@ def table_rotation_test(ctx: PairContext, ctable: tuple, rtable: tuple, tower: s
     p = stats.binom_sf(count - 1, len(cos), RESPONSE_NULL_RATE) if count > 0 else 1.0
     return {"p": max(stats.P_FLOOR, p), "similarity": float(np.clip(np.median(cos), 0.0, 1.0)),
             "powered": len(cos) >= 64, "statistic": "orthogonal fit on half the shared rows (checked null)",
-            "rows_scored": int(len(cos)), "above_allowance": count, "allowance": TABLE_ALLOWANCE}
+            "rows_scored": len(cos), "above_allowance": count, "allowance": TABLE_ALLOWANCE}

@@ -88,7 +88,7 @@ def component_relations(ccomps: list[dict[str, Any]], results: dict[str, dict[st
         learned = cc["learned_parameters"] > 0 and bool(learned_tensors(cc))
         if res is not None and not res.get("norm"):
             _tested_item(item, res, adj.get(name, res.get("p_raw", 1.0)))
-        if name in identical and not (cc["kind"] == "norm") and learned:
+        if name in identical and cc["kind"] != "norm" and learned:
             item["relation"] = "identical"
             item["reference_name"] = identical[name] or item["reference_name"]
             item["similarity"] = 1.0

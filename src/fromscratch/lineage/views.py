@@ -108,7 +108,7 @@ def _pair(xs: dict, ys: dict, kc: dict, kr: dict, v: str, w: str, pick: np.ndarr
     _, first_w = np.unique(mw, return_index=True)
     k = len(first_w)
     c = int(np.sum(mv[first_w] == mw[first_w]))
-    h = int(len(np.unique(kr[w])))
+    h = len(np.unique(kr[w]))
     lp = _log_p(k, c, h)
     return {"views": [v, w], "agree": c, "of": k, "labels": h, "p": max(stats.P_FLOOR, math.exp(lp))}
 
