@@ -177,17 +177,23 @@ def _coordinate_tier(ctx: PairContext, ctower: str, kind: str, cc: dict, ccs: li
     if not keep:
         return no_alignment_result(ctx, cc, kind, independent_p)
     n_align = max(1, max(len(v) for v in ctx.alignments.values()) if ctx.alignments else 1)
-    best: dict[str, Any] | None = None
+    pairs = []
     for rc, al in keep:
-        p, sim, ntest, powered, tests = pair_test(ctx, cc, rc, al, None, "full")
-        views = _views(ctx, cc, rc, al, kind, tests, p, independent_p)
-        p_both = max(p, views["p"]) if views else p
-        if best is None or (p_both, -sim) < (best["p_both"], -best["similarity"]):
-            best = {"p_pair": p, "p_both": p_both, "similarity": sim, "reference": rc["name"],
-                    "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
-                    "tests": tests, "tower_pair": (ctower if kind != "projector" else None, rc["tower"]),
-                    "views": views}
-    assert best is not None
+        p, sim, _, powered, tests = pair_test(ctx, cc, rc, al, None, "full")
+        pairs.append({"p_pair": p, "p_both": p, "similarity": sim, "reference": rc["name"],
+                      "reference_layer": rc["layer"], "alignment": al.name, "powered": powered,
+                      "tests": tests, "tower_pair": (ctower if kind != "projector" else None, rc["tower"]),
+                      "views": None, "_rc": rc, "_al": al})
+    # the views are checked on the pairs in order of their unit p until one agrees (any choice is
+    # covered by the Bonferroni factor below); a pair whose views were not checked is not chosen
+    pairs.sort(key=lambda b: (b["p_pair"], -b["similarity"]))
+    for b in pairs:
+        b["views"] = _views(ctx, cc, b["_rc"], b["_al"], kind, b["tests"], b["p_pair"], independent_p)
+        b["p_both"] = max(b["p_pair"], b["views"]["p"]) if b["views"] else b["p_pair"]
+        if b["views"] is None or b["views"]["p"] < independent_p:
+            break
+    checked = [b for b in pairs if b["views"] is not None or not _views_apply(kind, b)]
+    best = min(checked or pairs, key=lambda b: (b["p_both"], -b["similarity"]))
     # Bonferroni over every reference component and alignment that could have been chosen
     factor = max(1, n_ref) * n_align
     p_raw = min(1.0, best["p_both"] * factor)
@@ -200,6 +206,10 @@ def _coordinate_tier(ctx: PairContext, ctower: str, kind: str, cc: dict, ccs: li
                      "matrices": [{k: v for k, v in t.items()} for t in best["tests"]],
                      **({"views": best["views"]} if best["views"] else {})},
     }
+
+
+def _views_apply(kind: str, pair: dict[str, Any]) -> bool:
+    return kind in VIEW_GROUPS and bool(pair["tests"])
 
 
 def _views(ctx: PairContext, cc: dict, rc: dict, al: Alignment, kind: str, tests: list[dict],

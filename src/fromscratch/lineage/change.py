@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 #: distances below these are what the fingerprint's storage of one and the same matrix can show
 FROZEN_FLOOR = {"block": 0.03, "table": 0.01, "norm": 1e-4}
-MAX_UNITS = 256
+MAX_UNITS = 64
 _BLOCK_KINDS = {"attention", "mlp", "experts", "router", "projector"}
 
 

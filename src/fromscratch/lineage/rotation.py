@@ -179,8 +179,9 @@ def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> d
                          "matrices": got["tests"], **({"views": got["views"]} if got.get("views") else {})}}
 
 
-#: held-out row cosine after an orthogonal fit that rows of independent tables are taken never to exceed but rarely
-TABLE_ALLOWANCE = 0.6
+#: held-out row cosine after an orthogonal fit that rows of independent tables exceed only rarely: the zoo's
+#: BERT seeds (whose embeddings converge most) have median 0.60, 99th percentile 0.82, 0.2 % of rows above 0.9
+TABLE_ALLOWANCE = 0.9
 
 
 def _final_gain(fp, tower: str) -> np.ndarray | None:
