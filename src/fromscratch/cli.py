@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("fromscratch.round.commands:verify_cmd", "Re-check a round folder's ledger, signature and files."),
     "demo": ("fromscratch.round.demo:demo_cmd", "Run the main job end to end on built-in material."),
     "zoo": ("fromscratch.zoo.commands:zoo_cmd", "Build (or locate) the fixture model zoo."),
+    "gauntlet": ("fromscratch.disguise.commands:gauntlet_cmd", "Disguise a model every way lineage claims to see through; report caught/missed."),
 }
 
 

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from realmodels import real_model
 
 pytestmark = pytest.mark.real
@@ -40,7 +39,8 @@ def smollm_variants(persistent_cache):
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, perm in (("requant", False), ("permuted", True)):
-        dst = out / f"smollm2-{name}-q8_0.gguf"
+        # v2: the first writer gave every MLP a one-unit permutation when attention tensors came first
+        dst = out / f"smollm2-{name}-v2-q8_0.gguf"
         if not dst.exists():
             tmp = dst.with_suffix(".tmp")
             write_variant(src, tmp, permute=perm, seed=11)
@@ -69,3 +69,44 @@ def test_smollm2_vs_own_copy_derived(smollm_variants, variant):
     blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp", "embedding")]
     assert all(c["relation"] in ("derived", "identical") and c["p_value"] < 1e-6 for c in blocks)
     assert obj["shared_parameter_fraction"] > 0.99
+    cand = obj["candidate"]["parameters"]
+    assert cand == obj["reference"]["parameters"]  # a faithful copy: every tensor keeps its shape
+
+
+SMOL_DISGUISES = ["rotated", "rotated-drift20", "rescaled", "rotated-permuted"]
+
+
+@pytest.fixture(scope="module")
+def smollm_disguised(persistent_cache):
+    """SmolLM2-135M disguised with ``fromscratch.disguise`` (F16 safetensors, kept in the real-model cache)."""
+    from fromscratch import disguise as dz
+
+    make = {"rotated": lambda m: dz.rotate(m, 1), "rotated-drift20": lambda m: dz.drift(dz.rotate(m, 2), 3, 0.2),
+            "rescaled": lambda m: dz.rescale(m, 4), "rotated-permuted": lambda m: dz.permute_units(dz.rotate(m, 5), 6)}
+    src = real_model("smollm2-gguf")
+    out = persistent_cache / "disguised"
+    paths, base = {}, None
+    for name in SMOL_DISGUISES:
+        dst = out / f"smollm2-{name}"
+        if not (dst / "model.safetensors").exists():
+            base = base or dz.load(src)
+            tmp = out / f"smollm2-{name}.tmp"
+            dz.save(make[name](base), tmp, dtype="F16")
+            tmp.replace(dst)
+        paths[name] = dst
+    return src, paths
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SMOL_DISGUISES)
+def test_smollm2_disguised_copy_is_derived_block_by_block(smollm_disguised, name):
+    from fromscratch.lineage.api import compare
+
+    src, paths = smollm_disguised
+    obj = compare(paths[name], src)
+    assert obj["verdict"] == "derived"
+    blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp")]
+    assert len(blocks) == 60
+    wrong = [(c["name"], c["relation"], c["p_value"], c["reference_layer"]) for c in blocks
+             if c["relation"] != "derived" or c["p_value"] >= 1e-6 or c["reference_layer"] != c["layer"]]
+    assert not wrong, wrong[:5]

@@ -64,6 +64,8 @@ class Finding:
     summary: str
     items: list[dict[str, Any]] = field(default_factory=list)
     inconclusive: bool = False
+    frozen: int = 0        # reused (non-norm) components frozen: equal to the origin up to storage precision
+    trained: int = 0       # reused (non-norm) components derived and further trained
 
     def as_evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"source": self.source, "pointer": self.pointer, "reference": self.reference,
@@ -108,11 +110,13 @@ def weight_findings(audit: dict[str, Any], policy: Policy) -> list[Finding]:
             all_inconclusive = bool(comps) and all(c.get("relation") == "inconclusive" for _, c in comps)
             items = [{"pointer": f"/references/{i}/components/{j}", "component": c.get("name"),
                       "relation": c.get("relation"), "reference_name": c.get("reference_name"),
-                      "p_value": c.get("p_value"), "parameters": c.get("parameters")}
+                      "p_value": c.get("p_value"), "parameters": c.get("parameters"),
+                      **{k: c[k] for k in ("frozen", "change") if k in c}}
                      for j, c in flagged]
+            frozen, trained, note = frozen_split([c for _, c in reused])
             if significant:
                 summary = (f"{len(reused)} of {len(comps)} {kind} components identical/derived "
-                           f"({reused_params / total:.1%} of its parameters); smallest p = {p_reuse:.3g}")
+                           f"({reused_params / total:.1%} of its parameters); smallest p = {p_reuse:.3g}{note}")
             elif reused:
                 summary = (f"{len(reused)} of {len(comps)} {kind} components flagged, but p = {p_reuse:.3g} "
                            f"> alpha {alpha:g} or below the reuse-size threshold")
@@ -124,8 +128,25 @@ def weight_findings(audit: dict[str, Any], policy: Policy) -> list[Finding]:
                 summary = f"{len(comps)} {kind} components compared, none identical or derived"
             out.append(Finding(kind=kind, source="weights", reference=label, reused=significant,
                                p_value=p_reuse if reused else p_min, pointer=f"/references/{i}",
-                               summary=summary, items=items, inconclusive=all_inconclusive))
+                               summary=summary, items=items, inconclusive=all_inconclusive,
+                               frozen=frozen if significant else 0, trained=trained if significant else 0))
     return out
+
+
+def frozen_split(reused: list[dict[str, Any]]) -> tuple[int, int, str]:
+    """(frozen, further trained, summary note) over reused components carrying lineage's ``frozen``/``change``.
+
+    Frozen: equal to the origin up to storage precision (a frozen encoder);
+    further trained: derived and moved by ``change`` (relative distance after
+    alignment). Components without the fields (older compare JSON) are not counted.
+    """
+    frozen = sum(c.get("frozen") is True for c in reused)
+    trained = [c for c in reused if c.get("frozen") is False]
+    if not frozen and not trained:
+        return 0, 0, ""
+    changes = [float(c["change"]) for c in trained if c.get("change") is not None]
+    moved = f" (relative change {min(changes):.3g}-{max(changes):.3g})" if changes else ""
+    return frozen, len(trained), f"; {frozen} frozen, {len(trained)} trained further{moved}"
 
 
 def tokenizer_findings(section: dict[str, Any] | None, policy: Policy) -> list[Finding]:
@@ -290,8 +311,31 @@ def decide_kind(kind: str, policy: Policy, findings: list[Finding], declared: De
     if not evidence:  # say so rather than leave a verdict without a link
         evidence = [{"source": "none", "pointer": "/references", "reference": None, "reuse": None,
                      "p_value": None, "summary": f"no comparison covered {kind}: nothing to link"}]
+    verdict, reason, rule_id = _frozen_rule(kind, policy, detected, declared_comps, (verdict, reason, rule_id))
     return {"component": kind, "verdict": verdict, "rule": rule_id, "requirement": rule.requirement,
             "reason": reason, "p_value": p_value, "origins": origins, "evidence": evidence}
+
+
+def _frozen_rule(kind: str, policy: Policy, detected: list[Finding], declared_comps: list[DeclaredComponent],
+                 decided: tuple[str, str, str]) -> tuple[str, str, str]:
+    """Say whether found reuse was frozen or trained further; apply ``frozen_requirement`` to frozen reuse."""
+    verdict, reason, rule_id = decided
+    frozen, trained = sum(f.frozen for f in detected), sum(f.trained for f in detected)
+    if not detected or not (frozen or trained):
+        return decided
+    reason += (f"; {frozen} reused component(s) frozen (equal to the origin up to storage precision), "
+               f"{trained} initialised from it and trained further")
+    req = policy.rule(kind).frozen_requirement
+    if frozen and req is not None:
+        strict = policy.model_copy(update={"rules": {**policy.rules, kind: policy.rule(kind).model_copy(
+            update={"requirement": req})}})
+        if declared_comps:
+            alt, why = _declared_outcome(kind, strict, declared_comps)
+        else:
+            alt, why = ("compliant" if req == "allowed" else "violation"), "undeclared frozen reuse"
+        if SEVERITY[alt] > SEVERITY[verdict]:
+            verdict, reason, rule_id = alt, f"{reason}; frozen reuse: {why}", f"{kind}/frozen/{req}"
+    return verdict, reason, rule_id
 
 
 def evaluate(policy: Policy, audit: dict[str, Any], declared: Declared | None,

@@ -29,7 +29,7 @@ POLICY_KINDS: tuple[str, ...] = ("backbone", "embeddings", "vision-encoder", "au
 Requirement = Literal["must-be-independent", "review-if-declared", "allowed-if-declared",
                       "allowed-if-declared-and-licence-compatible", "allowed"]
 
-PRESETS = ("korea-2026", "permissive")
+PRESETS = ("korea-2026", "korea-2026-round2", "permissive")
 
 
 class Rule(BaseModel):
@@ -49,6 +49,11 @@ class Rule(BaseModel):
         "SPDX licence identifiers acceptable for reused material under "
         "allowed-if-declared-and-licence-compatible; compared case-insensitively."))
     note: str = Field(default="", description="Why the rule is what it is (shown in reports).")
+    frozen_requirement: Requirement | None = Field(default=None, description=(
+        "Requirement applied instead of `requirement` when reuse of this kind is found and at least one "
+        "reused component is frozen (equal to its origin up to storage precision, lineage `frozen: "
+        "true`); the stricter of the two outcomes wins. Unset: frozen and further-trained reuse are "
+        "judged alike (the split is still reported)."))
 
 
 class Thresholds(BaseModel):
