@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("fromscratch.round.commands:verify_cmd", "Re-check a round folder's ledger, signature and files."),
     "demo": ("fromscratch.round.demo:demo_cmd", "Run the main job end to end on built-in material."),
     "zoo": ("fromscratch.zoo.commands:zoo_cmd", "Build (or locate) the fixture model zoo."),
+    "chain": ("fromscratch.chain.commands:chain_cmd", "Verify a checkpoint chain: fresh init, continuous training, ends at the submission."),
 }
 
 
