@@ -93,6 +93,12 @@ def test_cli_json_is_deterministic_and_exit_codes(chains, tmp_path, capsys):
     assert main(["chain", str(tmp_path / "missing"), "--json", "-"]) == 2
     assert "missing" in capsys.readouterr().err
     assert main(["chain", e["checkpoints"][0], "--init", "family=laplace"]) == 2
+    garbage = tmp_path / "ckpt.safetensors"
+    garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    capsys.readouterr()
+    assert main(["chain", e["checkpoints"][0], str(garbage)]) == 2
+    err = capsys.readouterr().err
+    assert "ckpt.safetensors" in err and "Traceback" not in err
 
 
 def test_folder_of_checkpoints_expands_in_order(chains):
@@ -104,3 +110,14 @@ def test_folder_of_checkpoints_expands_in_order(chains):
     folder = str(Path(e["checkpoints"][0]).parent)
     assert expand_checkpoints([folder]) == e["checkpoints"]
     assert expand_checkpoints([folder + "/step-*"]) == e["checkpoints"]
+
+
+def test_flagged_reference_checks_still_name_the_spliced_reference(chains):
+    from fromscratch.chain.api import verify_chain
+
+    e = chains["chains"]["forged-splice"]
+    obj = verify_chain(e["checkpoints"], model=e["model"], references=[("ref-a", chains["references"]["ref-a"])],
+                       reference_checks="flagged")
+    checked = [h["index"] for h in obj["references"]]
+    assert checked == [0, 3, 4, len(e["checkpoints"]) - 1]
+    assert any(f["step"] == 3 and f["check"] == "reference" for f in obj["failures"])

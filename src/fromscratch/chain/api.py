@@ -124,16 +124,22 @@ def _submission(model: str | None, last_path: str, last_fp: Fingerprint, seed: i
     return {"relation": relation, "path": model, "p_value": float(obj["p_value"]), "note": note}
 
 
-def _walk(paths: list[str], refs: list[tuple[str, Fingerprint]], seed: int,
-          progress: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Fingerprint, Fingerprint]:
-    """Fingerprint checkpoints in order; (steps, per-checkpoint reference hits, first fp, last fp)."""
+def _walk(paths: list[str], refs: list[tuple[str, Fingerprint]], seed: int, progress: Any,
+          reference_checks: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Fingerprint, Fingerprint]:
+    """Fingerprint checkpoints in order; (steps, per-checkpoint reference hits, first fp, last fp).
+
+    ``reference_checks="all"`` compares every checkpoint with every reference;
+    ``"flagged"`` only CKPT_0, CKPT_n and checkpoints whose step is flagged by
+    lineage or alignment (cheaper for long chains against many references).
+    """
     first = prev = build_fingerprint(paths[0])
     hits = [{"index": 0, "path": paths[0], "references": _reference_hits(first, refs, seed)}]
     steps: list[dict[str, Any]] = []
     for k in range(1, len(paths)):
         cur = build_fingerprint(paths[k])
         steps.append(_step_record(k, prev, cur, seed))
-        hits.append({"index": k, "path": paths[k], "references": _reference_hits(cur, refs, seed)})
+        if reference_checks == "all" or steps[-1]["flag"] is not None or k == len(paths) - 1:
+            hits.append({"index": k, "path": paths[k], "references": _reference_hits(cur, refs, seed)})
         prev = cur
         if progress is not None:
             progress()
@@ -177,8 +183,10 @@ def _undecided(steps: list[dict[str, Any]], hits: list[dict[str, Any]], submissi
 
 def verify_chain(checkpoints: list[str], *, model: str | None = None, references: list | None = None,
                  init_options: list[str] | None = None, config: dict[str, Any] | None = None,
-                 seed: int = 0, progress: Any = None) -> dict[str, Any]:
+                 seed: int = 0, progress: Any = None, reference_checks: str = "all") -> dict[str, Any]:
     """The ``fromscratch.chain/1`` object for CKPT_0 ... CKPT_n (in training order)."""
+    if reference_checks not in ("all", "flagged"):
+        raise InputError("--reference-checks", "must be all or flagged")
     paths = [str(p) for p in checkpoints]
     if not paths:
         raise InputError("chain", "no checkpoints given")
@@ -187,7 +195,7 @@ def verify_chain(checkpoints: list[str], *, model: str | None = None, references
             raise InputError(p, "no such file or directory")
     init = check_init(paths[0], scheme_options=init_options, config=config)
     refs = [(label, build_fingerprint(path)) for label, path in _label_refs(references or [])]
-    steps, hits, first, last = _walk(paths, refs, seed, progress)
+    steps, hits, first, last = _walk(paths, refs, seed, progress, reference_checks)
     ratios = trend_ratios([s["change"] for s in steps])
     for s, r in zip(steps, ratios):
         s["trend_ratio"] = r
@@ -205,5 +213,5 @@ def verify_chain(checkpoints: list[str], *, model: str | None = None, references
             "anchor": None if anchor is None else {
                 "relation": anchor["verdict"], "p_value": float(anchor["p_value"]),
                 "note": "CKPT_n against CKPT_0: a genuine run usually keeps a trace of its initialisation"},
-            "failures": failures, "undecided": undecided,
+            "failures": failures, "undecided": undecided, "reference_checks": reference_checks,
             "first_failure": failures[0] if failures else None, "seed": seed}

@@ -2,7 +2,8 @@
 
     fromscratch chain CKPT_0 CKPT_1 ... CKPT_n [--model SUBMITTED]
         [--against [NAME=]REF ...] [--references REGISTRY.toml]
-        [--config CONFIG.json] [--init KEY=VALUE ...] [--json PATH] [--html PATH] [--seed N]
+        [--config CONFIG.json] [--init KEY=VALUE ...] [--reference-checks all|flagged]
+        [--json PATH] [--html PATH] [--seed N]
 
 A folder of checkpoints or a glob may stand for several checkpoints (natural order).
 """
@@ -63,9 +64,11 @@ def summary(obj: dict) -> str:
 @click.option("--json", "json_path", default=None, help="Write the fromscratch.chain/1 JSON here ('-' = stdout).")
 @click.option("--html", "html_path", default=None, help="Write a self-contained HTML report here.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random split.")
+@click.option("--reference-checks", type=click.Choice(["all", "flagged"]), default="all", show_default=True,
+              help="Compare every checkpoint with the references, or only CKPT_0, CKPT_n and flagged steps.")
 def chain_cmd(checkpoints: tuple[str, ...], model: str | None, references: tuple[str, ...], registry: str | None,
               config_path: str | None, init_options: tuple[str, ...], json_path: str | None,
-              html_path: str | None, seed: int) -> None:
+              html_path: str | None, seed: int, reference_checks: str) -> None:
     """Is CHECKPOINTS (CKPT_0 = the claimed initialisation, then training order) a genuine training run?"""
     from fromscratch.chain.api import expand_checkpoints, verify_chain
     from fromscratch.jsonio import write_json
@@ -79,7 +82,8 @@ def chain_cmd(checkpoints: tuple[str, ...], model: str | None, references: tuple
 
         refs += [parse_reference(r) for r in expand(load_registry(registry))[0]]
     obj = verify_chain(expand_checkpoints(list(checkpoints)), model=model, references=refs,
-                       init_options=list(init_options), config=_load_config(config_path), seed=seed)
+                       init_options=list(init_options), config=_load_config(config_path), seed=seed,
+                       reference_checks=reference_checks)
     if json_path:
         write_json(obj, json_path)
     if html_path:
