@@ -121,3 +121,29 @@ def test_flagged_reference_checks_still_name_the_spliced_reference(chains):
     checked = [h["index"] for h in obj["references"]]
     assert checked == [0, 3, 4, len(e["checkpoints"]) - 1]
     assert any(f["step"] == 3 and f["check"] == "reference" for f in obj["failures"])
+
+
+def test_interpolated_chain_is_the_stated_blind_spot_and_anchor_reports_it(chains, tmp_path):
+    """(1 - t) * fresh init + t * trained model: continuity passes; only the anchor and references see it."""
+    import shutil
+    from pathlib import Path
+
+    from safetensors.numpy import load_file, save_file
+
+    from fromscratch.chain.api import verify_chain
+
+    init_dir = Path(chains["chains"]["g00"]["checkpoints"][0])
+    stolen = Path(chains["references"]["ref-b"])
+    a, b = load_file(str(init_dir / "model.safetensors")), load_file(str(stolen / "model.safetensors"))
+    paths = []
+    for k, t in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
+        out = tmp_path / f"step-{k}"
+        shutil.copytree(init_dir, out)
+        save_file({n: ((1 - t) * a[n] + t * b[n]).astype(a[n].dtype) for n in a}, str(out / "model.safetensors"))
+        paths.append(str(out))
+    alone = verify_chain(paths, model=paths[-1])
+    assert alone["init"]["fresh"] and all(s["flag"] is None for s in alone["steps"])
+    assert alone["anchor"]["relation"] == "independent"
+    caught = verify_chain(paths, model=paths[-1], references=[("ref-b", str(stolen))])
+    assert caught["verdict"] == "invalid"
+    assert any(f["check"] == "reference" and f["step"] == 4 for f in caught["failures"])
