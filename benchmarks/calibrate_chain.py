@@ -47,7 +47,7 @@ def null_rate(n_models: int) -> dict:
     scheme = resolve({"initializer_range": 0.02})
     out = {}
     for label, shapes, count in (("chain-material shape (d=64, 2 layers)", _shapes(64, 176, 512, 32, 2), n_models),
-                                 ("zoo llama shape (d=256, 4 layers)", _shapes(256, 704, 1024, 128, 4), max(20, n_models // 6))):
+                                 ("zoo llama shape (d=256, 4 layers)", _shapes(256, 704, 1024, 128, 4), max(10, n_models // 10))):
         mins = []
         for i in range(count):
             rng = np.random.default_rng(10_000 + i)
@@ -110,16 +110,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=int, default=300)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--phases", default="power,genuine,null", help="comma-separated: power, genuine, null")
     args = ap.parse_args()
     from fromscratch.zoo import find_zoo
     from fromscratch.zoo.chains import build_chains
 
     cat = build_chains()
-    result = {"alpha": ALPHA, "null": null_rate(args.models), "genuine": genuine(cat),
-              "power": [power(cat["references"]["ref-a"], "chain reference ref-a (d=64, 200 steps)")]}
-    zoo = find_zoo()
-    if zoo is not None:
-        result["power"].append(power(str(zoo.path("llama-s0")), "zoo llama-s0 (d=256, 100 steps)"))
+    phases = args.phases.split(",")
+    result: dict = {"alpha": ALPHA}
+    if "power" in phases:
+        result["power"] = [power(cat["references"]["ref-a"], "chain reference ref-a (d=64, 200 steps)")]
+        zoo = find_zoo()
+        if zoo is not None:
+            result["power"].append(power(str(zoo.path("llama-s0")), "zoo llama-s0 (d=256, 100 steps)"))
+        print(json.dumps(result["power"]), file=sys.stderr, flush=True)
+    if "genuine" in phases:
+        result["genuine"] = genuine(cat)
+        print(json.dumps(result["genuine"]), file=sys.stderr, flush=True)
+    if "null" in phases:
+        result["null"] = null_rate(args.models)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
