@@ -32,7 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("fromscratch.round.commands:verify_cmd", "Re-check a round folder's ledger, signature and files."),
     "demo": ("fromscratch.round.demo:demo_cmd", "Run the main job end to end on built-in material."),
     "zoo": ("fromscratch.zoo.commands:zoo_cmd", "Build (or locate) the fixture model zoo."),
+<<<<<<< HEAD
     "gauntlet": ("fromscratch.disguise.commands:gauntlet_cmd", "Disguise a model every way lineage claims to see through; report caught/missed."),
+=======
+    "chain": ("fromscratch.chain.commands:chain_cmd", "Verify a checkpoint chain: fresh init, continuous training, ends at the submission."),
+>>>>>>> chain
 }
 
 

@@ -80,8 +80,16 @@ def run_audit(candidate: str | Path, references: list, *, policy: Policy | str |
               declared: Declared | str | Path | None = None, code: str | Path | None = None,
               code_against: list[str | Path] | None = None, seed: int = 0, progress: bool = False,
               weights: dict[str, Any] | None = None,
-              reference_licences: dict[str, str] | None = None) -> dict[str, Any]:
+              reference_licences: dict[str, str] | None = None,
+              chain: list[str | Path] | None = None,
+              chain_init: list[str] | None = None) -> dict[str, Any]:
     """Audit ``candidate`` against ``references`` (see module doc).
+
+    ``chain`` (checkpoint locations, CKPT_0 = the claimed initialisation, then
+    training order) adds a ``chain`` section (``fromscratch.chain/1``, the
+    candidate as the submission, the same references) and, with a policy, the
+    chain rule of ``fromscratch.policy.chain``; ``chain_init`` declares the
+    initialisation scheme (``KEY=VALUE`` options) where the config does not.
 
     ``weights`` may pass a precomputed lineage ``fromscratch.audit/1`` object
     for the same candidate and references (in the same order) instead of
@@ -127,5 +135,12 @@ def run_audit(candidate: str | Path, references: list, *, policy: Policy | str |
     else:
         audit["policy"] = None
         audit["verdicts"] = None
+    if chain:
+        from fromscratch.chain.api import expand_checkpoints, verify_chain
+        from fromscratch.policy.chain import apply_chain
+
+        obj = verify_chain(expand_checkpoints([str(c) for c in chain]), model=candidate,
+                           references=[(r.label, r.path) for r in refs], init_options=chain_init, seed=seed)
+        apply_chain(audit, obj)
     audit["seed"] = seed
     return audit

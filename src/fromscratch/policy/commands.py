@@ -29,6 +29,10 @@ def _summary(audit: dict) -> str:
         lines.append(f"policy {policy.get('name')} v{policy.get('version')}:")
         for row in audit["verdicts"]:
             lines.append(f"  {row['component']:<15} {row['verdict']:<13} {row['reason']}")
+    if audit.get("chain"):
+        ch = audit["chain"]
+        first = ch.get("first_failure")
+        lines.append(f"chain: {ch['verdict']}" + (f" (step {first['step']}, {first['check']})" if first else ""))
     lines.append(f"verdict: {audit.get('verdict')}")
     return "\n".join(lines)
 
@@ -51,10 +55,14 @@ def _summary(audit: dict) -> str:
 @click.option("--json", "json_path", default=None, help="Write the audit JSON here ('-' = stdout).")
 @click.option("--html", "html_path", default=None, help="Write a self-contained HTML report here.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
+@click.option("--chain", "chain", multiple=True, metavar="CKPT",
+              help="A checkpoint of the training chain (repeat in training order, CKPT_0 first; a folder or glob works).")
+@click.option("--chain-init", multiple=True, metavar="KEY=VALUE", help="Declared init scheme for --chain (see `chain --init`).")
 def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, policy: str | None,
               declared: str | None,
               code_dir: str | None, code_against: tuple[str, ...], bom_path: str | None,
-              json_path: str | None, html_path: str | None, seed: int) -> None:
+              json_path: str | None, html_path: str | None, seed: int, chain: tuple[str, ...] = (),
+              chain_init: tuple[str, ...] = ()) -> None:
     """Audit CANDIDATE against references: weights, tokenizer, config, code, declaration, policy."""
     from fromscratch.policy.api import run_audit
 
@@ -73,7 +81,7 @@ def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None,
         raise InputError("--bom", "needs --policy (the BOM records the policy's verdicts)")
     audit = run_audit(candidate, refs, policy=policy, declared=declared, code=code_dir,
                       code_against=code_refs, seed=seed, progress=sys.stderr.isatty(),
-                      reference_licences=licences)
+                      reference_licences=licences, chain=list(chain) or None, chain_init=list(chain_init) or None)
     if json_path:
         write_json(audit, json_path)
     if html_path:

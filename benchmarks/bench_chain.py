@@ -1,0 +1,182 @@
+#!/usr/bin/env python
+"""Time and peak memory of ``verify_chain`` on a generated chain of ~1B checkpoints.
+
+The chain: ``--checkpoints`` (default 20) TinyLlama-shaped BF16 safetensors
+checkpoints (d=2048, ff=5632, 22 layers, 32k vocabulary, untied head; 1.10 B
+parameters each). CKPT_0 is a fresh ``Normal(0, 0.02)`` draw with norms at one;
+each later checkpoint adds a shifted copy of a per-tensor random direction to
+the previous one (a derived step of a few per cent). All checkpoints are
+written in one pass, tensor by tensor, so the generator holds three tensors.
+
+Measured in fresh subprocesses: a plain sequential read of every file (the
+baseline: the bytes must be read once anyway), then ``verify_chain`` with an
+empty fingerprint cache; ratio = read time / chain time. Peak memory is the
+child's VmHWM. The files are deleted afterwards unless ``--keep``.
+
+    python benchmarks/bench_chain.py [--checkpoints N] [--work DIR] [--keep] [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+
+CHILD = r"""
+import json, os, sys, time, resource
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+mode, paths = sys.argv[1], sys.argv[2:]
+t = time.perf_counter()
+out = {}
+if mode == "read":
+    buf = bytearray(16 << 20)
+    n = 0
+    for p in paths:
+        with open(os.path.join(p, "model.safetensors"), "rb", buffering=0) as fh:
+            while True:
+                k = fh.readinto(buf)
+                if not k:
+                    break
+                n += k
+    out["bytes"] = n
+elif mode == "init":
+    from fromscratch.chain.init import check_init
+    o = check_init(paths[0])
+    out.update(fresh=o["fresh"], p_value=o["p_value"], tests=o["tests"])
+else:
+    from fromscratch.chain.api import verify_chain
+    o = verify_chain(paths, model=paths[-1])
+    out.update(verdict=o["verdict"], steps=len(o["steps"]), fresh=o["init"]["fresh"],
+               changes=[s["change"] for s in o["steps"]])
+out["seconds"] = time.perf_counter() - t
+ru = resource.getrusage(resource.RUSAGE_SELF)
+out["cpu_s"] = ru.ru_utime + ru.ru_stime
+out["peak_mb"] = hwm()
+out["load"] = os.getloadavg()[0]
+print(json.dumps(out))
+"""
+
+
+def child(mode: str, paths: list[Path], cache: Path) -> dict:
+    env = dict(os.environ, FROMSCRATCH_LINEAGE_CACHE=str(cache), PYTHONPATH=str(ROOT / "src"))
+    res = subprocess.run([sys.executable, "-c", CHILD, mode, *map(str, paths)], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _side_files(folder: Path, words: list[str]) -> None:
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048,
+           "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
+           "num_key_value_heads": 4, "vocab_size": 32000, "tie_word_embeddings": False,
+           "initializer_range": 0.02}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    tok = {"version": "1.0", "added_tokens": [], "pre_tokenizer": {"type": "ByteLevel"},
+           "decoder": {"type": "ByteLevel"},
+           "model": {"type": "BPE", "vocab": {w: i for i, w in enumerate(words)}, "merges": []}}
+    (folder / "tokenizer.json").write_text(json.dumps(tok))
+
+
+def _bf16(w: np.ndarray) -> bytes:
+    """float32 -> BF16 bytes by truncation (a plain shift: generation must not dominate the benchmark)."""
+    return (w.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+
+
+def write_chain(work: Path, n: int, step: float = 0.03) -> list[Path]:
+    """All ``n`` checkpoints in one pass over the tensors (three tensors in memory).
+
+    One random draw per tensor: the step direction is the initial draw shifted
+    along both axes (unrelated values for an i.i.d. draw), shifted again at each step.
+    """
+    from bench_lineage import tinyllama_shapes
+    from bench_read import safetensors_bf16_header
+
+    from fromscratch.lineage.synthetic import vocab_words
+
+    shapes = tinyllama_shapes()
+    folders = [work / f"step-{k:03d}" for k in range(n)]
+    words = vocab_words(32000)
+    handles = []
+    for f in folders:
+        f.mkdir(parents=True, exist_ok=True)
+        _side_files(f, words)
+        fh = open(f / "model.safetensors", "wb")
+        fh.write(safetensors_bf16_header(shapes))
+        handles.append(fh)
+    try:
+        for t, (name, shape) in enumerate(shapes):
+            rng = np.random.default_rng(t)
+            if len(shape) == 1:
+                w = np.ones(shape, dtype=np.float32)
+                d = rng.standard_normal(shape, dtype=np.float32) * 0.01
+            else:
+                w = rng.standard_normal(shape, dtype=np.float32) * 0.02
+                d = np.roll(w, (shape[0] // 3, shape[1] // 5), axis=(0, 1)) * step
+            for k, fh in enumerate(handles):
+                if k:
+                    w += np.roll(d, 7 * k, axis=0)
+                fh.write(_bf16(w))
+            del w, d
+    finally:
+        for fh in handles:
+            fh.close()
+    return folders
+
+
+def render(row: dict) -> str:
+    gb = row["bytes"] / 1e9
+    return "\n".join([
+        "| chain | bytes | plain read | init test (CKPT_0) | verify_chain, cold cache (wall / CPU) | ratio (read / chain) | peak memory | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {row['checkpoints']} x 1.10 B BF16 (TinyLlama shape) | {gb:.1f} GB | {row['read_s']:.0f} s "
+        f"({gb / row['read_s']:.2f} GB/s) | {row['init_s']:.0f} s / {row['init_cpu_s']:.0f} s CPU | "
+        f"{row['chain_s']:.0f} s / {row['chain_cpu_s']:.0f} s | {row['read_s'] / row['chain_s']:.2f} | "
+        f"{row['peak_mb']} MB | {row['verdict']} |"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoints", type=int, default=20)
+    ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-chain-"))
+    work.mkdir(parents=True, exist_ok=True)
+    need = args.checkpoints * 2.3e9
+    if shutil.disk_usage(work).free < need + 15e9:
+        print(f"not enough free disk under {work} ({need / 1e9:.0f} GB + 15 GB margin needed)", file=sys.stderr)
+        return 2
+    try:
+        paths = write_chain(work, args.checkpoints)
+        cache = work / "fp-cache"
+        read = child("read", paths, cache)
+        init = child("init", paths[:1], cache)
+        shutil.rmtree(cache, ignore_errors=True)
+        chain = child("chain", paths, cache)
+        row = {"checkpoints": args.checkpoints, "bytes": read["bytes"], "read_s": read["seconds"],
+               "init_s": init["seconds"], "init_cpu_s": init["cpu_s"], "init_peak_mb": init["peak_mb"],
+               "chain_s": chain["seconds"], "chain_cpu_s": chain["cpu_s"], "peak_mb": chain["peak_mb"],
+               "verdict": chain["verdict"], "fresh": chain["fresh"], "load_average": round(chain["load"], 1)}
+        print(json.dumps(row), flush=True)
+        print(render(row))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
