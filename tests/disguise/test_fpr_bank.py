@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+
 @pytest.mark.slow
 @pytest.mark.torch
 def test_small_disguised_false_positive_bank(zoo):
