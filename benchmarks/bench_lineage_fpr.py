@@ -33,13 +33,13 @@ from pathlib import Path
 
 
 def _zoo_rows(variants: tuple[str, ...], progress) -> list[dict]:
-    from fromscratch.disguise import nullbank
+    from fromscratch.disguise import fpr
     from fromscratch.zoo import build_zoo
 
     zoo = build_zoo()
     names = ["llama-s0", "llama-s1", "llama-s2", "llama-s3", "llama-tokb", "llama-norm-a", "llama-norm-b"]
     paths = [zoo.path(n) for n in names]
-    rows = list(nullbank.compare_bank(paths, variants, progress=progress))
+    rows = list(fpr.compare_bank(paths, variants, progress=progress))
     for r in rows:
         r["candidate"], r["reference"] = names[r["candidate"]], names[r["reference"]]
     return rows
@@ -66,7 +66,7 @@ def _raw(rows_paths: list[tuple[str, Path, Path]]) -> dict | None:
 
 
 def main() -> None:
-    from fromscratch.disguise import nullbank
+    from fromscratch.disguise import fpr, nullbank
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--siblings", type=int, default=10)
@@ -82,18 +82,18 @@ def main() -> None:
     t0 = time.time()
     paths = nullbank.siblings(recipe, args.siblings, progress=progress)
     t_train = time.time() - t0
-    rows = list(nullbank.compare_bank(paths, progress=progress))
+    rows = list(fpr.compare_bank(paths, progress=progress))
     report = {"recipe": recipe.__dict__, "siblings": args.siblings, "bank_key": nullbank.bank_key(recipe),
               "training": [json.loads((p / "training.json").read_text()) for p in paths],
-              "siblings_bank": nullbank.tally(rows)}
+              "siblings_bank": fpr.tally(rows)}
     plain = [("siblings", paths[i], paths[j]) for i, j in itertools.permutations(range(len(paths)), 2)]
     report["siblings_raw_plain"] = _raw(plain)
     all_rows = list(rows)
     if not args.no_zoo:
-        zrows = _zoo_rows(nullbank.VARIANTS, progress)
-        report["zoo_bank"] = nullbank.tally(zrows)
+        zrows = _zoo_rows(fpr.VARIANTS, progress)
+        report["zoo_bank"] = fpr.tally(zrows)
         all_rows += zrows
-    report["total"] = nullbank.tally(all_rows)
+    report["total"] = fpr.tally(all_rows)
     report["seconds"] = {"training_or_cache": round(t_train, 1), "total": round(time.time() - t0, 1)}
     text = json.dumps(report, indent=1, sort_keys=True)
     if args.json:

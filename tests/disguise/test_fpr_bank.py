@@ -14,21 +14,21 @@ import pytest
 @pytest.mark.slow
 @pytest.mark.torch
 def test_small_disguised_false_positive_bank(zoo):
-    from fromscratch.disguise import nullbank
+    from fromscratch.disguise import fpr, nullbank
 
     paths = nullbank.siblings(nullbank.SMALL, 4)
-    rows = list(nullbank.compare_bank(paths))
-    assert len(rows) == 4 * 3 * len(nullbank.VARIANTS)
-    t = nullbank.tally(rows)
+    rows = list(fpr.compare_bank(paths))
+    assert len(rows) == 4 * 3 * len(fpr.VARIANTS)
+    t = fpr.tally(rows)
     assert t["component_pairs"] >= 300
     assert t["flagged"] == 0, t["flagged_examples"]
     assert t["model_pairs_flagged"] == 0
     assert t["min_p"] > t["threshold"]
-    assert set(t["by_variant"]) == set(nullbank.VARIANTS)
+    assert set(t["by_variant"]) == set(fpr.VARIANTS)
 
 
 def test_upper_bound():
-    from fromscratch.disguise.nullbank import upper_bound
+    from fromscratch.disguise.fpr import upper_bound
 
     # zero events in n trials: the one-sided 95 % bound is 1 - 0.05 ** (1 / n) (about 3 / n)
     assert upper_bound(0, 3000) == pytest.approx(1 - 0.05 ** (1 / 3000), rel=1e-6)
