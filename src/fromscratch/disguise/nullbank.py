@@ -10,9 +10,9 @@ that they can be trained on a CPU, and ten times the zoo's steps or more.
 Half of the siblings share their data order with another.
 
 Trained siblings are cached under ``cache_dir()/nullbank/<key>``; the key
-hashes the training function, the recipe, the zoo version (its data and
-tokenizer) and the torch version, so nothing is reused across a change of any
-of them. The comparisons and counts are in ``fromscratch.disguise.fpr``.
+hashes the training function, the recipe, the bytes of the token data and
+tokenizer and the torch version, so nothing is reused across a change of any
+of them (and a zoo rebuild that leaves the data alone retrains nothing). The comparisons and counts are in ``fromscratch.disguise.fpr``.
 Training needs the ``demo`` extra (torch).
 """
 
@@ -52,15 +52,36 @@ BENCH = Recipe()
 SMALL = Recipe(hidden=96, layers=2, intermediate=256, steps=400)
 
 
-def bank_key(recipe: Recipe) -> str:
-    """Cache key: the training code, the recipe, the zoo (data, tokenizer) and torch versions."""
+def material() -> Path:
+    """The zoo's token data and tokenizer A: from a built zoo if there is one, else made here.
+
+    Only ``zoo.build.prepare`` runs (corpus, tokenizers, token streams: seconds),
+    never the zoo's model training.
+    """
+    from fromscratch.zoo import find_zoo, zoo_version
+
+    zoo = find_zoo()
+    if zoo is not None and (zoo.root / "data" / "general.npy").exists():
+        return zoo.root
+    out = cache_dir() / "nullbank" / f"material-{zoo_version()}"
+    if not (out / "data" / "general.npy").exists():
+        from fromscratch.zoo.build import prepare
+
+        with _locked(out.with_name(out.name + ".lock")):
+            if not (out / "data" / "general.npy").exists():
+                prepare(out)
+    return out
+
+
+def bank_key(recipe: Recipe, root: Path | None = None) -> str:
+    """Cache key: the training code, the recipe, the bytes of the data and tokenizer, torch's version."""
     import importlib.metadata as md
 
-    from fromscratch.zoo import zoo_version
-
+    root = material() if root is None else root
     h = hashlib.sha256(inspect.getsource(_train).encode())
     h.update(json.dumps(asdict(recipe), sort_keys=True).encode())
-    h.update(zoo_version().encode())
+    for rel in ("data/general.npy", "tokenizers/A/tokenizer.json", "tokenizers/A/tokenizer_config.json"):
+        h.update(hashlib.sha256((root / rel).read_bytes()).digest())
     h.update(md.version("torch").split("+")[0].encode())
     return h.hexdigest()[:12]
 
@@ -106,10 +127,8 @@ def _train(zoo_root: Path, recipe: Recipe, k: int, out: Path) -> None:
 
 def siblings(recipe: Recipe, n: int, *, progress: Callable[[str], None] | None = None) -> list[Path]:
     """``n`` trained seed siblings (built once, then read from the cache)."""
-    from fromscratch.zoo import build_zoo
-
-    zoo = build_zoo()
-    root = cache_dir() / "nullbank" / bank_key(recipe)
+    src = material()
+    root = cache_dir() / "nullbank" / bank_key(recipe, src)
     paths = []
     for k in range(n):
         out = root / f"sibling-{k}"
@@ -118,6 +137,6 @@ def siblings(recipe: Recipe, n: int, *, progress: Callable[[str], None] | None =
                 if not out.exists():
                     if progress:
                         progress(f"training sibling {k} ({recipe.steps} steps)")
-                    _train(zoo.root, recipe, k, out)
+                    _train(src, recipe, k, out)
         paths.append(out)
     return paths
