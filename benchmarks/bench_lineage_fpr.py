@@ -65,6 +65,23 @@ def _raw(rows_paths: list[tuple[str, Path, Path]]) -> dict | None:
         return None
 
 
+def _eval_loss(path: Path, windows: int = 16, seq: int = 64) -> float:
+    """Held-out next-token loss of a sibling (numpy forward pass on the zoo's eval stream)."""
+    import numpy as np
+
+    from fromscratch.disguise import load, logits, nullbank
+
+    ids = np.load(nullbank.material() / "data" / "eval.npy").astype(np.int64)
+    n = len(ids) - seq - 1
+    starts = [int(i * n / windows) for i in range(windows)]
+    x = np.stack([ids[s:s + seq] for s in starts])
+    y = np.stack([ids[s + 1:s + seq + 1] for s in starts])
+    lg = logits(load(path), x)
+    lg = lg - lg.max(-1, keepdims=True)
+    logp = lg - np.log(np.exp(lg).sum(-1, keepdims=True))
+    return float(-np.take_along_axis(logp, y[..., None], -1).mean())
+
+
 def main() -> None:
     from fromscratch.disguise import fpr, nullbank
 
@@ -84,7 +101,8 @@ def main() -> None:
     t_train = time.time() - t0
     rows = list(fpr.compare_bank(paths, progress=progress))
     report = {"recipe": recipe.__dict__, "siblings": args.siblings, "bank_key": nullbank.bank_key(recipe),
-              "training": [json.loads((p / "training.json").read_text()) for p in paths],
+              "training": [{**json.loads((p / "training.json").read_text()), "eval_loss": round(_eval_loss(p), 4)}
+                           for p in paths],
               "siblings_bank": fpr.tally(rows)}
     plain = [("siblings", paths[i], paths[j]) for i, j in itertools.permutations(range(len(paths)), 2)]
     report["siblings_raw_plain"] = _raw(plain)
