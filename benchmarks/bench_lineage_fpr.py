@@ -19,7 +19,8 @@ comparison before the correction over layers (``Comparison.pair_pvalues``,
 when the lineage engine offers it). Nothing is tuned on this bank: the
 threshold was fixed before it existed.
 
-    nice -n 10 python benchmarks/bench_lineage_fpr.py [--siblings 10] [--no-zoo] [--json OUT]
+    nice -n 10 python benchmarks/bench_lineage_fpr.py [--siblings 10] [--parts siblings,zoo] [--json OUT]
+    python benchmarks/bench_lineage_fpr.py --combine SIBLINGS.json ZOO.json --json ALL.json
 """
 
 from __future__ import annotations
@@ -82,13 +83,30 @@ def _eval_loss(path: Path, windows: int = 16, seq: int = 64) -> float:
     return float(-np.take_along_axis(logp, y[..., None], -1).mean())
 
 
+def _siblings_part(recipe, n: int, progress) -> tuple[dict, list[dict]]:
+    from fromscratch.disguise import fpr, nullbank
+
+    t0 = time.time()
+    paths = nullbank.siblings(recipe, n, progress=progress)
+    t_train = time.time() - t0
+    rows = [fpr.compact(r) for r in fpr.compare_bank(paths, progress=progress)]
+    plain = [("siblings", paths[i], paths[j]) for i, j in itertools.permutations(range(len(paths)), 2)]
+    info = {"recipe": recipe.__dict__, "siblings": n, "bank_key": nullbank.bank_key(recipe),
+            "training": [{**json.loads((p / "training.json").read_text()), "eval_loss": round(_eval_loss(p), 4)}
+                         for p in paths],
+            "raw_plain": _raw(plain), "seconds": {"training_or_cache": round(t_train, 1),
+                                                   "compare": round(time.time() - t0 - t_train, 1)}}
+    return info, rows
+
+
 def main() -> None:
     from fromscratch.disguise import fpr, nullbank
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--siblings", type=int, default=10)
     ap.add_argument("--small", action="store_true", help="the CI test's smaller recipe")
-    ap.add_argument("--no-zoo", action="store_true")
+    ap.add_argument("--parts", default="siblings,zoo", help="siblings, zoo, or both")
+    ap.add_argument("--combine", type=Path, nargs="*", default=[], help="merge the rows of earlier --json runs")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     recipe = nullbank.SMALL if args.small else nullbank.BENCH
@@ -96,34 +114,32 @@ def main() -> None:
     def progress(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    t0 = time.time()
-    paths = nullbank.siblings(recipe, args.siblings, progress=progress)
-    t_train = time.time() - t0
-    rows = list(fpr.compare_bank(paths, progress=progress))
-    report = {"recipe": recipe.__dict__, "siblings": args.siblings, "bank_key": nullbank.bank_key(recipe),
-              "training": [{**json.loads((p / "training.json").read_text()), "eval_loss": round(_eval_loss(p), 4)}
-                           for p in paths],
-              "siblings_bank": fpr.tally(rows)}
-    plain = [("siblings", paths[i], paths[j]) for i, j in itertools.permutations(range(len(paths)), 2)]
-    report["siblings_raw_plain"] = _raw(plain)
-    all_rows = list(rows)
-    if not args.no_zoo:
-        zrows = _zoo_rows(fpr.VARIANTS, progress)
-        report["zoo_bank"] = fpr.tally(zrows)
-        all_rows += zrows
-    report["total"] = fpr.tally(all_rows)
-    report["seconds"] = {"training_or_cache": round(t_train, 1), "total": round(time.time() - t0, 1)}
-    text = json.dumps(report, indent=1, sort_keys=True)
+    report: dict = {"parts": {}}
+    rows: dict[str, list[dict]] = {}
+    for path in args.combine:
+        old = json.loads(path.read_text())
+        report["parts"].update(old["parts"])
+        rows.update(old["rows"])
+    parts = [p for p in args.parts.split(",") if p] if not args.combine else []
+    if "siblings" in parts:
+        report["parts"]["siblings"], rows["siblings"] = _siblings_part(recipe, args.siblings, progress)
+    if "zoo" in parts:
+        t0 = time.time()
+        rows["zoo"] = [fpr.compact(r) for r in _zoo_rows(fpr.VARIANTS, progress)]
+        report["parts"]["zoo"] = {"models": 7, "seconds": round(time.time() - t0, 1)}
+    for name, rs in rows.items():
+        report["parts"][name]["tally"] = fpr.tally(rs)
+    report["total"] = fpr.tally([r for rs in rows.values() for r in rs])
+    report["rows"] = rows
     if args.json:
-        args.json.write_text(text + "\n")
+        args.json.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     t = report["total"]
     print(f"component pairs {t['component_pairs']}, flagged {t['flagged']}, FPR {t['fpr']:.3g} "
           f"(95 % upper {t['fpr_upper_95']:.3g}); model pairs {t['model_pairs']}, flagged "
           f"{t['model_pairs_flagged']}; smallest p {t['min_p']:.3g}")
-    for name in ("siblings_bank", "zoo_bank"):
-        if name in report:
-            for v, s in report[name]["by_variant"].items():
-                print(f"  {name} {v}: {s['flagged']}/{s['component_pairs']} flagged, min p {s['min_p']:.3g}")
+    for name in rows:
+        for v, s in report["parts"][name]["tally"]["by_variant"].items():
+            print(f"  {name} {v}: {s['flagged']}/{s['component_pairs']} flagged, min p {s['min_p']:.3g}")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,16 @@ def compare_bank(paths: list[Path], variants: tuple[str, ...] = VARIANTS, *, see
                                "shared_data_order": i // 2 == j // 2, "compare": obj}
 
 
+def compact(row: dict[str, Any]) -> dict[str, Any]:
+    """A bank row with only what ``tally`` reads (so a run's rows can be stored and merged)."""
+    keep = ("name", "kind", "relation", "p_value", "reference_name", "reference_layer")
+    comps = [{**{k: c.get(k) for k in keep}, **({"evidence": True} if "evidence" in c else {})}
+             for c in row["compare"]["components"]]
+    return {**{k: v for k, v in row.items() if k != "compare"},
+            "compare": {"verdict": row["compare"]["verdict"], "p_value": row["compare"]["p_value"],
+                        "components": comps}}
+
+
 def upper_bound(k: int, n: int, level: float = 0.95) -> float:
     """One-sided Clopper-Pearson upper confidence bound of a binomial rate."""
     from scipy.stats import beta
