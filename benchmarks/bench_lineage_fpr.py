@@ -83,18 +83,22 @@ def _eval_loss(path: Path, windows: int = 16, seq: int = 64) -> float:
     return float(-np.take_along_axis(logp, y[..., None], -1).mean())
 
 
-def _siblings_part(recipe, n: int, progress) -> tuple[dict, list[dict]]:
+def _siblings_part(recipe, n: int, progress, variants: tuple[str, ...],
+                   cached: bool, want_raw: bool) -> tuple[dict, list[dict]]:
     from fromscratch.disguise import fpr, nullbank
 
     t0 = time.time()
-    paths = nullbank.siblings(recipe, n, progress=progress)
+    paths = nullbank.cached_siblings(recipe) if cached else nullbank.siblings(recipe, n, progress=progress)
+    n = len(paths)
     t_train = time.time() - t0
-    rows = [fpr.compact(r) for r in fpr.compare_bank(paths, progress=progress)]
+    rows = [fpr.compact(r) for r in fpr.compare_bank(paths, variants, progress=progress)]
     plain = [("siblings", paths[i], paths[j]) for i, j in itertools.permutations(range(len(paths)), 2)]
+    raw = _raw(plain) if "plain" in variants and want_raw else None
     info = {"recipe": recipe.__dict__, "siblings": n, "bank_key": nullbank.bank_key(recipe),
+            "variants": list(variants), "sibling_dirs": [p.name for p in paths],
             "training": [{**json.loads((p / "training.json").read_text()), "eval_loss": round(_eval_loss(p), 4)}
                          for p in paths],
-            "raw_plain": _raw(plain), "seconds": {"training_or_cache": round(t_train, 1),
+            "raw_plain": raw, "seconds": {"training_or_cache": round(t_train, 1),
                                                    "compare": round(time.time() - t0 - t_train, 1)}}
     return info, rows
 
@@ -106,6 +110,9 @@ def main() -> None:
     ap.add_argument("--siblings", type=int, default=10)
     ap.add_argument("--small", action="store_true", help="the CI test's smaller recipe")
     ap.add_argument("--parts", default="siblings,zoo", help="siblings, zoo, or both")
+    ap.add_argument("--variants", default=",".join(fpr.VARIANTS), help="disguises of the sibling candidates")
+    ap.add_argument("--cached", action="store_true", help="use the siblings already trained, train none")
+    ap.add_argument("--no-raw", action="store_true", help="skip the raw single-test p-values")
     ap.add_argument("--combine", type=Path, nargs="*", default=[], help="merge the rows of earlier --json runs")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -122,7 +129,10 @@ def main() -> None:
         rows.update(old["rows"])
     parts = [p for p in args.parts.split(",") if p] if not args.combine else []
     if "siblings" in parts:
-        report["parts"]["siblings"], rows["siblings"] = _siblings_part(recipe, args.siblings, progress)
+        variants = tuple(v for v in args.variants.split(",") if v)
+        name = "siblings" if variants == fpr.VARIANTS else "siblings:" + "+".join(variants)
+        report["parts"][name], rows[name] = _siblings_part(recipe, args.siblings, progress, variants,
+                                                                       args.cached, not args.no_raw)
     if "zoo" in parts:
         t0 = time.time()
         rows["zoo"] = [fpr.compact(r) for r in _zoo_rows(fpr.VARIANTS, progress)]

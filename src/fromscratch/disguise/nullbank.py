@@ -140,3 +140,10 @@ def siblings(recipe: Recipe, n: int, *, progress: Callable[[str], None] | None =
                     _train(src, recipe, k, out)
         paths.append(out)
     return paths
+
+
+def cached_siblings(recipe: Recipe) -> list[Path]:
+    """The siblings of ``recipe`` already trained (by index), training nothing."""
+    root = cache_dir() / "nullbank" / bank_key(recipe)
+    found = [p for p in root.glob("sibling-*") if p.is_dir() and (p / "training.json").exists()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
