@@ -33,13 +33,16 @@ import time
 from pathlib import Path
 
 
-def _zoo_rows(variants: tuple[str, ...], progress) -> list[dict]:
+def _zoo_rows(variants: tuple[str, ...], progress, zoo_root: Path | None) -> list[dict]:
     from fromscratch.disguise import fpr
-    from fromscratch.zoo import build_zoo
 
-    zoo = build_zoo()
     names = ["llama-s0", "llama-s1", "llama-s2", "llama-s3", "llama-tokb", "llama-norm-a", "llama-norm-b"]
-    paths = [zoo.path(n) for n in names]
+    if zoo_root is None:
+        from fromscratch.zoo import build_zoo
+
+        paths = [build_zoo().path(n) for n in names]
+    else:
+        paths = [zoo_root / "models" / n for n in names]
     rows = list(fpr.compare_bank(paths, variants, progress=progress))
     for r in rows:
         r["candidate"], r["reference"] = names[r["candidate"]], names[r["reference"]]
@@ -66,13 +69,13 @@ def _raw(rows_paths: list[tuple[str, Path, Path]]) -> dict | None:
         return None
 
 
-def _eval_loss(path: Path, windows: int = 16, seq: int = 64) -> float:
+def _eval_loss(path: Path, root: Path | None, windows: int = 16, seq: int = 64) -> float:
     """Held-out next-token loss of a sibling (numpy forward pass on the zoo's eval stream)."""
     import numpy as np
 
     from fromscratch.disguise import load, logits, nullbank
 
-    ids = np.load(nullbank.material() / "data" / "eval.npy").astype(np.int64)
+    ids = np.load((root or nullbank.material()) / "data" / "eval.npy").astype(np.int64)
     n = len(ids) - seq - 1
     starts = [int(i * n / windows) for i in range(windows)]
     x = np.stack([ids[s:s + seq] for s in starts])
@@ -83,20 +86,21 @@ def _eval_loss(path: Path, windows: int = 16, seq: int = 64) -> float:
     return float(-np.take_along_axis(logp, y[..., None], -1).mean())
 
 
-def _siblings_part(recipe, n: int, progress, variants: tuple[str, ...],
-                   cached: bool, want_raw: bool) -> tuple[dict, list[dict]]:
+def _siblings_part(recipe, n: int, progress, variants: tuple[str, ...], cached: bool, want_raw: bool,
+                   root: Path | None) -> tuple[dict, list[dict]]:
     from fromscratch.disguise import fpr, nullbank
 
     t0 = time.time()
-    paths = nullbank.cached_siblings(recipe) if cached else nullbank.siblings(recipe, n, progress=progress)
+    paths = (nullbank.cached_siblings(recipe, root) if cached
+             else nullbank.siblings(recipe, n, progress=progress, root=root))
     n = len(paths)
     t_train = time.time() - t0
     rows = [fpr.compact(r) for r in fpr.compare_bank(paths, variants, progress=progress)]
     plain = [("siblings", paths[i], paths[j]) for i, j in itertools.permutations(range(len(paths)), 2)]
     raw = _raw(plain) if "plain" in variants and want_raw else None
-    info = {"recipe": recipe.__dict__, "siblings": n, "bank_key": nullbank.bank_key(recipe),
+    info = {"recipe": recipe.__dict__, "siblings": n, "bank_key": nullbank.bank_key(recipe, root),
             "variants": list(variants), "sibling_dirs": [p.name for p in paths],
-            "training": [{**json.loads((p / "training.json").read_text()), "eval_loss": round(_eval_loss(p), 4)}
+            "training": [{**json.loads((p / "training.json").read_text()), "eval_loss": round(_eval_loss(p, root), 4)}
                          for p in paths],
             "raw_plain": raw, "seconds": {"training_or_cache": round(t_train, 1),
                                                    "compare": round(time.time() - t0 - t_train, 1)}}
@@ -112,6 +116,8 @@ def main() -> None:
     ap.add_argument("--parts", default="siblings,zoo", help="siblings, zoo, or both")
     ap.add_argument("--variants", default=",".join(fpr.VARIANTS), help="disguises of the sibling candidates")
     ap.add_argument("--cached", action="store_true", help="use the siblings already trained, train none")
+    ap.add_argument("--zoo-root", type=Path, default=None,
+                    help="a built zoo folder: its llamas and its data/tokenizer (default: build_zoo())")
     ap.add_argument("--no-raw", action="store_true", help="skip the raw single-test p-values")
     ap.add_argument("--combine", type=Path, nargs="*", default=[], help="merge the rows of earlier --json runs")
     ap.add_argument("--json", type=Path, default=None)
@@ -132,10 +138,11 @@ def main() -> None:
         variants = tuple(v for v in args.variants.split(",") if v)
         name = "siblings" if variants == fpr.VARIANTS else "siblings:" + "+".join(variants)
         report["parts"][name], rows[name] = _siblings_part(recipe, args.siblings, progress, variants,
-                                                                       args.cached, not args.no_raw)
+                                                                       args.cached, not args.no_raw,
+                                                                       args.zoo_root)
     if "zoo" in parts:
         t0 = time.time()
-        rows["zoo"] = [fpr.compact(r) for r in _zoo_rows(fpr.VARIANTS, progress)]
+        rows["zoo"] = [fpr.compact(r) for r in _zoo_rows(fpr.VARIANTS, progress, args.zoo_root)]
         report["parts"]["zoo"] = {"models": 7, "seconds": round(time.time() - t0, 1)}
     for name, rs in rows.items():
         report["parts"][name]["tally"] = fpr.tally(rs)

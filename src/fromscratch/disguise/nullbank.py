@@ -125,9 +125,11 @@ def _train(zoo_root: Path, recipe: Recipe, k: int, out: Path) -> None:
     tmp.replace(out)
 
 
-def siblings(recipe: Recipe, n: int, *, progress: Callable[[str], None] | None = None) -> list[Path]:
-    """``n`` trained seed siblings (built once, then read from the cache)."""
-    src = material()
+def siblings(recipe: Recipe, n: int, *, progress: Callable[[str], None] | None = None,
+             root: Path | None = None) -> list[Path]:
+    """``n`` trained seed siblings (built once, then read from the cache); ``root``: a zoo folder
+    whose data and tokenizer to use instead of ``material()``."""
+    src = material() if root is None else Path(root)
     root = cache_dir() / "nullbank" / bank_key(recipe, src)
     paths = []
     for k in range(n):
@@ -142,8 +144,8 @@ def siblings(recipe: Recipe, n: int, *, progress: Callable[[str], None] | None =
     return paths
 
 
-def cached_siblings(recipe: Recipe) -> list[Path]:
+def cached_siblings(recipe: Recipe, material_root: Path | None = None) -> list[Path]:
     """The siblings of ``recipe`` already trained (by index), training nothing."""
-    root = cache_dir() / "nullbank" / bank_key(recipe)
+    root = cache_dir() / "nullbank" / bank_key(recipe, material_root)
     found = [p for p in root.glob("sibling-*") if p.is_dir() and (p / "training.json").exists()]
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
