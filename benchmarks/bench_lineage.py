@@ -69,8 +69,13 @@ print(json.dumps(out))
 """
 
 
-def child(mode: str, a: Path, b: Path, cache: Path) -> dict:
-    env = dict(os.environ, FROMSCRATCH_LINEAGE_CACHE=str(cache), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+#: source tree the children import (``--baseline SRC`` measures another tree in the same run)
+SOURCES: dict[str, Path] = {"": ROOT / "src"}
+
+
+def child(mode: str, a: Path, b: Path, cache: Path, src: str = "") -> dict:
+    env = dict(os.environ, FROMSCRATCH_LINEAGE_CACHE=str(cache), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"),
+               PYTHONPATH=str(SOURCES[src]))
     res = subprocess.run([sys.executable, "-c", CHILD, mode, str(a), str(b)], capture_output=True, text=True,
                          env=env, cwd=ROOT, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -114,13 +119,15 @@ def write_pair_member(folder: Path, shapes, noise: float) -> int:
     return (folder / "model.safetensors").stat().st_size
 
 
-def measure(label: str, a: Path, b: Path, params: int, work: Path) -> dict:
-    cache = work / f"cache-{label}"
+def measure(label: str, a: Path, b: Path, params: int, work: Path, src: str = "") -> dict:
+    cache = work / f"cache-{label}-{src or 'this'}"
     shutil.rmtree(cache, ignore_errors=True)
-    child("read", a, b, cache)  # warm the page cache
-    read = child("read", a, b, cache)
-    cold = child("compare", a, b, cache)
-    warm = child("compare", a, b, cache)
+    child("read", a, b, cache, src)  # warm the page cache
+    read = child("read", a, b, cache, src)
+    cold = child("compare", a, b, cache, src)
+    warm = child("compare", a, b, cache, src)
+    if src:
+        label = f"{label}, {src}"
     row = {"pair": label, "parameters": params, "bytes": read["bytes"], "read_s": read["seconds"],
            "compare_cold_s": cold["seconds"], "compare_cold_cpu_s": cold["cpu_s"],
            "compare_cached_s": warm["seconds"], "compare_cached_cpu_s": warm["cpu_s"],
@@ -149,7 +156,13 @@ def main() -> None:
     ap.add_argument("--skip-135m", action="store_true")
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another source tree (e.g. an exported older commit's src/) measured in the same run")
+    ap.add_argument("--pairs", default="plain", help="plain | rotated (SmolLM2 against its rotated copy) | both")
     args = ap.parse_args()
+    if args.baseline:
+        SOURCES["baseline"] = args.baseline.resolve()
+    trees = ["baseline", ""] if args.baseline else [""]
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-lineage-"))
     work.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -164,7 +177,18 @@ def main() -> None:
             copy = work / "smollm2-q8_0.gguf"
             if not copy.exists():
                 write_variant(src, copy, permute=False)
-            rows.append(measure("SmolLM2-135M GGUF Q4_1 vs its Q8_0 copy", copy, src, 134_515_008, work))
+            if args.pairs in ("plain", "both"):
+                for tree in trees:
+                    rows.append(measure("SmolLM2-135M GGUF Q4_1 vs its Q8_0 copy", copy, src, 134_515_008, work, tree))
+            if args.pairs in ("rotated", "both"):
+                rot = work / "smollm2-rotated"
+                if not (rot / "model.safetensors").exists():
+                    from fromscratch import disguise
+
+                    disguise.save(disguise.rotate(disguise.load(src), 1), rot, dtype="F16")
+                for tree in trees:
+                    rows.append(measure("SmolLM2-135M GGUF Q4_1 vs its rotated F16 copy", rot, src, 134_515_008,
+                                        work, tree))
         if not args.skip_1b:
             shapes = tinyllama_shapes()
             params = sum(int(np.prod(s)) for _, s in shapes)
@@ -174,7 +198,8 @@ def main() -> None:
                 write_pair_member(ref, shapes, 0.0)
                 write_pair_member(cand, shapes, 0.1)
                 print(f"wrote the 1B pair in {time.time() - t:.0f} s", flush=True)
-            rows.append(measure("~1B safetensors BF16, copy + 10% noise", cand, ref, params, work))
+            for tree in trees:
+                rows.append(measure("~1B safetensors BF16, copy + 10% noise", cand, ref, params, work, tree))
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

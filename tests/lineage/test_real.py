@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from realmodels import real_model
 
 pytestmark = pytest.mark.real
@@ -40,7 +39,8 @@ def smollm_variants(persistent_cache):
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, perm in (("requant", False), ("permuted", True)):
-        dst = out / f"smollm2-{name}-q8_0.gguf"
+        # v2: the first writer gave every MLP a one-unit permutation when attention tensors came first
+        dst = out / f"smollm2-{name}-v2-q8_0.gguf"
         if not dst.exists():
             tmp = dst.with_suffix(".tmp")
             write_variant(src, tmp, permute=perm, seed=11)
@@ -69,3 +69,5 @@ def test_smollm2_vs_own_copy_derived(smollm_variants, variant):
     blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp", "embedding")]
     assert all(c["relation"] in ("derived", "identical") and c["p_value"] < 1e-6 for c in blocks)
     assert obj["shared_parameter_fraction"] > 0.99
+    cand = obj["candidate"]["parameters"]
+    assert cand == obj["reference"]["parameters"]  # a faithful copy: every tensor keeps its shape

@@ -118,7 +118,7 @@ def test_tails_match_scipy_stats_bit_for_bit():
 @pytest.mark.parametrize("units,coords,kept", [(300, 190, 150), (5, 40, 40), (64, 12, 1), (1, 30, 7)])
 def test_aligned_profile_is_the_unpacked_slice(units, coords, kept):
     """compare's cheaper profile slicing: same float32 bits and the same memory layout as before."""
-    from fromscratch.lineage.compare import _aligned_profile
+    from fromscratch.lineage.alignment import aligned_profile as _aligned_profile
     from fromscratch.lineage.fingerprint import _q8, unpack_profile
 
     rng = np.random.default_rng(units + coords)

@@ -86,3 +86,72 @@ def test_transplanted_tower_is_flagged_component_by_component(zoo, zoo_fp):
              and not _not_learned(c)]
     wrong = [(c["name"], c["relation"], c["p_value"]) for c in fresh if c["relation"] != "independent"]
     assert not wrong, wrong
+
+
+def test_reinitialised_blocks_inside_a_reused_stream_are_not_derived(zoo, zoo_fp):
+    """Kept blocks: derived, each mapped to its own layer; re-initialised-then-trained blocks: not derived."""
+    entry = next(e for e in zoo.entries if e.name == "llama-s0-reinit")
+    fresh = set(entry.metrics["reinitialised_layers"])
+    obj = compare_fingerprints(zoo_fp("llama-s0-reinit"), zoo_fp("llama-s0"))
+    assert obj["verdict"] == "derived"
+    blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp")]
+    assert len(blocks) == 8
+    for c in blocks:
+        if c["layer"] in fresh:
+            assert c["relation"] not in ("derived", "identical"), (c["name"], c["p_value"])
+            # the unit test alone still sees the shared residual basis; the views do not agree
+            views = c.get("evidence", {}).get("views")
+            assert views is None or views["p"] > 0.01
+        else:
+            assert c["relation"] == "derived" and c["p_value"] < 1e-6, (c["name"], c["p_value"])
+            assert c["reference_layer"] == c["layer"]
+            assert c["evidence"]["views"]["p"] < 1e-6
+
+
+def test_tokenizer_free_permuted_finetune_is_derived_through_token_ids(zoo, zoo_fp):
+    """No token strings on one side, equal vocabularies: ids pair the rows, and the JSON says so."""
+    cand = zoo_fp("llama-s0-permft-notok")
+    assert cand.meta["has_tokenizer"] is False
+    obj = compare_fingerprints(cand, zoo_fp("llama-s0"))
+    assert obj["verdict"] == "derived" and obj["alignment"]["rows"] == "ids"
+    emb = next(c for c in obj["components"] if c["name"] == "embed_tokens")
+    assert emb["relation"] == "derived" and emb["evidence"]["row_correspondence"] == "ids"
+    blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp")]
+    assert all(c["relation"] == "derived" and c["reference_layer"] == c["layer"] for c in blocks)
+    assert all(c["evidence"]["alignment"] == "anchor" and c["evidence"]["row_correspondence"] == "ids"
+               for c in blocks)
+    # the same ids against an independent sibling: nothing flagged
+    other = compare_fingerprints(cand, zoo_fp("llama-s1"))
+    assert other["verdict"] == "independent"
+    assert not [c["name"] for c in other["components"] if c["relation"] in ("identical", "derived")]
+
+
+def test_token_rows_pair_models_with_tokenizers(zoo, zoo_fp):
+    obj = compare_fingerprints(zoo_fp("llama-s0-ft"), zoo_fp("llama-s0"))
+    assert obj["alignment"]["rows"] == "tokens"
+    assert obj["alignment"]["towers"][0]["maps"]
+
+
+def _by_name(obj: dict) -> dict:
+    return {c["name"]: c for c in obj["components"]}
+
+
+def test_frozen_and_change_tell_frozen_copies_from_trained_ones(zoo, zoo_fp):
+    """A permuted copy is derived but frozen (change 0); a fine-tune moved; a re-quantised copy is frozen."""
+    perm = compare_fingerprints(zoo_fp("llama-s0-perm"), zoo_fp("llama-s0"))
+    for c in perm["components"]:
+        assert c["relation"] in ("identical", "derived") and c["frozen"] is True, c["name"]
+        assert c["change"] is not None and c["change"] <= 0.03
+    q4 = compare_fingerprints(zoo_fp("llama-s0-q40"), zoo_fp("llama-s0"))
+    assert all(c["frozen"] is True for c in q4["components"])
+    ft = compare_fingerprints(zoo_fp("llama-s0-ft"), zoo_fp("llama-s0"))
+    moved = [c for c in ft["components"] if c["kind"] in ("attention", "mlp", "embedding", "lm_head")]
+    assert moved and all(c["frozen"] is False and c["change"] > 0.05 for c in moved)
+    # longer training moves further (the ordering is what the number is for)
+    cpt = _by_name(compare_fingerprints(zoo_fp("llama-s0-cpt"), zoo_fp("llama-s0")))
+    for c in moved:
+        assert cpt[c["name"]]["change"] > c["change"]
+    reinit = compare_fingerprints(zoo_fp("llama-s0-reinit"), zoo_fp("llama-s0"))
+    for c in reinit["components"]:
+        if c["relation"] not in ("identical", "derived"):
+            assert c["frozen"] is None and c["change"] is None

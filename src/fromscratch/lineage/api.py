@@ -89,7 +89,8 @@ def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0,
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        comps = Comparison(cand, ref, seed=seed, shared=shared).run()
+        comparison = Comparison(cand, ref, seed=seed, shared=shared)
+        comps = comparison.run()
     obj: dict[str, Any] = {
         "schema": COMPARE_SCHEMA,
         "candidate": _summary(cand),
@@ -99,6 +100,7 @@ def compare_fingerprints(cand: Fingerprint, ref: Fingerprint, *, seed: int = 0,
         "shared_parameter_fraction": 0.0,
         "coverage": 0.0,
         "components": comps,
+        "alignment": comparison.alignment(),
         "thresholds": {"derived_p": DERIVED_P, "independent_p": INDEPENDENT_P},
         "multiple_comparisons": "Holm over tested components (norms excluded); overall p = min adjusted p",
         "seed": int(seed),
@@ -150,6 +152,8 @@ def _bonferroni_references(obj: dict[str, Any], factor: int, cand_components: li
             c["relation"] = "inconclusive"
             c["basis"] = None
             c["reason"] = "significant for this reference alone, not after correction over references"
+            c["frozen"] = None
+            c["change"] = None
         elif c["relation"] == "independent" and c["p_value"] <= INDEPENDENT_P:
             c["relation"] = "inconclusive"
             c["reason"] = "weak evidence after correction over references"

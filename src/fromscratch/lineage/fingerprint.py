@@ -37,16 +37,21 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from fromscratch.lineage import responses
+from fromscratch.lineage.fingerprint_q8 import q8 as _q8
+from fromscratch.lineage.idrows import id_selection
+from fromscratch.lineage.shapes import attention_shapes
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/6"
+METHOD_VERSION = "lineage-fp/7"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
+ANCHOR_IDS = 1024             # expected rows kept by token id as well (a subset of a string-less model's)
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
 HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
 SKETCH_POSITIONS = 1024
 MAX_POSITION_ROWS = 1024
 
-ANCHOR_PARTS = ["tokens", "positions", "patch", "conv1"]
+ANCHOR_PARTS = ["tokens", "positions", "patch", "conv1", "ids"]
 INPUT_ROLES = {"q", "k", "v", "gate", "up", "router", "q_a", "kv_a"}
 OUTPUT_ROLES = {"o", "down"}
 MATRIX_KINDS = {"attention", "mlp", "experts", "router", "cross_attention"}
@@ -80,7 +85,7 @@ class Fingerprint:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "Fingerprint":
+    def load(cls, path: Path) -> Fingerprint:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k != "__meta__"}
             meta = json.loads(bytes(z["__meta__"]).decode())
@@ -185,24 +190,6 @@ def _anchor_token_rows(model: Any, tensor, strings: list[str],
     selection[n_rows] = (ids, keys)
     rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
     return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
-
-
-def _q8(a: np.ndarray) -> np.ndarray:
-    """Unit profiles as int8 with a per-row scale packed in front (float32 bits as 4 int8).
-
-    Every step is elementwise or a row maximum, so the result does not depend on
-    the memory layout of ``a`` (callers gather columns with ``np.take``, about 3x
-    faster than ``a[:, cols]`` on a row-major matrix).
-    """
-    a = np.asarray(a, dtype=np.float32)
-    work = np.abs(a)  # one temporary for every step (same operations, same values)
-    scale = np.max(work, axis=1, keepdims=True) / 127.0
-    scale[scale == 0] = 1.0
-    np.divide(a, scale, out=work)
-    np.rint(work, out=work)
-    np.clip(work, -127, 127, out=work)
-    q = work.astype(np.int8)
-    return np.concatenate([scale.astype(np.float32).view(np.int8), q], axis=1)
 
 
 def unpack_profile(p: np.ndarray) -> np.ndarray:
@@ -331,12 +318,20 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 if strings:
                     keys, rows, full = _anchor_token_rows(scratch, t, strings, selection)
                     anchor_parts.setdefault(tower, []).append((keys, rows, "tokens"))
+                    ids, id_keys = id_selection(full.shape[0], ANCHOR_IDS)  # for checkpoints without strings
+                    anchor_parts[tower].append((id_keys, full[ids].astype(np.float32), "ids"))
                     towers.setdefault(tower, {"dim": int(t.shape[1])})
                     record(t, full)
                     loaded_anchor[tkey(t)] = None  # recorded
                     del full
-                else:
+                else:  # no token strings: token ids are the rows (see idrows)
+                    full = scratch.load(t)
+                    ids, keys = id_selection(full.shape[0], ANCHOR_TOKENS)
+                    anchor_parts.setdefault(tower, []).append((keys, full[ids].astype(np.float32), "ids"))
                     towers.setdefault(tower, {"dim": int(t.shape[1])})
+                    record(t, full)
+                    loaded_anchor[tkey(t)] = None
+                    del full
             elif c.kind == "embedding" and c.name.endswith("embed_positions") and t.role == "weight" and len(t.shape) == 2:
                 mat = scratch.load(t)
                 n = min(mat.shape[0], MAX_POSITION_ROWS)
@@ -377,10 +372,30 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
     for tower, info in towers.items():
         d = info["dim"]
         if f"anchor_rows|{tower}" in arrays:
-            coords = _select_coords(arrays[f"anchor_keys|{tower}"], arrays[f"anchor_rows|{tower}"].astype(np.float32))
+            # the rows a model is primarily keyed by (token strings when it has them) choose the coordinates
+            part = arrays[f"anchor_part|{tower}"]
+            primary = part != ANCHOR_PARTS.index("ids") if np.any(part != ANCHOR_PARTS.index("ids")) else part >= 0
+            coords = _select_coords(arrays[f"anchor_keys|{tower}"][primary],
+                                    arrays[f"anchor_rows|{tower}"][primary].astype(np.float32))
         else:
             coords = np.arange(min(d, FIXED_COORDS + HASHED_COORDS)) if d <= FIXED_COORDS + HASHED_COORDS else np.arange(FIXED_COORDS)
         arrays[f"coords|{tower}"] = coords.astype(np.int32)
+
+    # probes for token-response profiles, and the norm gains in front of each block's readers
+    probe: dict[str, np.ndarray] = {}
+    for tower in towers:
+        k, r = arrays.get(f"anchor_keys|{tower}"), arrays.get(f"anchor_rows|{tower}")
+        if k is not None:
+            part = arrays[f"anchor_part|{tower}"]
+            sel = np.isin(part, [ANCHOR_PARTS.index("tokens")]) if np.any(part == 0) else part == ANCHOR_PARTS.index("ids")
+            if int(np.sum(sel)) >= 16:
+                arrays[f"probe_keys|{tower}"], probe[tower] = responses.probes(k[sel], r[sel].astype(np.float32))
+    gains: dict[tuple[str, str], np.ndarray] = {}
+    for c in comps:
+        if c.kind == "norm" and probe:
+            for t in c.tensors:
+                if len(t.shape) == 1 and tkey(t) not in loaded_anchor:
+                    gains[(c.name, t.role)] = np.asarray(model.load(t), np.float32).reshape(-1)
 
     # pass 2: everything else, one tensor at a time
     todo = [t for c in comps for t in c.tensors if tkey(t) not in loaded_anchor]
@@ -393,6 +408,8 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
             d = towers.get(tower, {}).get("dim")
             coords = arrays.get(f"coords|{tower}")
             base_role = t.role
+            if tower in probe and t.kind in MATRIX_KINDS and arr.ndim == 2:
+                _record_response(arrays, t, arr, probe[tower], gains)
             if (t.kind in MATRIX_KINDS or t.component.endswith(("router",))) and arr.ndim == 2 and d and coords is not None:
                 if base_role in INPUT_ROLES and arr.shape[1] == d:
                     arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(np.take(arr, coords, axis=1))
@@ -417,8 +434,17 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
                 arrays[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)
             if t.role == "weight" and t.component.endswith("lm_head") and strings and arr.ndim == 2 and d and arr.shape[1] == d:
                 keys, rows, _ = _anchor_token_rows(_Loaded(arr), None, strings, selection)
+                ids, id_keys = id_selection(arr.shape[0], ANCHOR_IDS)
+                arrays[f"head_keys|{tower}"] = np.concatenate([keys, id_keys])
+                arrays[f"head_rows|{tower}"] = np.concatenate([rows, arr[ids]]).astype(np.float16)
+                arrays[f"head_part|{tower}"] = np.asarray([ANCHOR_PARTS.index("tokens")] * len(keys)
+                                                          + [ANCHOR_PARTS.index("ids")] * len(ids), dtype=np.int8)
+            elif t.role == "weight" and t.component.endswith("lm_head") and not strings and arr.ndim == 2 and d \
+                    and arr.shape[1] == d:
+                ids, keys = id_selection(arr.shape[0], ANCHOR_TOKENS)
                 arrays[f"head_keys|{tower}"] = keys
-                arrays[f"head_rows|{tower}"] = rows.astype(np.float16)
+                arrays[f"head_rows|{tower}"] = arr[ids].astype(np.float16)
+                arrays[f"head_part|{tower}"] = np.full(len(ids), ANCHOR_PARTS.index("ids"), dtype=np.int8)
             del arr
             if bar:
                 bar[0].advance(bar[1])
@@ -437,8 +463,21 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
         "method": METHOD_VERSION, "path": str(model.path), "format": model.format,
         "parameters": int(model.parameters), "towers": towers, "components": comp_meta,
         "has_tokenizer": strings is not None, "claims": _plain(model.claims),
+        "row_keys": "tokens" if strings else "ids", "attention_shapes": attention_shapes(model.config),
     }
     return Fingerprint(meta, arrays)
+
+
+def _record_response(arrays: dict, t, arr: np.ndarray, probe_rows: np.ndarray,
+                     gains: dict[tuple[str, str], np.ndarray]) -> None:
+    """The token-response profile of one block matrix (see ``responses``)."""
+    norm = responses.norm_component(t.component)
+    gain = gains.get((norm, responses.NORM_OF.get(t.role, ""))) if norm else None
+    if gain is not None and gain.shape[0] != probe_rows.shape[1]:
+        gain = None
+    got = responses.response(arr, t.role, probe_rows, gain)
+    if got is not None:
+        arrays[f"resp|{t.component}|{t.role}|{t.expert}"] = got
 
 
 class _Loaded:

@@ -44,19 +44,25 @@ def write_variant(src: Path, dst: Path, *, permute: bool, seed: int = 0) -> Path
     sg = rng.choice([-1.0, 1.0], size=d).astype(np.float32) if permute else np.ones(d, np.float32)
     hd = d // n_head
     kv_hd = hd
-    per_layer: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    per_layer: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    per_mlp: dict[int, np.ndarray] = {}
 
-    def layer_perms(i: int, ff: int):
+    def head_perms(i: int):
         if i not in per_layer:
-            pu = rng.permutation(ff) if permute else np.arange(ff)
             g = n_head // n_kv
             pg = rng.permutation(n_kv) if permute else np.arange(n_kv)
             qh = np.concatenate([[int(pg[j]) * g + int(x) for x in (rng.permutation(g) if permute else range(g))]
                                  for j in range(n_kv)])
             qrows = np.concatenate([np.arange(h * hd, (h + 1) * hd) for h in qh])
             kvrows = np.concatenate([np.arange(h * kv_hd, (h + 1) * kv_hd) for h in pg])
-            per_layer[i] = (pu, qrows, kvrows)
+            per_layer[i] = (qrows, kvrows)
         return per_layer[i]
+
+    def unit_perm(i: int, ff: int) -> np.ndarray:
+        # one permutation per layer's MLP, made when its first MLP tensor is met (the width is known then)
+        if i not in per_mlp:
+            per_mlp[i] = rng.permutation(ff) if permute else np.arange(ff)
+        return per_mlp[i]
 
     writer = gguf.GGUFWriter(str(dst), arch)
     _copy_fields(reader, writer, gguf)
@@ -72,18 +78,13 @@ def write_variant(src: Path, dst: Path, *, permute: bool, seed: int = 0) -> Path
                 arr = arr[pr]
             elif m:
                 i, kind = int(m.group(1)), m.group(2)
-                ff = None
-                if kind in ("ffn_up", "ffn_gate"):
-                    ff = arr.shape[0]
-                elif kind == "ffn_down":
-                    ff = arr.shape[1]
-                pu, qrows, kvrows = layer_perms(i, ff or 1)
+                qrows, kvrows = head_perms(i)
                 if kind in ("attn_norm", "ffn_norm"):
                     arr = arr[pr]
                 elif kind in ("ffn_up", "ffn_gate"):
-                    arr = arr[pu][:, pr] * sg
+                    arr = arr[unit_perm(i, arr.shape[0])][:, pr] * sg
                 elif kind == "ffn_down":
-                    arr = arr[pr][:, pu] * sg[:, None]
+                    arr = arr[pr][:, unit_perm(i, arr.shape[1])] * sg[:, None]
                 elif kind == "attn_q":
                     arr = arr[qrows][:, pr] * sg
                 elif kind in ("attn_k", "attn_v"):

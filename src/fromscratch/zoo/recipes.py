@@ -36,6 +36,8 @@ LLAVA_TEXT = models.LlamaCfg(vocab_size=1024, hidden_size=192, num_hidden_layers
                              intermediate_size=512)
 
 ALL_LLAMA = ["embed_tokens", "lm_head", "norm", "layers."]
+#: blocks of llama-s0 re-initialised in llama-s0-reinit
+REINIT_LAYERS = [1, 3]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -245,6 +247,39 @@ def llama_moe(work: Path) -> list[dict]:
                   "Mixtral-style sparse upcycling of llama-s0: each MLP copied into 4 "
                   "experts (+1% noise), new top-2 router (not reused), trained 30 steps.",
                   **_lm_metrics(m, work, losses))]
+
+
+def llama_reinit(work: Path) -> list[dict]:
+    base = _parent(work)
+    m = variants.reinitialise_layers(base, REINIT_LAYERS, seed=5009)
+    losses = train_llama(m, ids(work, "general"), 100, 2e-3, seed=5009, warmup=10)
+    save_llama(work, "llama-s0-reinit", m)
+    kept = [i for i in range(LLAMA.num_hidden_layers) if i not in REINIT_LAYERS]
+    reused = ["embed_tokens", "lm_head", "norm"] + [f"layers.{i}." for i in kept]
+    return [entry("llama-s0-reinit", "llama", "llama-s0", "derived", reused,
+                  f"llama-s0 with blocks {REINIT_LAYERS} re-initialised (fresh random attention, MLP "
+                  "and norms), then the whole model trained 100 steps at lr 2e-3: the kept blocks "
+                  "are the parent's, the re-initialised ones learned inside the parent's residual "
+                  "basis but share no weights with it.", reinitialised_layers=list(REINIT_LAYERS),
+                  drift=_drift(base, m), **_lm_metrics(m, work, losses))]
+
+
+def llama_permft_notok(work: Path) -> list[dict]:
+    base = _parent(work)
+    m = variants.permute_residual(variants.permute_units(base, seed=5010), seed=5011)
+    x = ids(work, "eval")[: 4 * SEQ].view(4, SEQ)
+    with torch.no_grad():
+        diff = float((base(x) - m(x)).abs().max())
+    if diff > 1e-4:
+        raise RuntimeError(f"permutation changed the function (max |dlogit| {diff})")
+    losses = train_llama(m, ids(work, "finetune"), 40, 1e-3, seed=5012, warmup=5)
+    out = mdir(work, "llama-s0-permft-notok")
+    export.save_hf(m, out, m.c.hf_config(BOS, EOS), None)
+    return [entry("llama-s0-permft-notok", "llama", "llama-s0", "derived", ALL_LLAMA,
+                  "llama-s0 with MLP units, heads and the residual stream permuted (with sign "
+                  "flips), then fine-tuned 40 steps at lr 1e-3, saved WITHOUT tokenizer files: "
+                  "only token ids tie its embedding rows to the parent's.",
+                  max_abs_logit_diff_before_training=diff, **_lm_metrics(m, work, losses, "eval_ft"))]
 
 
 def llama_gguf(work: Path, src: str, qtype: str, claim: str) -> list[dict]:

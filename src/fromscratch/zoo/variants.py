@@ -147,3 +147,42 @@ def upcycle_moe(model: LlamaForCausalLM, experts: int, top_k: int, noise: float,
                 out[p + f"block_sparse_moe.experts.{e}.{dst}.weight"] = (src + eps).contiguous()
         out[p + "block_sparse_moe.gate.weight"] = torch.randn(experts, c.hidden_size, generator=g) * 0.02
     return _new(mc, out)
+
+
+def permute_residual(model: LlamaForCausalLM, seed: int) -> LlamaForCausalLM:
+    """Function-preserving permutation and sign flip of the residual-stream coordinates.
+
+    Coordinate i of the new stream is ``s[i] * old[P[i]]``: embedding and lm_head
+    columns, every matrix that reads the stream (columns) and writes it (rows)
+    move with it; RMSNorm gains are permuted only (the norm of a vector does not
+    change under a signed permutation, and its sign passes through the gain).
+    """
+    c = model.c
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.tensor(_moved_perm(c.hidden_size, g))
+    sign = torch.where(torch.rand(c.hidden_size, generator=g) < 0.5, -1.0, 1.0)
+    sd = _clone(model.state_dict())
+    for k, v in list(sd.items()):
+        if k.endswith("norm.weight") or k.endswith("layernorm.weight"):
+            sd[k] = v[perm]
+        elif k.endswith(("embed_tokens.weight", "lm_head.weight", "q_proj.weight", "k_proj.weight",
+                         "v_proj.weight", "gate_proj.weight", "up_proj.weight")):
+            sd[k] = v[:, perm] * sign[None, :]
+        elif k.endswith(("o_proj.weight", "down_proj.weight")):
+            sd[k] = v[perm, :] * sign[:, None]
+        else:
+            raise ValueError(f"permute_residual does not know where {k} lives")
+    return _new(c, {k: v.contiguous() for k, v in sd.items()})
+
+
+def reinitialise_layers(model: LlamaForCausalLM, layers: list[int], seed: int) -> LlamaForCausalLM:
+    """Fresh random weights (the model's own initialisation) for whole blocks; the rest is kept."""
+    torch.manual_seed(seed)
+    fresh = LlamaForCausalLM(model.c).state_dict()
+    sd = _clone(model.state_dict())
+    for i in layers:
+        pre = f"model.layers.{i}."
+        for k in sd:
+            if k.startswith(pre):
+                sd[k] = fresh[k].clone()
+    return _new(model.c, sd)

@@ -1,0 +1,61 @@
+"""Token-response profiles: block units described by what they do to shared token embeddings.
+
+The residual stream of a copy may be rotated by any orthogonal Q after every
+norm gain has been folded into the matrices that read it (embeddings E Q,
+readers W diag(g) Q, writers Q^T O); the copy computes the same function, and
+residual coordinates no longer mean anything. What survives exactly is how a
+unit responds to a token's embedding:
+
+* a reading unit (row w of q, k, v, gate, up, router, with the gain g of the
+  norm in front of it) responds to token t with ``w . (g * e_t) / rms(e_t)``,
+  which is the same number after folding (g moves into w) and after rotation
+  (Q cancels), and after the norm-gain rescaling disguise;
+* a writing unit (column o of o_proj or down_proj) with ``e_t . o / rms(e_t)``
+  (Q cancels).
+
+The probe tokens are the ``PROBE_TOKENS`` anchor rows with the smallest keys
+(token-string hashes, or id hashes without strings), so two models with the
+same tokenizer probe the same tokens. Profiles are stored like unit profiles
+(int8 with a per-unit scale).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fromscratch.lineage.fingerprint_q8 import q8
+
+#: anchor rows used as probes per tower
+PROBE_TOKENS = 192
+READ_ROLES = {"q", "k", "v", "gate", "up", "router"}
+WRITE_ROLES = {"o", "down"}
+#: which norm (role of ``<prefix>layers.N.norm``) feeds each reading role
+NORM_OF = {"q": "attn_norm", "k": "attn_norm", "v": "attn_norm",
+           "gate": "mlp_norm", "up": "mlp_norm", "router": "mlp_norm"}
+
+
+def probes(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, rows / rms) of the probe tokens: the smallest keys of the table (the same tokens in every model)."""
+    order = np.argsort(keys, kind="stable")[:PROBE_TOKENS]
+    order = order[np.argsort(keys[order], kind="stable")]
+    x = rows[order].astype(np.float64)
+    rms = np.sqrt(np.mean(x * x, axis=1, keepdims=True))
+    rms[rms == 0] = 1.0
+    return keys[order], (x / rms).astype(np.float32)
+
+
+def norm_component(component: str) -> str | None:
+    """``a.layers.3.mlp`` -> ``a.layers.3.norm`` (the block's norms)."""
+    head, sep, _ = component.rpartition(".")
+    return f"{head}.norm" if sep and ".layers." in f".{head}" else None
+
+
+def response(arr: np.ndarray, role: str, probe_rows: np.ndarray, gain: np.ndarray | None) -> np.ndarray | None:
+    """int8 token-response profile (units x probes) of one matrix, or None if it neither reads nor writes d."""
+    d = probe_rows.shape[1]
+    if role in READ_ROLES and arr.ndim == 2 and arr.shape[1] == d:
+        p = probe_rows if gain is None else probe_rows * gain[None, :].astype(np.float32)
+        return q8(np.asarray(arr, np.float32) @ p.T)
+    if role in WRITE_ROLES and arr.ndim == 2 and arr.shape[0] == d:
+        return q8((probe_rows @ np.asarray(arr, np.float32)).T)
+    return None

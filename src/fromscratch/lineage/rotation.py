@@ -1,0 +1,236 @@
+"""The rotation- and rescale-robust tier: block units compared through their token responses.
+
+Used for a block when the residual-coordinate tier (``blocks``) finds no
+derivation: a copy whose residual stream was rotated after folding its norm
+gains, or whose units and heads were rescaled, has no residual coordinate
+left in common with its origin, but its units respond to the shared probe
+tokens exactly as the origin's do (``responses``).
+
+Per matrix role, each candidate unit (up to 256, seeded) is matched to a
+reference unit (argmax |cos| of the response profiles on one half of the
+shared probe tokens) and scored on the other half (the held-out correlation
+with the sign fixed on the first half). Independent models have units whose
+token responses converge (the same tokens excite similar features), so a
+matched unit counts only when its held-out correlation exceeds
+``RESPONSE_ALLOWANCE``; p = P(Binomial(units, RESPONSE_NULL_RATE) >= count).
+The allowance and the rate are a checked null, not an exact one: they were set
+on seed siblings (see docs/lineage.md for the calibration and the held-out
+error rates). The multi-view test (``views``) on the same profiles must agree
+too (intersection-union: p = max of the two), which is what keeps blocks
+re-initialised inside a reused stream and convergent units of siblings out.
+Reference layers are screened like the coordinate tier's and the best pair's p
+is multiplied by the number of reference blocks that could have been chosen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fromscratch.lineage import stats
+from fromscratch.lineage.context import kind_of, seed_of
+from fromscratch.lineage.fingerprint import unpack_profile
+from fromscratch.lineage.views import VIEW_GROUPS, view_consistency
+
+if TYPE_CHECKING:
+    from fromscratch.lineage.context import PairContext
+
+#: held-out response correlation a unit of an independent model is taken never to exceed but rarely
+RESPONSE_ALLOWANCE = 0.6
+#: bound on the chance that one unit of an independent model clears the allowance
+RESPONSE_NULL_RATE = 0.05
+#: fewest shared probe tokens for the tier to run
+MIN_PROBES = 48
+MAX_UNITS = 256
+SCREEN_UNITS = 64
+SCREEN_KEEP = 3
+_SCREEN_ROLE = {"attention": "q", "cross_attention": "q", "mlp": "up", "experts": "up"}
+COUNTERPART = {"attention": {"attention"}, "cross_attention": {"cross_attention", "attention"},
+               "mlp": {"mlp", "experts"}, "experts": {"mlp", "experts"}}
+
+
+class Probes:
+    """The probe tokens two towers share, split into a matching and a scored half."""
+
+    def __init__(self, ctx: PairContext, tower: str, rtower: str) -> None:
+        kc = ctx.c.arrays.get(f"probe_keys|{tower}")
+        kr = ctx.r.arrays.get(f"probe_keys|{rtower}")
+        self.ok = kc is not None and kr is not None
+        if not self.ok:
+            return
+        _, self.ic, self.ir = np.intersect1d(kc, kr, return_indices=True)
+        self.n = len(self.ic)
+        self.ok = self.n >= MIN_PROBES
+        order = np.random.default_rng(seed_of(ctx.seed, "probe-split", tower, rtower)).permutation(self.n)
+        self.a, self.b = np.sort(order[: self.n // 2]), np.sort(order[self.n // 2:])
+
+
+def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: Probes) -> np.ndarray | None:
+    fp = ctx.c if side == "c" else ctx.r
+    got = fp.arrays.get(f"resp|{comp}|{role}|{extra}")
+    if got is None:
+        return None
+    x = unpack_profile(got)[:, pr.ic if side == "c" else pr.ir]
+    return stats._std_cols(x)
+
+
+def _count_test(x: np.ndarray, y: np.ndarray, pr: Probes, units: int, seed: int) -> dict[str, Any]:
+    if x.shape[0] > units:
+        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], units, replace=False))]
+    xa, xb = stats._unit_rows(x[:, pr.a]), stats._unit_rows(x[:, pr.b])
+    ya, yb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+    sim = xa @ ya.T
+    idx = stats.argmax_abs(sim)
+    sgn = np.sign(sim[np.arange(len(xa)), idx])
+    sgn[sgn == 0] = 1.0
+    held = sgn * np.sum(xb * yb[idx], axis=1)
+    count = int(np.sum(held > RESPONSE_ALLOWANCE))
+    p = stats.binom_sf(count - 1, len(held), RESPONSE_NULL_RATE) if count > 0 else 1.0
+    return {"p": max(stats.P_FLOOR, p), "units": len(held), "above_allowance": count,
+            "median_held_out_correlation": float(np.median(held)) if len(held) else 0.0}
+
+
+def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: bool) -> dict[str, Any] | None:
+    roles = [_SCREEN_ROLE[kind]] if screen else sorted({r for g in VIEW_GROUPS[kind] for r in g})
+    tests = []
+    for role in roles:
+        x = _profile(ctx, "c", cc["name"], role, "None", pr)
+        y = _profile(ctx, "r", rc["name"], role, "None", pr)
+        if x is None or y is None or len(x) == 0 or len(y) == 0:
+            continue
+        t = _count_test(x, y, pr, SCREEN_UNITS if screen else MAX_UNITS, seed_of(ctx.seed, "resp", cc["name"], role))
+        tests.append({"role": role, **t})
+    if not tests:
+        return None
+    p = stats.bonferroni_min([t["p"] for t in tests])
+    out = {"p_units": p, "p": p, "tests": tests}
+    if not screen and p < 0.01:
+        views = view_consistency(ctx, cc, rc, None, kind, "None", "None",
+                                 getter=lambda side, comp, role, ex: _profile(ctx, side, comp, role, ex, pr))
+        out["views"] = views
+        out["p"] = max(p, views["p"]) if views else p
+    return out
+
+
+def pair_pvalues(ctx: PairContext, cc: dict, kind: str) -> list[dict[str, Any]]:
+    """The response tier's p-value against every reference block it could pick (calibration material)."""
+    if not applies(ctx, cc, kind):
+        return []
+    out = []
+    for rc in ctx.rcomps:
+        if kind_of(rc) not in COUNTERPART[kind] or f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.r.arrays:
+            continue
+        pr = ctx.probes(cc["tower"], rc["tower"])
+        got = _pair(ctx, cc, rc, kind, pr, screen=False) if pr.ok else None
+        if got is not None:
+            out.append({"kind": f"{kind} (token responses)", "candidate": cc["name"], "reference": rc["name"],
+                        "alignment": "responses", "p": got["p"], "p_units": got["p_units"],
+                        "powered": pr.n >= 2 * MIN_PROBES})
+    return out
+
+
+def applies(ctx: PairContext, cc: dict, kind: str) -> bool:
+    """Whether the tier can test this block at all (profiles and enough shared probes); looks at no result."""
+    if kind not in _SCREEN_ROLE or f"resp|{cc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.c.arrays:
+        return False
+    towers = {rc["tower"] for rc in ctx.rcomps if kind_of(rc) in COUNTERPART[kind]
+              and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" in ctx.r.arrays}
+    return any(ctx.probes(cc["tower"], t).ok for t in sorted(towers))
+
+
+def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> dict[str, Any] | None:
+    """The tier's result for one candidate block (None where it does not apply)."""
+    if kind not in _SCREEN_ROLE:
+        return None
+    refs = [rc for rc in ctx.rcomps if kind_of(rc) in COUNTERPART[kind] and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None"
+            in ctx.r.arrays]
+    if not refs or f"resp|{cc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.c.arrays:
+        return None
+    n_r = max([rc["layer"] or 0 for rc in refs] + [0]) + 1
+    n_c = max([c["layer"] or 0 for c in ccs] + [0]) + 1
+    refs.sort(key=lambda rc: (abs((rc["layer"] or 0) / n_r - (cc["layer"] or 0) / n_c), rc["name"]))
+    screened = []
+    for rc in refs:
+        pr = ctx.probes(cc["tower"], rc["tower"])
+        if not pr.ok:
+            continue
+        got = _pair(ctx, cc, rc, kind, pr, screen=True)
+        if got is not None:
+            screened.append((got["p"], rc["name"], rc, pr))
+        if sum(s[0] < 1e-12 for s in screened) >= 1 and len(screened) >= SCREEN_KEEP:
+            break
+    if not screened:
+        return None
+    best = None
+    for _, _, rc, pr in sorted(screened, key=lambda s: (s[0], s[1]))[:SCREEN_KEEP]:
+        got = _pair(ctx, cc, rc, kind, pr, screen=False)
+        if got is not None and (best is None or got["p"] < best[0]["p"]):
+            best = (got, rc, pr)
+    if best is None:
+        return None
+    got, rc, pr = best
+    return {"p_raw": min(1.0, got["p"] * len(refs)), "similarity": float(max(
+                0.0, max(t["median_held_out_correlation"] for t in got["tests"]))),
+            "reference": rc["name"], "reference_layer": rc["layer"], "powered": pr.n >= 2 * MIN_PROBES,
+            "evidence": {"statistic": "token-response test (rotation- and rescale-invariant; checked null)",
+                         "probe_tokens": pr.n, "bonferroni_factor": len(refs),
+                         "allowance": RESPONSE_ALLOWANCE, "null_rate": RESPONSE_NULL_RATE,
+                         "matrices": got["tests"], **({"views": got["views"]} if got.get("views") else {})}}
+
+
+#: held-out row cosine after an orthogonal fit that rows of independent tables are taken never to exceed but rarely
+TABLE_ALLOWANCE = 0.6
+
+
+def _final_gain(fp, tower: str) -> np.ndarray | None:
+    prefix = "" if tower == "text" else tower + "."
+    for key in sorted(fp.arrays):
+        if key.startswith(f"vec|{prefix}norm|"):
+            return fp.arrays[key]
+    return None
+
+
+def table_applies(ctable: tuple, rtable: tuple) -> bool:
+    """Whether two tables have the width and shared rows the orthogonal fit needs (looks at no values)."""
+    kc, xc, _ = ctable
+    kr, xr, _ = rtable
+    return (kc is not None and kr is not None and xc.shape[1] == xr.shape[1]
+            and len(np.intersect1d(kc, kr)) >= 64)
+
+
+def table_rotation_test(ctx: PairContext, ctable: tuple, rtable: tuple, tower: str, rtower: str,
+                        head: bool, rhead: bool) -> dict[str, Any] | None:
+    """Embedding-like table under a rotated residual stream: orthogonal fit on half the shared rows.
+
+    The orthogonal map (Procrustes) that best carries the candidate's rows onto
+    the reference's is found on one half of the shared rows (after the final
+    norm's gain is folded into head rows, as a rotation with folded norms
+    does); each row of the other half then counts when its cosine with the
+    reference row exceeds ``TABLE_ALLOWANCE``, with the same checked binomial
+    null as the response tier.
+    """
+    kc, xc, _ = ctable
+    kr, xr, _ = rtable
+    if kc is None or kr is None or xc.shape[1] != xr.shape[1]:
+        return None
+    _, ic, ir = np.intersect1d(kc, kr, return_indices=True)
+    if len(ic) < 64:
+        return None
+    x, y = xc[ic].astype(np.float64), xr[ir].astype(np.float64)
+    for arr, fp, tw, is_head in ((x, ctx.c, tower, head), (y, ctx.r, rtower, rhead)):
+        g = _final_gain(fp, tw) if is_head else None
+        if g is not None and g.shape[0] == arr.shape[1]:
+            arr *= g[None, :]
+    x -= x.mean(axis=0, keepdims=True)
+    y -= y.mean(axis=0, keepdims=True)
+    order = np.random.default_rng(seed_of(ctx.seed, "table-rotation", tower, rtower, head, rhead)).permutation(len(x))
+    a, b = np.sort(order[: len(x) // 2]), np.sort(order[len(x) // 2:])
+    u, _, vt = np.linalg.svd(x[a].T @ y[a])
+    pred = x[b] @ (u @ vt)
+    cos = np.sum(stats._unit_rows(pred) * stats._unit_rows(y[b]), axis=1)
+    count = int(np.sum(cos > TABLE_ALLOWANCE))
+    p = stats.binom_sf(count - 1, len(cos), RESPONSE_NULL_RATE) if count > 0 else 1.0
+    return {"p": max(stats.P_FLOOR, p), "similarity": float(np.clip(np.median(cos), 0.0, 1.0)),
+            "powered": len(cos) >= 64, "statistic": "orthogonal fit on half the shared rows (checked null)",
+            "rows_scored": len(cos), "above_allowance": count, "allowance": TABLE_ALLOWANCE}
