@@ -13,7 +13,7 @@ import pytest
 
 @pytest.mark.slow
 @pytest.mark.torch
-def test_small_disguised_false_positive_bank(zoo):
+def test_small_disguised_false_positive_bank():
     from fromscratch.disguise import fpr, nullbank
 
     paths = nullbank.siblings(nullbank.SMALL, 4)
