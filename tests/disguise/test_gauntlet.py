@@ -17,10 +17,12 @@ from fromscratch.cli import main
 from fromscratch.disguise.gauntlet import DISGUISES
 from fromscratch.lineage.synthetic import random_llama, write_model
 
-#: disguises the lineage documentation claims to see through today (rotation is its documented blind spot)
+#: disguises the lineage documentation claims to see through (rotation: the token-response tier;
+#: no tokenizer: token ids as the row correspondence)
 CLAIMED = {"format-f16", "format-gguf-q8_0", "requantise-q4_0", "permute-units", "permute-residual",
-           "sign-flips", "rescale", "prune-layers", "duplicate-layers", "extend-vocab", "reorder-vocab",
-           "drift-5", "drift-20", "reinit-partial"}
+           "sign-flips", "rotate", "rescale", "rotate+permute", "rotate+drift-20", "prune-layers",
+           "duplicate-layers", "extend-vocab", "reorder-vocab", "drift-5", "drift-20", "reinit-partial",
+           "no-tokenizer+permute"}
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +108,34 @@ def test_gauntlet_on_the_zoo_llama(zoo, tmp_path):
         assert rows[name]["complete"], (name, rows[name]["blocks"])
 
 
+#: the SmolLM2 disguises run in the default suite (the full gauntlet takes minutes on 2 cores;
+#: FROMSCRATCH_GAUNTLET_FULL=1 runs all of them; docs/gauntlet.md reports a full run)
+SMOLLM_SUBSET = ("permute-units", "rotate", "rescale", "reorder-vocab", "drift-20", "reinit-partial")
+
+
 @pytest.mark.slow
 @pytest.mark.real
 def test_gauntlet_on_smollm2(tmp_path):
+    import os
+
     from realmodels import real_model
 
     src = real_model("smollm2-gguf")
-    code, obj = _run(src, tmp_path / "g.json")
+    full = bool(os.environ.get("FROMSCRATCH_GAUNTLET_FULL"))
+    args = [] if full else ["--only", ",".join(SMOLLM_SUBSET)]
+    code, obj = _run(src, tmp_path / "g.json", *args)
     assert code == 0
-    _check_report(obj, CLAIMED)
+    rows = {r["name"]: r for r in obj["disguises"]}
+    if not full:
+        assert set(rows) == set(SMOLLM_SUBSET)
+        obj = {**obj, "disguises": [rows.get(d.name) or {"name": d.name, "verdict": "not-run", "caught": False}
+                                    for d in DISGUISES]}
+    for r in obj["disguises"]:
+        if r["verdict"] == "not-run":
+            continue
+        assert r["caught"] == (r["verdict"] in ("identical", "derived")), r["name"]
+        if r["expects_same_function"]:
+            assert r["function_preserved"] is True, (r["name"], r["max_logit_diff"])
+    missed = [n for n in CLAIMED if n in rows and not rows[n]["caught"]]
+    assert not missed, missed
     assert obj["model"]["tied_embeddings"] is True and obj["model"]["layers"] == 30

@@ -98,3 +98,26 @@ def test_frozen_requirement_is_stricter_for_frozen_reuse_only(declared_vision, t
     # compare JSON without the fields (older lineage) is judged as before
     plain = _by_kind(_audit(lineage_audit(compare_obj(("vision.",))), str(text), declared_vision))
     assert plain["vision-encoder"]["verdict"] == "compliant"
+
+
+@pytest.mark.torch
+def test_round2_on_the_zoo_transplant_and_a_frozen_copy(tmp_path, declared_vision):
+    """Real lineage evidence: the transplanted encoder (trained further) and a byte-for-byte copy (frozen)."""
+    pytest.importorskip("torch")
+    from fromscratch.policy.api import run_audit
+    from fromscratch.zoo import build_zoo
+
+    zoo = build_zoo()
+    refs = [f"bert-s0={zoo.path('bert-s0')}"]
+    r2 = run_audit(zoo.path("llava-transplant"), refs, policy="korea-2026-round2", declared=declared_vision)
+    row = _by_kind(r2)["vision-encoder"]
+    assert row["verdict"] == "violation" and "trained further" in row["reason"]
+    items = [i for e in row["evidence"] for i in e.get("items", []) if not i["component"].endswith("norm")]
+    assert items and all(i.get("frozen") is False and i.get("change", 0) > 0 for i in items), items
+    r1 = run_audit(zoo.path("llava-transplant"), refs, policy="korea-2026", declared=declared_vision)
+    assert _by_kind(r1)["vision-encoder"]["verdict"] == "needs-review"
+    frozen = run_audit(zoo.path("llama-s0-pt"), [f"llama-s0={zoo.path('llama-s0')}"], policy="korea-2026-round2")
+    brow = _by_kind(frozen)["backbone"]
+    assert brow["verdict"] == "violation" and "reused component(s) frozen" in brow["reason"]
+    assert not brow["reason"].split("; ")[-1].startswith("0 reused"), brow["reason"]
+    _assert_linked(r2)

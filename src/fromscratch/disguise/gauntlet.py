@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,12 @@ def _rotate_permute(m: Llama, seed: int) -> Copy:
     return _same(m, exact.permute_units(exact.rotate(m, a), b))
 
 
+def _no_tokenizer(m: Llama, seed: int) -> Copy:
+    a, b = _rng_seeds(seed, 2)
+    out = exact.permute_residual(exact.permute_units(m, a), b)
+    return _same(m, replace(out, tokenizer=None, tokenizer_files={}))
+
+
 def _rotate_drift(m: Llama, seed: int) -> Copy:
     a, b = _rng_seeds(seed, 2)
     return _same(m, lossy.drift(exact.rotate(m, a), b, 0.2))
@@ -135,6 +141,8 @@ DISGUISES: tuple[Disguise, ...] = (
              lambda m, s: _same(m, lossy.drift(m, s, 0.5))),
     Disguise("reinit-partial", "every fourth block (from block 1) re-initialised at random, the rest kept",
              False, _reinit),
+    Disguise("no-tokenizer+permute", "shipped without tokenizer files; units, heads and residual permuted",
+             True, _no_tokenizer),
 )
 
 
