@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("fromscratch.round.commands:verify_cmd", "Re-check a round folder's ledger, signature and files."),
     "demo": ("fromscratch.round.demo:demo_cmd", "Run the main job end to end on built-in material."),
     "zoo": ("fromscratch.zoo.commands:zoo_cmd", "Build (or locate) the fixture model zoo."),
+    "registry": ("fromscratch.registry.commands:registry_group", "Keep fingerprints of known models (add, list, remove, export, import, defaults)."),
+    "search": ("fromscratch.registry.commands:search_cmd", "Search a candidate against every registered model, without naming a suspect."),
 }
 
 

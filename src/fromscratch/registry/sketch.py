@@ -1,0 +1,223 @@
+"""The pre-filter: small invariant sketches that decide which references get the full test.
+
+The full pairwise test (``fromscratch.lineage.api.compare_fingerprints``) can
+only find reuse through one of three routes, and the sketch has one tier per route:
+
+* **exact** -- a tensor whose SHA-256 equals a reference tensor's (learned,
+  non-constant, at least ``MIN_HASH_NUMEL`` values): an index lookup;
+* **anchor** -- the residual streams are aligned through anchor rows keyed by
+  model-independent keys (token strings, positions, input features). The sketch
+  keeps, per tower, the ``K_ANCHOR`` smallest keys and the cosine matrix of their
+  centred rows. Cosines between rows are unchanged by any permutation, sign flip
+  or rotation of the residual coordinates and move little under drift, so the
+  correlation of the two cosine matrices over the shared keys survives every
+  disguise the full test sees through;
+* **identity** -- blocks tested in the reference's own coordinates (same width).
+  Per block layer, the sketch keeps the relative energy of each of the first
+  ``IDENTITY_COORDS`` residual coordinates, averaged over the layer's profiled
+  matrices. The energy of a coordinate summed over hidden units does not depend
+  on the order of the hidden units (nor of the experts), so it survives the
+  permutations the unit test sees through, and drift changes it little.
+
+A reference is passed over only when no route shows a score above its
+threshold; the thresholds sit far below the scores of every derived pair of the
+calibration set (see docs/registry.md). A residual stream rotated *and* with a
+retrained embedding defeats the identity tier, exactly as it defeats the full
+test's identity alignment; that blind spot is reported in the search JSON.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fromscratch.lineage.fingerprint import Fingerprint, unpack_profile
+
+SKETCH_VERSION = "registry-sketch/1"
+K_ANCHOR = 256
+MIN_SHARED = 12
+IDENTITY_COORDS = 96
+MIN_HASH_NUMEL = 256
+#: pass thresholds (recall-oriented; tuned on the zoo, see docs/registry.md)
+ANCHOR_TAU = 0.2
+IDENTITY_TAU = 0.2
+
+
+def _centred_unit(rows: np.ndarray) -> np.ndarray:
+    a = rows.astype(np.float64)
+    a = a - a.mean(axis=0, keepdims=True)
+    n = np.linalg.norm(a, axis=1, keepdims=True)
+    n[n == 0] = 1.0
+    return a / n
+
+
+def _tower_anchor(fp: Fingerprint, tower: str) -> tuple[np.ndarray, np.ndarray] | None:
+    keys = fp.arrays.get(f"anchor_keys|{tower}")
+    rows = fp.arrays.get(f"anchor_rows|{tower}")
+    if keys is None or rows is None or len(keys) < MIN_SHARED:
+        return None
+    return keys.astype(np.int64), _centred_unit(rows)
+
+
+def _layer_energy(fp: Fingerprint) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """tower -> (layer ids, layers x coords log relative energy)."""
+    comps = {c["name"]: c for c in fp.components()}
+    acc: dict[tuple[str, int], list[np.ndarray]] = {}
+    for key, prof in fp.arrays.items():
+        if not key.startswith("prof|"):
+            continue
+        cname = key.split("|")[1]
+        c = comps.get(cname)
+        if c is None or c.get("layer") is None:
+            continue
+        p = unpack_profile(prof)[:, :IDENTITY_COORDS]
+        e = np.sqrt(np.mean(p.astype(np.float64) ** 2, axis=0))
+        m = e.mean()
+        if p.shape[1] < 8 or m == 0:
+            continue
+        acc.setdefault((c["tower"], int(c["layer"])), []).append(e / m)
+    out: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+    for (tower, layer), vecs in sorted(acc.items()):
+        width = min(v.size for v in vecs)
+        v = np.log(np.mean([x[:width] for x in vecs if x.size == width], axis=0) + 1e-6)
+        out.setdefault(tower, ([], []))
+        out[tower][0].append(layer)
+        out[tower][1].append(v)
+    res = {}
+    for tower, (layers, vecs) in out.items():
+        width = min(v.size for v in vecs)
+        res[tower] = (np.asarray(layers, dtype=np.int32), np.stack([v[:width] for v in vecs]))
+    return res
+
+
+def tensor_hashes(fp: Fingerprint) -> list[str]:
+    """SHA-256 of every learned, non-constant tensor large enough to be evidence."""
+    out = set()
+    for c in fp.components():
+        for t in c["tensors"]:
+            n = int(np.prod(t["shape"])) if t["shape"] else 1
+            if t["learned"] and not t["constant"] and n >= MIN_HASH_NUMEL:
+                out.add(t["sha256"])
+    return sorted(out)
+
+
+def make_sketch(fp: Fingerprint) -> dict[str, np.ndarray]:
+    """The reference-side sketch stored in the index (tens of KB per model)."""
+    arrays: dict[str, np.ndarray] = {}
+    for tower, info in sorted(fp.meta["towers"].items()):
+        arrays[f"dim|{tower}"] = np.asarray([int(info["dim"])], dtype=np.int64)
+        anchor = _tower_anchor(fp, tower)
+        if anchor is not None:
+            keys, rows = anchor
+            sel = np.argsort(keys, kind="stable")[:K_ANCHOR]
+            sel = sel[np.argsort(keys[sel], kind="stable")]
+            arrays[f"akeys|{tower}"] = keys[sel]
+            arrays[f"agram|{tower}"] = (rows[sel] @ rows[sel].T).astype(np.float16)
+    for tower, (layers, energy) in _layer_energy(fp).items():
+        arrays[f"elayers|{tower}"] = layers
+        arrays[f"energy|{tower}"] = energy.astype(np.float16)
+    return arrays
+
+
+def sketch_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def sketch_from_bytes(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _towers(sk: dict[str, np.ndarray]) -> dict[str, int]:
+    return {k.split("|", 1)[1]: int(v[0]) for k, v in sk.items() if k.startswith("dim|")}
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b / den) if den > 0 else 0.0
+
+
+@dataclass
+class CandidateSketch:
+    """Candidate side: its full anchor rows (the pre-filter is asymmetric on purpose)."""
+
+    anchors: dict[str, tuple[np.ndarray, np.ndarray]]
+    energy: dict[str, tuple[np.ndarray, np.ndarray]]
+    dims: dict[str, int]
+    hashes: set[str]
+
+    @classmethod
+    def of(cls, fp: Fingerprint) -> "CandidateSketch":
+        anchors = {}
+        for tower in fp.meta["towers"]:
+            a = _tower_anchor(fp, tower)
+            if a is not None:
+                order = np.argsort(a[0], kind="stable")
+                anchors[tower] = (a[0][order], a[1][order])
+        return cls(anchors, _layer_energy(fp), {t: int(i["dim"]) for t, i in fp.meta["towers"].items()},
+                   set(tensor_hashes(fp)))
+
+
+def _anchor_score(cand: tuple[np.ndarray, np.ndarray], rkeys: np.ndarray, rgram: np.ndarray) -> tuple[float, int]:
+    ckeys, crows = cand
+    _, ci, ri = np.intersect1d(ckeys, rkeys, assume_unique=True, return_indices=True)
+    n = ci.size
+    if n < MIN_SHARED:
+        return 0.0, int(n)
+    cg = crows[ci] @ crows[ci].T
+    rg = rgram[np.ix_(ri, ri)].astype(np.float64)
+    iu = np.triu_indices(n, 1)
+    return _corr(cg[iu], rg[iu]), int(n)
+
+
+def _identity_score(cand: tuple[np.ndarray, np.ndarray], ref: np.ndarray) -> float:
+    """Best layer-to-layer correlation of coordinate energies, averaged over candidate layers' top half."""
+    ce = cand[1].astype(np.float64)
+    re_ = ref.astype(np.float64)
+    w = min(ce.shape[1], re_.shape[1])
+    if w < 8:
+        return 0.0
+    a = ce[:, :w] - ce[:, :w].mean(axis=1, keepdims=True)
+    b = re_[:, :w] - re_[:, :w].mean(axis=1, keepdims=True)
+    a /= np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b /= np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    best = (a @ b.T).max(axis=1)
+    return float(best.max())
+
+
+def screen(cand: CandidateSketch, ref: dict[str, np.ndarray], ref_hashes: int) -> dict[str, Any]:
+    """Score every route; ``passed`` when any route's score clears its threshold."""
+    anchor_best, shared_best = None, 0
+    for ct, ca in sorted(cand.anchors.items()):
+        for key in sorted(k for k in ref if k.startswith("akeys|")):
+            rt = key.split("|", 1)[1]
+            s, n = _anchor_score(ca, ref[key], ref[f"agram|{rt}"])
+            shared_best = max(shared_best, n)
+            if n >= MIN_SHARED and (anchor_best is None or s > anchor_best):
+                anchor_best = s
+    rdims = _towers(ref)
+    identity_best = None
+    for ct, ce in sorted(cand.energy.items()):
+        for rt, rd in sorted(rdims.items()):
+            if rd != cand.dims.get(ct) or f"energy|{rt}" not in ref:
+                continue
+            s = _identity_score(ce, ref[f"energy|{rt}"])
+            identity_best = s if identity_best is None else max(identity_best, s)
+    routes = []
+    if ref_hashes:
+        routes.append("exact")
+    if anchor_best is not None and anchor_best >= ANCHOR_TAU:
+        routes.append("anchor")
+    if identity_best is not None and identity_best >= IDENTITY_TAU:
+        routes.append("identity")
+    return {"passed": bool(routes), "routes": routes, "shared_hashes": int(ref_hashes),
+            "anchor_score": None if anchor_best is None else round(anchor_best, 6),
+            "shared_anchor_keys": int(shared_best),
+            "identity_score": None if identity_best is None else round(identity_best, 6)}
