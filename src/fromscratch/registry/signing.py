@@ -53,7 +53,7 @@ def export_entry(reg: Registry, name: str, out: Path, *, key_path: Path | None =
     if entry is None:
         raise InputError(name, f"not registered in {reg.root}")
     fp_bytes = fpfile.to_bytes(reg.load(entry))
-    key = load_or_create(key_path or default_key_path(), Path(out).resolve().parent)
+    key = load_or_create(key_path or default_key_path(), Path(out).resolve())
     head = {"schema": EXPORT_SCHEMA, "entry": entry.as_json(),
             "fingerprint_sha256": hashlib.sha256(fp_bytes).hexdigest(), "public_key": public_hex(key)}
     head_bytes = json.dumps(head, sort_keys=True, indent=1).encode()

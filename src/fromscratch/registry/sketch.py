@@ -36,7 +36,7 @@ import numpy as np
 
 from fromscratch.lineage.fingerprint import Fingerprint, unpack_profile
 
-SKETCH_VERSION = "registry-sketch/1"
+SKETCH_VERSION = "registry-sketch/2"
 K_ANCHOR = 256
 MIN_SHARED = 12
 IDENTITY_COORDS = 96
@@ -62,34 +62,31 @@ def _tower_anchor(fp: Fingerprint, tower: str) -> tuple[np.ndarray, np.ndarray] 
     return keys.astype(np.int64), _centred_unit(rows)
 
 
-def _layer_energy(fp: Fingerprint) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """tower -> (layer ids, layers x coords log relative energy)."""
+def _layer_energy(fp: Fingerprint) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """(tower, role) -> (layer ids, layers x coords log relative energy), experts averaged."""
     comps = {c["name"]: c for c in fp.components()}
-    acc: dict[tuple[str, int], list[np.ndarray]] = {}
+    acc: dict[tuple[str, str, int], list[np.ndarray]] = {}
     for key, prof in fp.arrays.items():
         if not key.startswith("prof|"):
             continue
-        cname = key.split("|")[1]
+        _, cname, role, _extra = key.split("|", 3)
         c = comps.get(cname)
         if c is None or c.get("layer") is None:
             continue
-        p = unpack_profile(prof)[:, :IDENTITY_COORDS]
-        e = np.sqrt(np.mean(p.astype(np.float64) ** 2, axis=0))
-        m = e.mean()
-        if p.shape[1] < 8 or m == 0:
+        p = unpack_profile(prof)[:, :IDENTITY_COORDS].astype(np.float64)
+        e = np.sqrt(np.mean(p ** 2, axis=0))
+        if p.shape[1] < 8 or e.mean() == 0:
             continue
-        acc.setdefault((c["tower"], int(c["layer"])), []).append(e / m)
-    out: dict[str, tuple[list[int], list[np.ndarray]]] = {}
-    for (tower, layer), vecs in sorted(acc.items()):
+        acc.setdefault((c["tower"], role, int(c["layer"])), []).append(e / e.mean())
+    grouped: dict[tuple[str, str], list[tuple[int, np.ndarray]]] = {}
+    for (tower, role, layer), vecs in sorted(acc.items()):
         width = min(v.size for v in vecs)
-        v = np.log(np.mean([x[:width] for x in vecs if x.size == width], axis=0) + 1e-6)
-        out.setdefault(tower, ([], []))
-        out[tower][0].append(layer)
-        out[tower][1].append(v)
+        grouped.setdefault((tower, role), []).append(
+            (layer, np.log(np.mean([x[:width] for x in vecs], axis=0) + 1e-6)))
     res = {}
-    for tower, (layers, vecs) in out.items():
-        width = min(v.size for v in vecs)
-        res[tower] = (np.asarray(layers, dtype=np.int32), np.stack([v[:width] for v in vecs]))
+    for key, rows in grouped.items():
+        width = min(v.size for _, v in rows)
+        res[key] = (np.asarray([r[0] for r in rows], dtype=np.int32), np.stack([v[:width] for _, v in rows]))
     return res
 
 
@@ -116,9 +113,9 @@ def make_sketch(fp: Fingerprint) -> dict[str, np.ndarray]:
             sel = sel[np.argsort(keys[sel], kind="stable")]
             arrays[f"akeys|{tower}"] = keys[sel]
             arrays[f"agram|{tower}"] = (rows[sel] @ rows[sel].T).astype(np.float16)
-    for tower, (layers, energy) in _layer_energy(fp).items():
-        arrays[f"elayers|{tower}"] = layers
-        arrays[f"energy|{tower}"] = energy.astype(np.float16)
+    for (tower, role), (layers, energy) in _layer_energy(fp).items():
+        arrays[f"elayers|{tower}|{role}"] = layers
+        arrays[f"energy|{tower}|{role}"] = energy.astype(np.float16)
     return arrays
 
 
@@ -149,7 +146,7 @@ class CandidateSketch:
     """Candidate side: its full anchor rows (the pre-filter is asymmetric on purpose)."""
 
     anchors: dict[str, tuple[np.ndarray, np.ndarray]]
-    energy: dict[str, tuple[np.ndarray, np.ndarray]]
+    energy: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
     dims: dict[str, int]
     hashes: set[str]
 
@@ -177,19 +174,48 @@ def _anchor_score(cand: tuple[np.ndarray, np.ndarray], rkeys: np.ndarray, rgram:
     return _corr(cg[iu], rg[iu]), int(n)
 
 
-def _identity_score(cand: tuple[np.ndarray, np.ndarray], ref: np.ndarray) -> float:
-    """Best layer-to-layer correlation of coordinate energies, averaged over candidate layers' top half."""
-    ce = cand[1].astype(np.float64)
-    re_ = ref.astype(np.float64)
-    w = min(ce.shape[1], re_.shape[1])
-    if w < 8:
-        return 0.0
-    a = ce[:, :w] - ce[:, :w].mean(axis=1, keepdims=True)
-    b = re_[:, :w] - re_[:, :w].mean(axis=1, keepdims=True)
-    a /= np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b /= np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    best = (a @ b.T).max(axis=1)
-    return float(best.max())
+def _standard_rows(e: np.ndarray, w: int) -> np.ndarray:
+    a = e[:, :w].astype(np.float64)
+    a = a - a.mean(axis=1, keepdims=True)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+
+def _identity_score(cand: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], ctower: str,
+                    ref: dict[str, np.ndarray], rtower: str) -> float | None:
+    """Best layer-to-layer match of coordinate energies, correlation averaged over the shared roles.
+
+    Averaging over roles (q, k, v, o, gate, up, down, ...) keeps the noise of an
+    unrelated pair near 0.1 / sqrt(roles), so the maximum over layer pairs
+    stays low, while a derived layer matches on every role.
+    """
+    total, count = None, 0
+    for (tw, role), (clayers, ce) in sorted(cand.items()):
+        key = f"energy|{rtower}|{role}"
+        if tw != ctower or key not in ref:
+            continue
+        re_ = ref[key]
+        w = min(ce.shape[1], re_.shape[1])
+        if w < 8:
+            continue
+        c = _standard_rows(ce, w) @ _standard_rows(re_, w).T
+        cl = {int(x): i for i, x in enumerate(clayers)}
+        rl = {int(x): i for i, x in enumerate(ref[f"elayers|{rtower}|{role}"])}
+        if total is None:
+            all_c, all_r = sorted(cl), sorted(rl)
+            total = np.zeros((len(all_c), len(all_r)))
+            n = np.zeros_like(total)
+            ci = {x: i for i, x in enumerate(all_c)}
+            ri = {x: i for i, x in enumerate(all_r)}
+        for x, i in cl.items():
+            for y, j in rl.items():
+                if x in ci and y in ri:
+                    total[ci[x], ri[y]] += c[i, j]
+                    n[ci[x], ri[y]] += 1
+        count += 1
+    if total is None or count == 0:
+        return None
+    mean = np.where(n > 0, total / np.maximum(n, 1), -1.0)
+    return float(mean.max())
 
 
 def screen(cand: CandidateSketch, ref: dict[str, np.ndarray], ref_hashes: int) -> dict[str, Any]:
@@ -204,12 +230,13 @@ def screen(cand: CandidateSketch, ref: dict[str, np.ndarray], ref_hashes: int) -
                 anchor_best = s
     rdims = _towers(ref)
     identity_best = None
-    for ct, ce in sorted(cand.energy.items()):
+    for ct in sorted({t for t, _ in cand.energy}):
         for rt, rd in sorted(rdims.items()):
-            if rd != cand.dims.get(ct) or f"energy|{rt}" not in ref:
+            if rd != cand.dims.get(ct):
                 continue
-            s = _identity_score(ce, ref[f"energy|{rt}"])
-            identity_best = s if identity_best is None else max(identity_best, s)
+            s = _identity_score(cand.energy, ct, ref, rt)
+            if s is not None:
+                identity_best = s if identity_best is None else max(identity_best, s)
     routes = []
     if ref_hashes:
         routes.append("exact")

@@ -174,8 +174,17 @@ class Registry:
         return int(self.db.execute("SELECT COUNT(*) FROM models").fetchone()[0])
 
     def sketches(self) -> Iterator[tuple[str, dict]]:
-        for name, data in self.db.execute("SELECT name, data FROM sketches ORDER BY name"):
-            yield name, sketch_from_bytes(data)
+        """Every model's sketch; one made by an older sketch method is rebuilt from its fingerprint."""
+        rows = self.db.execute("SELECT name, version, data FROM sketches ORDER BY name").fetchall()
+        for name, version, data in rows:
+            if version != SKETCH_VERSION:
+                sk = make_sketch(self.load(self.get(name)))
+                with self.db:
+                    self.db.execute("UPDATE sketches SET version = ?, data = ? WHERE name = ?",
+                                    (SKETCH_VERSION, sketch_bytes(sk), name))
+                yield name, sk
+            else:
+                yield name, sketch_from_bytes(data)
 
     def hash_hits(self, hashes: set[str]) -> dict[str, int]:
         """name -> number of the given tensor hashes it holds (one indexed query per 500 hashes)."""
