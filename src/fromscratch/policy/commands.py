@@ -39,6 +39,8 @@ def _summary(audit: dict) -> str:
               help="A reference model (repeatable); NAME labels it in reports and declarations.")
 @click.option("--references", "registry", type=click.Path(dir_okay=False), default=None,
               help="A reference registry TOML ([[reference]] name, model, code, licence).")
+@click.option("--registry", "fp_registry", default=None, metavar="LOC",
+              help="A fingerprint registry: the registered models its pre-filter passes become references.")
 @click.option("--policy", default=None, metavar="NAME|PATH",
               help="korea-2026, permissive, or a policy TOML file.")
 @click.option("--declared", type=click.Path(dir_okay=False), default=None,
@@ -51,7 +53,8 @@ def _summary(audit: dict) -> str:
 @click.option("--json", "json_path", default=None, help="Write the audit JSON here ('-' = stdout).")
 @click.option("--html", "html_path", default=None, help="Write a self-contained HTML report here.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
-def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, policy: str | None,
+def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, fp_registry: str | None,
+              policy: str | None,
               declared: str | None,
               code_dir: str | None, code_against: tuple[str, ...], bom_path: str | None,
               json_path: str | None, html_path: str | None, seed: int) -> None:
@@ -65,15 +68,22 @@ def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None,
         reg_models, reg_code, licences = expand(load_registry(registry))
         refs += reg_models
         code_refs += reg_code if code_dir else []
+    weights = None
+    if fp_registry:
+        from fromscratch.registry.api import audit_lineage
+
+        refs, weights, notes = audit_lineage(candidate, refs, fp_registry, seed=seed)
+        for n in notes:
+            click.echo(f"registry: {n['name']}: {n['reason']}", err=True)
     if not refs:
-        raise InputError("--against", "give at least one reference (--against or --references)")
+        raise InputError("--against", "give at least one reference (--against, --references or --registry)")
     if code_against and not code_dir:
         raise InputError("--code-against", "needs --code (the candidate's code)")
     if bom_path and not policy:
         raise InputError("--bom", "needs --policy (the BOM records the policy's verdicts)")
     audit = run_audit(candidate, refs, policy=policy, declared=declared, code=code_dir,
                       code_against=code_refs, seed=seed, progress=sys.stderr.isatty(),
-                      reference_licences=licences)
+                      reference_licences=licences, weights=weights)
     if json_path:
         write_json(audit, json_path)
     if html_path:

@@ -76,3 +76,35 @@ def references_for(candidate: str | Path, registry: str | Path | None = None, *,
                 notes.append({"name": e.name, "routes": rec["routes"],
                               "reason": "passed the pre-filter but its model files are not on this machine"})
     return refs, notes
+
+
+def audit_lineage(candidate: str | Path, against: list[str], registry: str | Path | None = None, *,
+                  client: Any = None, seed: int = 0) -> tuple[list[str], dict[str, Any], list[dict[str, Any]]]:
+    """(all references, lineage ``fromscratch.audit/1`` object, notes) for ``audit --registry``.
+
+    The references are the ``--against`` ones followed by the registered models
+    the pre-filter passes (``references_for``). Because the pre-filter looked at
+    every registered model, each p-value is Bonferroni-corrected for all of them
+    plus the explicit references, not only for those that were finally tested.
+    The object is what ``policy.api.run_audit(weights=...)`` takes.
+    """
+    from fromscratch.lineage.api import AUDIT_SCHEMA, _bonferroni_references, compare_fingerprints
+    from fromscratch.lineage.compare import CandidateMemo
+    from fromscratch.policy.api import parse_reference
+
+    extra, notes = references_for(candidate, registry, client=client)
+    refs = list(against) + extra
+    with Registry(registry) as reg:
+        factor = len(against) + len(reg)
+    cand = fingerprint(candidate, client=client)
+    memo = CandidateMemo(cand)
+    results = []
+    for r in refs:
+        obj = compare_fingerprints(cand, fingerprint(parse_reference(r).path, client=client), seed=seed, shared=memo)
+        _bonferroni_references(obj, factor, cand.components())
+        results.append(obj)
+    verdicts = [r["verdict"] for r in results]
+    verdict = next((v for v in ("identical", "derived") if v in verdicts),
+                   "independent" if verdicts and all(v == "independent" for v in verdicts) else "inconclusive")
+    summary = {"path": cand.meta["path"], "format": cand.meta["format"], "parameters": int(cand.meta["parameters"])}
+    return refs, {"schema": AUDIT_SCHEMA, "candidate": summary, "verdict": verdict, "references": results}, notes
