@@ -70,7 +70,7 @@ def _components_view(tested: list[tuple[str, dict[str, Any]]]) -> list[dict[str,
             row = rows.setdefault(c["name"], {"name": c["name"], "kind": c["kind"], "matches": []})
             if c["relation"] in ("identical", "derived"):
                 row["matches"].append({"model": name, "relation": c["relation"], "p_value": float(c["p_value"]),
-                                       "reference_component": c.get("reference_component")})
+                                       "reference_component": c.get("reference_name")})
     for row in rows.values():
         row["matches"].sort(key=lambda m: (_RANK[m["relation"]], m["p_value"], m["model"]))
     return list(rows.values())
