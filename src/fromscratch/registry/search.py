@@ -20,7 +20,7 @@ from typing import Any, Callable
 from fromscratch.lineage.api import _bonferroni_references, compare_fingerprints
 from fromscratch.lineage.compare import DERIVED_P, INDEPENDENT_P
 from fromscratch.lineage.fingerprint import Fingerprint
-from fromscratch.registry.sketch import ANCHOR_TAU, IDENTITY_TAU, SKETCH_VERSION, CandidateSketch, screen
+from fromscratch.registry.sketch import ANCHOR_TAU, ANCHOR_Z, IDENTITY_TAU, SKETCH_VERSION, CandidateSketch, screen
 from fromscratch.registry.store import Registry
 
 SCHEMA = "fromscratch.search/1"
@@ -106,7 +106,8 @@ def search_fingerprint(cand: Fingerprint, reg: Registry, *, seed: int = 0,
         "tested": [{"name": name, "verdict": obj["verdict"], "p_value": obj["p_value"],
                     "coverage": obj["coverage"]} for name, obj in tested],
         "components": _components_view(tested),
-        "prefilter": {"method": SKETCH_VERSION, "thresholds": {"anchor": ANCHOR_TAU, "identity": IDENTITY_TAU},
+        "prefilter": {"method": SKETCH_VERSION, "thresholds": {"anchor": ANCHOR_TAU, "anchor_z": ANCHOR_Z,
+                                                                    "identity": IDENTITY_TAU},
                       "passed": passed, "passed_over": over, "blind_spots": BLIND_SPOTS},
         "thresholds": {"derived_p": DERIVED_P, "independent_p": INDEPENDENT_P},
         "multiple_comparisons": f"Holm over each pair's components, then Bonferroni x{n} over every registered "
