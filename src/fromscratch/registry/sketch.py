@@ -28,7 +28,9 @@ test's identity alignment; that blind spot is reported in the search JSON.
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +64,7 @@ def _tower_anchor(fp: Fingerprint, tower: str) -> tuple[np.ndarray, np.ndarray] 
     rows = fp.arrays.get(f"anchor_rows|{tower}")
     if keys is None or rows is None or len(keys) < MIN_SHARED:
         return None
-    return keys.astype(np.int64), _centred_unit(rows)
+    return keys.astype(np.int64), _centred_unit(rows).astype(np.float32)
 
 
 def _layer_energy(fp: Fingerprint) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
@@ -122,15 +124,39 @@ def make_sketch(fp: Fingerprint) -> dict[str, np.ndarray]:
     return arrays
 
 
+_MAGIC = b"FSSK1\n"
+
+
 def sketch_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
+    """A flat container (JSON directory + raw bytes): parsing a thousand ``.npz`` costs seconds."""
+    head, blobs, off = {}, [], 0
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        b = a.tobytes()
+        head[k] = [a.dtype.str, list(a.shape), off, len(b)]
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(head).encode()
+    return _MAGIC + len(h).to_bytes(8, "little") + h + b"".join(blobs)
 
 
 def sketch_from_bytes(data: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    if data[:2] == b"PK":  # registries written before the flat container
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    if not data.startswith(_MAGIC):
+        raise ValueError("not a registry sketch")
+    n = int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little")
+    start = len(_MAGIC) + 8
+    head = json.loads(data[start:start + n])
+    base = start + n
+    out = {}
+    for k, (dt, shape, off, size) in head.items():
+        if np.dtype(dt).hasobject or off < 0 or base + off + size > len(data):
+            raise ValueError(f"bad sketch entry {k!r}")
+        out[k] = np.frombuffer(data, dtype=np.dtype(dt), count=size // np.dtype(dt).itemsize,
+                               offset=base + off).reshape(shape)
+    return out
 
 
 def _towers(sk: dict[str, np.ndarray]) -> dict[str, int]:
@@ -138,8 +164,8 @@ def _towers(sk: dict[str, np.ndarray]) -> dict[str, int]:
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
+    a = a.astype(np.float64) - a.mean()
+    b = b.astype(np.float64) - b.mean()
     den = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b / den) if den > 0 else 0.0
 
@@ -165,15 +191,21 @@ class CandidateSketch:
                    set(tensor_hashes(fp)))
 
 
+@functools.lru_cache(maxsize=64)
+def _triu(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, 1)
+
+
 def _anchor_score(cand: tuple[np.ndarray, np.ndarray], rkeys: np.ndarray, rgram: np.ndarray) -> tuple[float, int]:
     ckeys, crows = cand
     _, ci, ri = np.intersect1d(ckeys, rkeys, assume_unique=True, return_indices=True)
     n = ci.size
     if n < MIN_SHARED:
         return 0.0, int(n)
-    cg = crows[ci] @ crows[ci].T
-    rg = rgram[np.ix_(ri, ri)].astype(np.float64)
-    iu = np.triu_indices(n, 1)
+    rows = crows[ci]
+    cg = rows @ rows.T
+    rg = rgram[np.ix_(ri, ri)].astype(np.float32)
+    iu = _triu(n)
     return _corr(cg[iu], rg[iu]), int(n)
 
 

@@ -184,7 +184,14 @@ class Registry:
                                     (SKETCH_VERSION, sketch_bytes(sk), name))
                 yield name, sk
             else:
-                yield name, sketch_from_bytes(data)
+                sk = sketch_from_bytes(data)
+                if data[:2] == b"PK":  # the older .npz container: rewrite once in the flat one
+                    try:
+                        with self.db:
+                            self.db.execute("UPDATE sketches SET data = ? WHERE name = ?", (sketch_bytes(sk), name))
+                    except sqlite3.OperationalError:  # a read-only registry keeps the old container
+                        pass
+                yield name, sk
 
     def hash_hits(self, hashes: set[str]) -> dict[str, int]:
         """name -> number of the given tensor hashes it holds (one indexed query per 500 hashes)."""
