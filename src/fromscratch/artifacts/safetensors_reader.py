@@ -122,6 +122,51 @@ def read_weight_map(index: Path) -> dict[str, str]:
         raise InputError(index, "no string weight_map")
     return wm
 
+def _block_scales(entries: dict[str, _Entry]) -> dict[str, str]:
+    """FP8 weight -> its ``<name>_scale_inv`` block-scale tensor (DeepSeek-V3 layout).
+
+    The scale tensor has the weight's leading dimensions and one value per
+    block of the last two (128 x 128 in DeepSeek-V3); the stored value times
+    the scale is the weight. Scales are not parameters, so they are hidden
+    from the tensor list and applied when the weight is read.
+    """
+    out = {}
+    for name, e in entries.items():
+        if not name.endswith("_scale_inv"):
+            continue
+        base = entries.get(name[: -len("_scale_inv")])
+        if base is None or not base.dtype.startswith("F8"):
+            continue
+        ws, ss = base.info.shape, e.info.shape
+        if len(ws) < 2 or len(ss) != len(ws) or tuple(ss[:-2]) != tuple(ws[:-2]) or min(ss[-2:]) < 1:
+            raise InputError(e.file, f"tensor {name!r}: block scales {list(ss)} do not fit weight {list(ws)}")
+        for w, s in zip(ws[-2:], ss[-2:]):
+            if -(-w // _block(w, s)) != s:
+                raise InputError(e.file, f"tensor {name!r}: block scales {list(ss)} do not fit weight {list(ws)} "
+                                         f"in {BLOCK} x {BLOCK} blocks")
+        out[base.info.name] = name
+    return out
+
+
+#: DeepSeek-V3's (and Qwen3-FP8's) ``weight_block_size``; other block sizes are refused, not guessed
+BLOCK = 128
+
+
+def _block(n: int, blocks: int) -> int:
+    return BLOCK
+
+
+def apply_block_scale(w: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Multiply ``w`` in place by its block scales, one row block at a time (no full-size temporary)."""
+    rows, cols = w.shape[-2:]
+    br, bc = _block(rows, scale.shape[-2]), _block(cols, scale.shape[-1])
+    w3 = w.reshape(-1, rows, cols)
+    s3 = scale.reshape(-1, scale.shape[-2], scale.shape[-1])
+    for k in range(w3.shape[0]):
+        for i in range(s3.shape[1]):
+            w3[k, i * br:(i + 1) * br] *= np.repeat(s3[k, i], bc)[:cols]
+    return w
+
 
 class SafetensorsReader(ModelReader):
     """One or several safetensors files read as a single checkpoint."""
@@ -165,6 +210,7 @@ class SafetensorsReader(ModelReader):
                 self._warnings.append(
                     f"{self.index_path.name} disagrees with the shard headers "
                     f"({len(problems)} wrong or absent, {len(missing)} unlisted); the headers were used")
+        self._scales = _block_scales(self._entries)
         if len(file_meta) == 1:
             self._meta = dict(next(iter(file_meta.values())))
         elif file_meta:
@@ -190,9 +236,13 @@ class SafetensorsReader(ModelReader):
 
     # -- ModelReader ---------------------------------------------------
     def tensor_infos(self) -> list[TensorInfo]:
-        return [e.info for e in self._entries.values()]
+        hidden = set(self._scales.values())
+        return [e.info for n, e in self._entries.items() if n not in hidden]
 
     def read(self, name: str, dtype: Any = np.float32) -> np.ndarray:
+        if name in self._scales and dtype is not None:
+            out = np.empty(self._entries[name].info.shape, dtype=np.float32)
+            return self.read_into(name, out).astype(dtype, copy=False)
         e = self._entries.get(name)
         if e is None:
             raise KeyError(name)
@@ -211,6 +261,13 @@ class SafetensorsReader(ModelReader):
     reads_into = True
 
     def read_into(self, name: str, out: np.ndarray) -> np.ndarray:
+        scale = self._scales.get(name)
+        if scale is not None:
+            self._read_into(name, out)
+            return apply_block_scale(out, self.read(scale, dtype=np.float32))
+        return self._read_into(name, out)
+
+    def _read_into(self, name: str, out: np.ndarray) -> np.ndarray:
         e = self._entries.get(name)
         if e is None:
             raise KeyError(name)

@@ -43,6 +43,8 @@ def _summary(audit: dict) -> str:
               help="A reference model (repeatable); NAME labels it in reports and declarations.")
 @click.option("--references", "registry", type=click.Path(dir_okay=False), default=None,
               help="A reference registry TOML ([[reference]] name, model, code, licence).")
+@click.option("--registry", "fp_registry", default=None, metavar="LOC",
+              help="A fingerprint registry: the registered models its pre-filter passes become references.")
 @click.option("--policy", default=None, metavar="NAME|PATH",
               help="korea-2026, permissive, or a policy TOML file.")
 @click.option("--declared", type=click.Path(dir_okay=False), default=None,
@@ -55,10 +57,15 @@ def _summary(audit: dict) -> str:
 @click.option("--json", "json_path", default=None, help="Write the audit JSON here ('-' = stdout).")
 @click.option("--html", "html_path", default=None, help="Write a self-contained HTML report here.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
+<<<<<<< HEAD
 @click.option("--chain", "chain", multiple=True, metavar="CKPT",
               help="A checkpoint of the training chain (repeat in training order, CKPT_0 first; a folder or glob works).")
 @click.option("--chain-init", multiple=True, metavar="KEY=VALUE", help="Declared init scheme for --chain (see `chain --init`).")
 def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, policy: str | None,
+=======
+def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, fp_registry: str | None,
+              policy: str | None,
+>>>>>>> registry
               declared: str | None,
               code_dir: str | None, code_against: tuple[str, ...], bom_path: str | None,
               json_path: str | None, html_path: str | None, seed: int, chain: tuple[str, ...] = (),
@@ -73,15 +80,26 @@ def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None,
         reg_models, reg_code, licences = expand(load_registry(registry))
         refs += reg_models
         code_refs += reg_code if code_dir else []
+    weights = None
+    if fp_registry:
+        from fromscratch.registry.api import audit_lineage
+
+        refs, weights, notes = audit_lineage(candidate, refs, fp_registry, seed=seed)
+        for n in notes:
+            click.echo(f"registry: {n['name']}: {n['reason']}", err=True)
     if not refs:
-        raise InputError("--against", "give at least one reference (--against or --references)")
+        raise InputError("--against", "give at least one reference (--against, --references or --registry)")
     if code_against and not code_dir:
         raise InputError("--code-against", "needs --code (the candidate's code)")
     if bom_path and not policy:
         raise InputError("--bom", "needs --policy (the BOM records the policy's verdicts)")
     audit = run_audit(candidate, refs, policy=policy, declared=declared, code=code_dir,
                       code_against=code_refs, seed=seed, progress=sys.stderr.isatty(),
+<<<<<<< HEAD
                       reference_licences=licences, chain=list(chain) or None, chain_init=list(chain_init) or None)
+=======
+                      reference_licences=licences, weights=weights)
+>>>>>>> registry
     if json_path:
         write_json(audit, json_path)
     if html_path:
