@@ -96,18 +96,10 @@ def tiny_llama(seed: int = 0, steps: int = 150) -> Path:
     (tmp / "config.json").write_text(json.dumps(cfg, indent=2))
     tok.save(str(tmp / "tokenizer.json"))
 
-    from fromscratch.bench.backends.local import LocalBackend
+    from fromscratch.bench.forward import LlamaForward, LlamaShape
 
-    class _Trainable(LocalBackend):
-        def __init__(self) -> None:  # reuse the forward pass with in-memory weights
-            self.torch = torch
-            self.cfg = cfg
-            self.n_layers, self.n_heads, self.n_kv, self.hidden, self.head_dim = L, NH, KV, H, hd
-            self.eps, self.device = 1e-5, "cpu"
-            self.inv_freq = 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-            self.w = w
-
-    model = _Trainable()
+    model = LlamaForward(LlamaShape.from_config(cfg, "tiny"), w, torch)
+    model.w = w  # train the very tensors that are saved
     seqs = [[0] + tok.encode(t).ids + [1] for t in texts]
     seqs = [s[:64] for s in seqs]
     opt = torch.optim.AdamW(list(w.values()), lr=1e-2, weight_decay=0.0)
@@ -176,17 +168,24 @@ class _Handler(BaseHTTPRequestHandler):
                                  {"<other>": 0.0} for i in range(1, len(ids))]
                 logprobs = {"tokens": toks + ["<next>"], "text_offset": starts + [len(prompt)],
                             "token_logprobs": row["logprobs"] + [-1.0], "top_logprobs": tops + [None]}
-                self._send(200, {"choices": [{"text": prompt, "logprobs": logprobs}]})
+                self._send(200, {"choices": [{"text": prompt, "logprobs": logprobs}],
+                                 "usage": {"prompt_tokens": len(ids)}})
+                return
+            if int(body.get("max_tokens", 16)) == 1 and not body.get("stop"):  # a token count
+                with srv.lock:
+                    n = len(be.codec.ids(prompt))
+                self._send(200, {"choices": [{"text": ""}], "usage": {"prompt_tokens": n}})
                 return
             with srv.lock:
-                text = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
-            self._send(200, {"choices": [{"text": text}]})
+                gen = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
+            self._send(200, {"choices": [{"text": gen.text, "finish_reason": "length" if gen.cut else "stop"}]})
             return
         if self.path == "/v1/chat/completions":
             prompt = body["messages"][-1]["content"]  # a base model: no chat template
             with srv.lock:
-                text = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
-            self._send(200, {"choices": [{"message": {"role": "assistant", "content": text}}]})
+                gen = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
+            self._send(200, {"choices": [{"message": {"role": "assistant", "content": gen.text},
+                                          "finish_reason": "length" if gen.cut else "stop"}]})
             return
         self._send(404, {"error": "unknown path"})
 
@@ -213,3 +212,37 @@ class OpenAIServer(ThreadingHTTPServer):
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
         self.server_close()
+
+
+SMOLLM2_HF_VERSION = "smollm2-135m-instruct-f32-v1"
+
+
+def smollm2_hf(gguf: Path) -> Path:
+    """SmolLM2-135M-Instruct as a float32 Hugging Face folder, converted from the
+    registry's GGUF by transformers' own GGUF loader (dequantised), cached.
+
+    Both lm-eval's HF backend and ours then read the very same weights and
+    tokenizer.json, so any difference is in how each computes, not in what."""
+    out = cache_root() / "test-models" / SMOLLM2_HF_VERSION
+    if (out / "model.safetensors").is_file():
+        return out
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    tied = bool(model.config.tie_word_embeddings)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not (tied and k == "lm_head.weight")}
+    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    cfg = model.config.to_dict()
+    cfg.pop("quantization_config", None)
+    (tmp / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
+    tok.save_pretrained(str(tmp))
+    try:
+        tmp.rename(out)
+    except OSError:  # another process won the race
+        pass
+    return out

@@ -34,6 +34,7 @@ from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from fromscratch.bench.reasoning import DEFAULT_SPANS
 from fromscratch.errors import InputError
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
@@ -76,6 +77,9 @@ class Item:
     target: str                # gold answer text (generation) or gold choice text
     gold_index: int | None     # multiple choice: index of the right choice
     choices: tuple[str, ...] = ()
+    #: the prompt as turns (role, content, plain-text delimiter), lm-eval's shape:
+    #: an optional system turn (description), a user/assistant pair per shot, the question
+    messages: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -92,12 +96,15 @@ class Task:
     source: str = ""
     data_sha256: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    #: (start, end) markers of reasoning spans removed before answer extraction
+    reasoning_spans: tuple[tuple[str, str], ...] = DEFAULT_SPANS
 
     def sha256(self) -> str:
         """Identity of the task: config, data and every prompt (cache key for resumption)."""
         h = hashlib.sha256()
         h.update(json.dumps({"name": self.name, "type": self.output_type, "metric": self.metric,
-                             "regex": self.regex, "tol": self.numeric_tolerance, "version": self.version},
+                             "regex": self.regex, "tol": self.numeric_tolerance, "version": self.version,
+                             **({"reasoning": self.reasoning_spans} if self.reasoning_spans != DEFAULT_SPANS else {})},
                             sort_keys=True).encode())
         for it in self.items:
             h.update(it.item_id.encode() + b"\0" + it.request.sha256().encode() + b"\0" +
@@ -251,11 +258,11 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
                 regex = str(step.get("regex_pattern"))
         break  # the first filter pipeline scores the task
     gen = cfg.get("generation_kwargs") or {}
-    until = gen.get("until", ["\n\n"])
-    until = (until,) if isinstance(until, str) else tuple(str(u) for u in until)
-    max_tokens = int(gen.get("max_gen_toks", 32))
     delim = str(cfg.get("target_delimiter", " "))
     fs_delim = str(cfg.get("fewshot_delimiter", "\n\n"))
+    until = gen.get("until", [fs_delim])  # lm-eval's defaults: the few-shot delimiter, 256 tokens
+    until = (until,) if isinstance(until, str) else tuple(str(u) for u in until)
+    max_tokens = int(gen.get("max_gen_toks", 256))
     description = str(cfg.get("description", "") or "")
     id_field = (cfg.get("metadata") or {}).get("id_field", "id")
 
@@ -279,15 +286,18 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
             raise InputError(where, f"target index {val!r} out of range")
         return choices[val], val
 
-    def shot_text(doc: dict[str, Any]) -> str:
+    def shot_turns(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
         if output_type == "multiple_choice":
             ch = _as_choices(_render(cfg.get("doc_to_choice"), doc, where), where)
             tgt, _ = target_of(doc, ch)
         else:
             tgt, _ = target_of(doc, None)
-        return text_of(doc) + delim + tgt
+        return [("user", text_of(doc), delim), ("assistant", tgt, fs_delim)]
 
-    prefix = description + "".join(shot_text(s) + fs_delim for s in shots)
+    head: list[tuple[str, str, str]] = [("system", description, "")] if description else []
+    for s in shots:
+        head += shot_turns(s)
+    prefix = "".join(c + d for _, c, d in head)
     items: list[Item] = []
     seen: set[str] = set()
     for i, doc in enumerate(docs):
@@ -295,16 +305,27 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
         if item_id in seen:
             raise InputError(where, f"duplicate item id {item_id!r}")
         seen.add(item_id)
-        context = prefix + text_of(doc)
+        question = text_of(doc)
+        context = prefix + question
+        turns = tuple(head) + (("user", question, ""),)
         if output_type == "multiple_choice":
             choices = _as_choices(_render(cfg.get("doc_to_choice"), doc, where), where)
             tgt, gold = target_of(doc, choices)
             req = Request("loglikelihood", context, tuple(delim + c for c in choices))
-            items.append(Item(item_id, req, tgt, gold, tuple(choices)))
+            items.append(Item(item_id, req, tgt, gold, tuple(choices), turns))
         else:
             tgt, _ = target_of(doc, None)
             req = Request("generate", context, until=until, max_tokens=max_tokens)
-            items.append(Item(item_id, req, tgt, None))
+            items.append(Item(item_id, req, tgt, None, messages=turns))
     version = str((cfg.get("metadata") or {}).get("version", "0"))
     tol = float((cfg.get("metadata") or {}).get("numeric_tolerance", 1e-6))
-    return Task(name, output_type, items, metric, regex, tol, version, source, data_hash.hexdigest(), cfg)
+    spans = _reasoning_spans((cfg.get("metadata") or {}).get("reasoning_spans", DEFAULT_SPANS), where)
+    return Task(name, output_type, items, metric, regex, tol, version, source, data_hash.hexdigest(), cfg, spans)
+
+
+def _reasoning_spans(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """``metadata.reasoning_spans``: a list of [start, end] marker pairs ([] turns stripping off)."""
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(m, str) and m for m in p) for p in value):
+        raise InputError(where, "metadata.reasoning_spans must be a list of [start, end] marker pairs")
+    return tuple((str(a), str(b)) for a, b in value)

@@ -1,12 +1,17 @@
 """Backend for any OpenAI-compatible server (vLLM, llama.cpp server, TGI, SGLang).
 
 Log-likelihood uses ``POST /v1/completions`` with ``echo: true`` and
-``logprobs: 1`` over the whole text ``context + continuation``; the continuation
-is every echoed token whose text ends after the context (by ``text_offset``), the
-same rule the in-process backend applies. ``max_tokens: 1`` because several
-servers refuse 0; the one generated token lies past the text and is ignored.
-Generation uses ``/v1/chat/completions`` (instruction-tuned servers) or
-``/v1/completions`` with ``stop`` (base models), greedy (temperature 0).
+``logprobs: 1`` over the whole text ``context + continuation``. Which echoed
+tokens are the continuation's follows lm-evaluation-harness (``split="lm-eval"``,
+the default): trailing whitespace moves from the context to the continuation,
+and the first ``n`` echoed tokens are the context's, where ``n`` is the
+server's own token count (``usage.prompt_tokens``) for the context alone, one
+extra request per item. ``split="offsets"`` skips that request and takes every
+token that ends after the context (by ``text_offset``). ``max_tokens: 1``
+because several servers refuse 0; the one generated token lies past the text
+and is ignored. Generation uses ``/v1/chat/completions`` (instruction-tuned
+servers) or ``/v1/completions`` with ``stop`` (base models), greedy
+(temperature 0); ``finish_reason: "length"`` marks an answer cut by the limit.
 
 Transient failures (connection errors, 408/409/429/5xx) are retried with
 exponential back-off, honouring ``Retry-After``; anything else fails at once
@@ -21,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from fromscratch.bench.backends.base import BackendError
-from fromscratch.bench.backends.local import continuation_score, cut_at_stop
+from fromscratch.bench.backends.base import BackendError, Generation, continuation_score, cut_at_stop
+from fromscratch.bench.backends.encoding import SPLITS
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -31,9 +36,12 @@ class HttpBackend:
     def __init__(self, base_url: str, *, model: str = "default", api_key: str | None = None,
                  concurrency: int = 4, retries: int = 5, timeout: float = 120.0,
                  generation: str = "chat", backoff: float = 0.5, backoff_cap: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, split: str = "lm-eval") -> None:
         if generation not in {"chat", "completions"}:
             raise BackendError("backend", f"generation must be 'chat' or 'completions', not {generation!r}")
+        if split not in SPLITS:
+            raise BackendError("backend", f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+        self.split = split
         self.base_url = base_url.rstrip("/")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -48,7 +56,8 @@ class HttpBackend:
         self.calls = 0
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "http", "base_url": self.base_url, "model": self.model, "generation": self.generation}
+        return {"kind": "http", "base_url": self.base_url, "model": self.model, "generation": self.generation,
+                "split": self.split}
 
     def close(self) -> None:
         self.client.close()
@@ -83,34 +92,61 @@ class HttpBackend:
                 time.sleep(delay * (0.5 + random.random() / 2))  # jitter: only timing, never results
         raise BackendError(url, f"no usable answer after {self.retries + 1} tries ({last})")
 
+    def _echo(self, text: str) -> tuple[list[int], list[float | None], list[bool | None], int]:
+        """Echoed token starts, log-probs and greedy flags of ``text``, and the server's
+        prompt token count."""
+        data = self._post("/completions", {"model": self.model, "prompt": text, "max_tokens": 1,
+                                           "temperature": 0.0, "echo": True, "logprobs": 1})
+        try:
+            lp = data["choices"][0]["logprobs"]
+            tokens, offsets = lp["tokens"], lp["text_offset"]
+            token_lps, tops = lp["token_logprobs"], lp.get("top_logprobs") or [None] * len(tokens)
+            usage = data.get("usage") or {}
+            n_prompt = int(usage["prompt_tokens"]) if "prompt_tokens" in usage else -1
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise BackendError(self.base_url, "completions answer lacks echoed logprobs "
+                               "(the server must support echo + logprobs)") from None
+        starts, lps, greedy = [], [], []
+        for i, (tok, start) in enumerate(zip(tokens, offsets)):
+            if n_prompt >= 0 and i >= n_prompt or n_prompt < 0 and int(start) >= len(text):
+                break  # the one generated token
+            starts.append(int(start))
+            lps.append(None if token_lps[i] is None else float(token_lps[i]))
+            top = tops[i]
+            greedy.append(max(top.items(), key=lambda kv: kv[1])[0] == tok if isinstance(top, dict) and top else None)
+        return starts, lps, greedy, (n_prompt if n_prompt >= 0 else len(starts))
+
+    def _context_tokens(self, context: str) -> int:
+        data = self._post("/completions", {"model": self.model, "prompt": context, "max_tokens": 1,
+                                           "temperature": 0.0})
+        try:
+            return int(data["usage"]["prompt_tokens"])
+        except (KeyError, TypeError, ValueError):
+            raise BackendError(self.base_url, "completions answer lacks usage.prompt_tokens "
+                               "(needed for lm-eval's context split; or use split='offsets')") from None
+
     def loglikelihood(self, context: str, continuations: list[str]) -> list[tuple[float, bool]]:
         out = []
+        n_ctx: int | None = None
+        if self.split == "lm-eval":
+            n_spaces = len(context) - len(context.rstrip())
+            moved = context[len(context) - n_spaces:] if n_spaces else ""
+            context = context[: len(context) - n_spaces]
+            continuations = [moved + c for c in continuations]
+            n_ctx = self._context_tokens(context) if context else None
         for cont in continuations:
             text = context + cont
-            data = self._post("/completions", {"model": self.model, "prompt": text, "max_tokens": 1,
-                                               "temperature": 0.0, "echo": True, "logprobs": 1})
-            try:
-                lp = data["choices"][0]["logprobs"]
-                tokens, offsets = lp["tokens"], lp["text_offset"]
-                token_lps, tops = lp["token_logprobs"], lp.get("top_logprobs") or [None] * len(tokens)
-            except (KeyError, IndexError, TypeError):
-                raise BackendError(self.base_url, "completions answer lacks echoed logprobs "
-                                   "(the server must support echo + logprobs)") from None
-            starts, lps, greedy = [], [], []
-            for i, (tok, start) in enumerate(zip(tokens, offsets)):
-                if int(start) >= len(text):
-                    break  # the one generated token
-                starts.append(int(start))
-                lps.append(None if token_lps[i] is None else float(token_lps[i]))
-                top = tops[i]
-                if isinstance(top, dict) and top:
-                    greedy.append(max(top.items(), key=lambda kv: kv[1])[0] == tok)
-                else:
-                    greedy.append(None)
-            out.append(continuation_score(starts, lps, greedy, len(text), len(context)))
+            starts, lps, greedy, _ = self._echo(text)
+            if self.split == "offsets" or n_ctx is None:
+                out.append(continuation_score(starts, lps, greedy, len(text), len(context)))
+                continue
+            picked = [(lp, g) for lp, g in zip(lps[n_ctx:], greedy[n_ctx:]) if lp is not None]
+            if not picked:
+                raise BackendError(self.base_url, "the continuation produced no scorable tokens")
+            out.append((sum(lp for lp, _ in picked), all(bool(g) for _, g in picked)))
         return out
 
-    def generate(self, prompt: str, until: list[str], max_tokens: int) -> str:
+    def generate(self, prompt: str, until: list[str], max_tokens: int) -> Generation:
         stop = [u for u in until if u][:4]  # OpenAI allows four stop strings
         if self.generation == "chat":
             data = self._post("/chat/completions", {
@@ -118,6 +154,7 @@ class HttpBackend:
                 "max_tokens": max_tokens, "temperature": 0.0, "stop": stop or None})
             try:
                 text = data["choices"][0]["message"]["content"] or ""
+                finish = data["choices"][0].get("finish_reason")
             except (KeyError, IndexError, TypeError):
                 raise BackendError(self.base_url, "chat answer lacks choices[0].message.content") from None
         else:
@@ -125,6 +162,7 @@ class HttpBackend:
                                                "temperature": 0.0, "stop": stop or None})
             try:
                 text = data["choices"][0]["text"] or ""
+                finish = data["choices"][0].get("finish_reason")
             except (KeyError, IndexError, TypeError):
                 raise BackendError(self.base_url, "completions answer lacks choices[0].text") from None
-        return cut_at_stop(str(text), until)
+        return Generation(cut_at_stop(str(text), until), finish == "length")

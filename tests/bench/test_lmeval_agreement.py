@@ -1,0 +1,82 @@
+"""fromscratch's in-process scores against lm-evaluation-harness's HF backend.
+
+Same model folder, same task YAML files, both with their defaults. Per choice
+the summed continuation log-likelihoods must agree to 1e-4 nats and every
+item's correctness must be identical; importing lm-eval's ``--log_samples``
+output must give the same benchmark scores as our own run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fromscratch.bench import resolve_task
+from fromscratch.bench.backends.local import LocalBackend
+from fromscratch.bench.importer import import_samples
+from fromscratch.bench.packs import pack_path
+from fromscratch.bench.results import summary
+from fromscratch.bench.suite import run_suite
+
+pytestmark = [pytest.mark.torch, pytest.mark.slow]
+
+TASKS = ("en-knowledge", "ko-knowledge", "ko-particles")  # 240 multiple-choice items, two languages
+TOL = 1e-4
+
+
+def agreement(model_dir: Path, tmp: Path, names=TASKS) -> dict:
+    pytest.importorskip("lm_eval")
+    pytest.importorskip("transformers")
+    import lmeval_agree
+
+    ref = lmeval_agree.run_lmeval(model_dir, {n: pack_path(n) for n in names}, tmp, samples_dir=tmp / "samples")
+    ours = run_suite("t", LocalBackend(model_dir), {n: resolve_task(n) for n in names}, tmp / "logs", progress=False)
+    stats = {"items": 0, "choices": 0, "max_diff": 0.0, "mismatched_items": 0, "greedy_mismatches": 0}
+    for run in ours:
+        theirs = ref["logliks"][run.benchmark]
+        assert len(theirs) == len(run.records)
+        for doc_id, rec in enumerate(run.records):
+            t = theirs[doc_id]
+            assert len(t["logliks"]) == len(rec["logliks"])
+            stats["items"] += 1
+            stats["choices"] += len(t["logliks"])
+            stats["max_diff"] = max([stats["max_diff"]] + [abs(a - b) for a, b in zip(rec["logliks"], t["logliks"])])
+            stats["mismatched_items"] += rec["score"] != t["acc"]
+            stats["greedy_mismatches"] += sum(a != b for a, b in zip(rec["greedy"], t["greedy"]))
+        assert run.entry()["mean"] == pytest.approx(ref["results"][run.benchmark]["acc,none"], abs=1e-12)
+    # lm-eval's own --log_samples files, imported, give our scores item by item
+    imported = []
+    for f in sorted((tmp / "samples").rglob("samples_*.jsonl")):
+        imported += import_samples(f, "t")
+    ours_rows = [row for r in ours for row in r.rows()]
+    by_pos = {(r.benchmark, n): rec["score"] for r in ours for n, rec in enumerate(r.records)}
+    assert sorted((r["benchmark"], int(r["item"])) for r in imported) == sorted(by_pos)
+    assert all(by_pos[(r["benchmark"], int(r["item"]))] == r["score"] for r in imported)
+    assert [s["mean"] for s in summary(imported)] == pytest.approx([s["mean"] for s in summary(ours_rows)],
+                                                                    abs=1e-12)
+    return stats
+
+
+def _check(stats: dict) -> None:
+    print(stats)
+    assert stats["items"] >= 200
+    assert stats["max_diff"] <= TOL
+    assert stats["mismatched_items"] == 0
+    assert stats["greedy_mismatches"] == 0
+
+
+def test_zoo_llama_agrees_with_lm_eval(tmp_path):
+    from fromscratch.zoo import build_zoo
+
+    _check(agreement(build_zoo().path("llama-s0"), tmp_path))
+
+
+@pytest.mark.real
+def test_smollm2_agrees_with_lm_eval(tmp_path):
+    import benchutil
+    from realmodels import real_model
+
+    pytest.importorskip("transformers")
+    model = benchutil.smollm2_hf(real_model("smollm2-gguf"))
+    _check(agreement(model, tmp_path))
