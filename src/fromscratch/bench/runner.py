@@ -41,7 +41,13 @@ def run_item(task: Task, item: Item, backend: Backend) -> dict[str, Any]:
         rec.update(score=score, prediction=pred, gold=item.gold_index,
                    logliks=[ll for ll, _ in res], greedy=[g for _, g in res])
     else:
-        gen = backend.generate(req.context, list(req.until), req.max_tokens)
+        if req.images:
+            if not getattr(backend, "vision", False):
+                raise InputError(task.source, "this task shows images: run it against a vision model's "
+                                              "OpenAI-compatible server (--base-url)")
+            gen = backend.generate(req.context, list(req.until), req.max_tokens, images=[p for p, _ in req.images])
+        else:
+            gen = backend.generate(req.context, list(req.until), req.max_tokens)
         if not isinstance(gen, Generation):  # a backend written against the older text-only interface
             gen = Generation(str(gen))
         parts = split_reasoning(gen.text, task.reasoning_spans)

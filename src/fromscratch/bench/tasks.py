@@ -62,11 +62,15 @@ class Request:
     continuations: tuple[str, ...] = ()
     until: tuple[str, ...] = ()
     max_tokens: int = 0
+    #: (path, sha256) of each image shown with the prompt (vision tasks)
+    images: tuple[tuple[str, str], ...] = ()
 
     def sha256(self) -> str:
-        """Hash of the exact text sent to the model (recorded for every item)."""
+        """Hash of the exact text (and images) sent to the model (recorded for every item)."""
         payload = {"kind": self.kind, "context": self.context, "continuations": list(self.continuations),
                    "until": list(self.until), "max_tokens": self.max_tokens}
+        if self.images:
+            payload["images"] = [digest for _, digest in self.images]
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
@@ -80,6 +84,8 @@ class Item:
     #: the prompt as turns (role, content, plain-text delimiter), lm-eval's shape:
     #: an optional system turn (description), a user/assistant pair per shot, the question
     messages: tuple[tuple[str, str, str], ...] = ()
+    #: further accepted answers (generation tasks whose target is a list)
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass
@@ -109,6 +115,8 @@ class Task:
         for it in self.items:
             h.update(it.item_id.encode() + b"\0" + it.request.sha256().encode() + b"\0" +
                      it.target.encode() + b"\0" + str(it.gold_index).encode() + b"\n")
+            if it.alternatives:
+                h.update(json.dumps(list(it.alternatives), ensure_ascii=False).encode() + b"\n")
         return h.hexdigest()
 
 
@@ -229,8 +237,10 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
         raise InputError(where, f"output_type {output_type!r} not supported (multiple_choice, generate_until)")
     split = str(cfg.get("test_split") or cfg.get("validation_split") or "test")
     data_hash = hashlib.sha256()
+    image_base = base
     if docs is None:
         data_path, fmt = _data_file(cfg, split, base, where)
+        image_base = data_path.parent
         data_hash.update(data_path.read_bytes())
         docs = read_records(data_path, fmt)
     else:
@@ -248,7 +258,8 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
     metrics = [m.get("metric") if isinstance(m, dict) else m for m in (cfg.get("metric_list") or [])]
     default_metric = "acc" if output_type == "multiple_choice" else "exact_match"
     metric = str(metrics[0]) if metrics else default_metric
-    allowed = {"multiple_choice": {"acc", "acc_norm"}, "generate_until": {"exact_match", "numeric_match"}}
+    allowed = {"multiple_choice": {"acc", "acc_norm", "acc_bytes"},
+               "generate_until": {"exact_match", "numeric_match", "anls"}}
     if metric not in allowed[output_type]:
         raise InputError(where, f"metric {metric!r} not supported for {output_type}")
     regex = None
@@ -273,6 +284,8 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
         raw = cfg.get("doc_to_target", "{{answer}}")
         val = _render(raw, doc, where)
         if choices is None:
+            if isinstance(val, (list, tuple)) and val:
+                return str(val[0]), None  # the others are alternatives (see answers_of)
             return str(val).strip() if not isinstance(val, str) else val, None
         if isinstance(val, str):
             s = val.strip()
@@ -315,12 +328,31 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
             items.append(Item(item_id, req, tgt, gold, tuple(choices), turns))
         else:
             tgt, _ = target_of(doc, None)
-            req = Request("generate", context, until=until, max_tokens=max_tokens)
-            items.append(Item(item_id, req, tgt, None, messages=turns))
+            raw = _render(cfg.get("doc_to_target", "{{answer}}"), doc, where)
+            alts = tuple(str(a) for a in raw[1:]) if isinstance(raw, (list, tuple)) else ()
+            images = _images(cfg.get("doc_to_image"), doc, image_base, where, item_id)
+            req = Request("generate", context, until=until, max_tokens=max_tokens, images=images)
+            items.append(Item(item_id, req, tgt, None, messages=turns, alternatives=alts))
     version = str((cfg.get("metadata") or {}).get("version", "0"))
     tol = float((cfg.get("metadata") or {}).get("numeric_tolerance", 1e-6))
     spans = _reasoning_spans((cfg.get("metadata") or {}).get("reasoning_spans", DEFAULT_SPANS), where)
     return Task(name, output_type, items, metric, regex, tol, version, source, data_hash.hexdigest(), cfg, spans)
+
+
+def _images(spec: Any, doc: dict[str, Any], base: Path, where: str, item_id: str) -> tuple[tuple[str, str], ...]:
+    """``doc_to_image``: a field (or template) naming image files relative to the data file."""
+    if not spec:
+        return ()
+    value = _render(spec, doc, where)
+    paths = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for p in paths:
+        path = Path(str(p))
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise InputError(path, f"image file of item {item_id!r} not found")
+        out.append((str(path), hashlib.sha256(path.read_bytes()).hexdigest()))
+    return tuple(out)
 
 
 def _reasoning_spans(value: Any, where: str) -> tuple[tuple[str, str], ...]:

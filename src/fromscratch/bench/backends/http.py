@@ -32,7 +32,20 @@ from fromscratch.bench.backends.encoding import SPLITS
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+def image_part(path: str) -> dict[str, Any]:
+    """An OpenAI vision message part carrying a local image as a base64 data URL."""
+    import base64
+    import mimetypes
+
+    mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    with open(path, "rb") as fh:
+        data = base64.b64encode(fh.read()).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+
+
 class HttpBackend:
+    #: images go to the server as vision message parts
+    vision = True
     def __init__(self, base_url: str, *, model: str = "default", api_key: str | None = None,
                  concurrency: int = 4, retries: int = 5, timeout: float = 120.0,
                  generation: str = "chat", backoff: float = 0.5, backoff_cap: float = 30.0,
@@ -146,11 +159,15 @@ class HttpBackend:
             out.append((sum(lp for lp, _ in picked), all(bool(g) for _, g in picked)))
         return out
 
-    def generate(self, prompt: str, until: list[str], max_tokens: int) -> Generation:
+    def generate(self, prompt: str, until: list[str], max_tokens: int, images: list[str] | None = None) -> Generation:
         stop = [u for u in until if u][:4]  # OpenAI allows four stop strings
+        if images and self.generation != "chat":
+            raise BackendError(self.base_url, "image inputs need generation='chat' (vision messages)")
         if self.generation == "chat":
+            content: Any = prompt if not images else [*(image_part(p) for p in images),
+                                                      {"type": "text", "text": prompt}]
             data = self._post("/chat/completions", {
-                "model": self.model, "messages": [{"role": "user", "content": prompt}],
+                "model": self.model, "messages": [{"role": "user", "content": content}],
                 "max_tokens": max_tokens, "temperature": 0.0, "stop": stop or None})
             try:
                 text = data["choices"][0]["message"]["content"] or ""
