@@ -170,13 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
                                  {"<other>": 0.0} for i in range(1, len(ids))]
                 logprobs = {"tokens": toks + ["<next>"], "text_offset": starts + [len(prompt)],
                             "token_logprobs": row["logprobs"] + [-1.0], "top_logprobs": tops + [None]}
-                self._send(200, {"choices": [{"text": prompt, "logprobs": logprobs}],
-                                 "usage": {"prompt_tokens": len(ids)}})
-                return
-            if int(body.get("max_tokens", 16)) == 1 and not body.get("stop"):  # a token count
-                with srv.lock:
-                    n = len(be.codec.ids(prompt))
-                self._send(200, {"choices": [{"text": ""}], "usage": {"prompt_tokens": n}})
+                self._send(200, {"choices": [{"text": prompt, "logprobs": logprobs}]})
                 return
             with srv.lock:
                 gen = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
@@ -372,3 +366,27 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a stall longer than its timeout)
+
+
+def gguf_with_bos(gguf: Path) -> Path:
+    """A copy of a GGUF whose tokenizer adds BOS (``tokenizer.ggml.add_bos_token`` set), weights
+    untouched. llama-cpp-python 0.3.36's server misaligns echoed prompt log-probabilities by one
+    token when the model adds no BOS (each token is scored with the distribution that predicts
+    the next one), so the real-server comparison runs with BOS on both sides."""
+    import shutil
+
+    out = cache_root() / "test-models" / "gguf-bos" / gguf.name
+    if out.is_file():
+        return out
+    from gguf import GGUFReader
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.copyfile(gguf, tmp)
+    reader = GGUFReader(str(tmp), "r+")
+    field = reader.fields["tokenizer.ggml.add_bos_token"]
+    field.parts[field.data[0]][0] = True
+    reader.data.flush()
+    del reader
+    tmp.rename(out)
+    return out

@@ -24,6 +24,8 @@ def lmeval_task_dir(task_yamls: dict[str, Path], out: Path) -> Path:
         cfg = yaml.safe_load(src.read_text(encoding="utf-8"))
         files = (cfg.get("dataset_kwargs") or {}).get("data_files") or {}
         cfg["dataset_kwargs"]["data_files"] = {k: str((src.parent / v).resolve()) for k, v in files.items()}
+        if cfg.get("output_type") == "generate_until":  # lm-eval has no numeric_match; we compare texts
+            cfg["metric_list"] = [{"metric": "exact_match"}]
         (out / f"{name}.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return out
 
@@ -62,9 +64,13 @@ def run_lmeval(model_dir: Path, task_yamls: dict[str, Path], work: Path, *, limi
 
 
 def lmeval_logliks(res: dict[str, Any], task: str) -> dict[int, dict[str, Any]]:
-    """doc_id -> {"logliks": [...], "greedy": [...], "acc": 0/1} from lm-eval's samples."""
+    """doc_id -> {"logliks": [...], "greedy": [...], "acc": 0/1} from lm-eval's samples
+    (for generation tasks {"response": text})."""
     out = {}
     for s in res["samples"][task]:
+        if "acc" not in s:
+            out[int(s["doc_id"])] = {"response": s["resps"][0][0]}
+            continue
         resps = [r[0] for r in s["resps"]]
         out[int(s["doc_id"])] = {"logliks": [float(r[0]) for r in resps], "greedy": [bool(r[1]) for r in resps],
                                  "acc": float(s["acc"])}

@@ -5,8 +5,8 @@ Log-likelihood uses ``POST /v1/completions`` with ``echo: true`` and
 tokens are the continuation's follows lm-evaluation-harness (``split="lm-eval"``,
 the default): trailing whitespace moves from the context to the continuation,
 and the first ``n`` echoed tokens are the context's, where ``n`` is the
-server's own token count (``usage.prompt_tokens``) for the context alone, one
-extra request per item. ``split="offsets"`` skips that request and takes every
+number of tokens the server echoes for the context alone (one extra request
+per item). ``split="offsets"`` skips that request and takes every
 token that ends after the context (by ``text_offset``). ``max_tokens: 1``
 because several servers refuse 0; the one generated token lies past the text
 and is ignored. Generation uses ``/v1/chat/completions`` (instruction-tuned
@@ -105,38 +105,31 @@ class HttpBackend:
                 time.sleep(delay * (0.5 + random.random() / 2))  # jitter: only timing, never results
         raise BackendError(url, f"no usable answer after {self.retries + 1} tries ({last})")
 
-    def _echo(self, text: str) -> tuple[list[int], list[float | None], list[bool | None], int]:
-        """Echoed token starts, log-probs and greedy flags of ``text``, and the server's
-        prompt token count."""
+    def _echo(self, text: str) -> tuple[list[int], list[float | None], list[bool | None]]:
+        """Echoed token starts, log-probs and greedy flags of the prompt ``text``.
+
+        Prompt tokens are those that start inside the text; the one generated token
+        starts at its end. Servers differ in whether they echo a BOS token and count
+        it in ``usage``, so only the echoed offsets are trusted."""
         data = self._post("/completions", {"model": self.model, "prompt": text, "max_tokens": 1,
                                            "temperature": 0.0, "echo": True, "logprobs": 1})
         try:
             lp = data["choices"][0]["logprobs"]
             tokens, offsets = lp["tokens"], lp["text_offset"]
             token_lps, tops = lp["token_logprobs"], lp.get("top_logprobs") or [None] * len(tokens)
-            usage = data.get("usage") or {}
-            n_prompt = int(usage["prompt_tokens"]) if "prompt_tokens" in usage else -1
-        except (KeyError, IndexError, TypeError, ValueError):
+            starts, lps, greedy = [], [], []
+            for i, (tok, start) in enumerate(zip(tokens, offsets)):
+                if int(start) >= len(text) and (starts or text):
+                    break  # the generated token
+                starts.append(int(start))
+                lps.append(None if token_lps[i] is None else float(token_lps[i]))
+                top = tops[i]
+                greedy.append(max(top.items(), key=lambda kv: kv[1])[0] == tok if isinstance(top, dict) and top
+                              else None)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             raise BackendError(self.base_url, "completions answer lacks echoed logprobs "
                                "(the server must support echo + logprobs)") from None
-        starts, lps, greedy = [], [], []
-        for i, (tok, start) in enumerate(zip(tokens, offsets)):
-            if n_prompt >= 0 and i >= n_prompt or n_prompt < 0 and int(start) >= len(text):
-                break  # the one generated token
-            starts.append(int(start))
-            lps.append(None if token_lps[i] is None else float(token_lps[i]))
-            top = tops[i]
-            greedy.append(max(top.items(), key=lambda kv: kv[1])[0] == tok if isinstance(top, dict) and top else None)
-        return starts, lps, greedy, (n_prompt if n_prompt >= 0 else len(starts))
-
-    def _context_tokens(self, context: str) -> int:
-        data = self._post("/completions", {"model": self.model, "prompt": context, "max_tokens": 1,
-                                           "temperature": 0.0})
-        try:
-            return int(data["usage"]["prompt_tokens"])
-        except (KeyError, TypeError, ValueError):
-            raise BackendError(self.base_url, "completions answer lacks usage.prompt_tokens "
-                               "(needed for lm-eval's context split; or use split='offsets')") from None
+        return starts, lps, greedy
 
     def loglikelihood(self, context: str, continuations: list[str]) -> list[tuple[float, bool]]:
         out = []
@@ -146,10 +139,10 @@ class HttpBackend:
             moved = context[len(context) - n_spaces:] if n_spaces else ""
             context = context[: len(context) - n_spaces]
             continuations = [moved + c for c in continuations]
-            n_ctx = self._context_tokens(context) if context else None
+            n_ctx = len(self._echo(context)[0]) if context else None
         for cont in continuations:
             text = context + cont
-            starts, lps, greedy, _ = self._echo(text)
+            starts, lps, greedy = self._echo(text)
             if self.split == "offsets" or n_ctx is None:
                 out.append(continuation_score(starts, lps, greedy, len(text), len(context)))
                 continue
