@@ -23,6 +23,7 @@ def lmeval_task_dir(task_yamls: dict[str, Path], out: Path) -> Path:
     for name, src in task_yamls.items():
         cfg = yaml.safe_load(src.read_text(encoding="utf-8"))
         files = (cfg.get("dataset_kwargs") or {}).get("data_files") or {}
+        cfg.setdefault("dataset_kwargs", {})
         cfg["dataset_kwargs"]["data_files"] = {k: str((src.parent / v).resolve()) for k, v in files.items()}
         if cfg.get("output_type") == "generate_until":  # lm-eval has no numeric_match; we compare texts
             cfg["metric_list"] = [{"metric": "exact_match"}]
@@ -31,7 +32,7 @@ def lmeval_task_dir(task_yamls: dict[str, Path], out: Path) -> Path:
 
 
 def run_lmeval(model_dir: Path, task_yamls: dict[str, Path], work: Path, *, limit: int | None = None,
-               samples_dir: Path | None = None, model_args: str = "") -> dict[str, Any]:
+               samples_dir: Path | None = None, model_args: str = "", **options: Any) -> dict[str, Any]:
     """lm-eval's results dict (with per-item samples); writes --log_samples files if asked
     (after which the samples' ``resps`` are lm-eval's sanitised strings: read logliks first)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -48,7 +49,8 @@ def run_lmeval(model_dir: Path, task_yamls: dict[str, Path], work: Path, *, limi
     args = f"pretrained={model_dir},dtype=float32" + (f",{model_args}" if model_args else "")
     res = lm_eval.simple_evaluate(model="hf", model_args=args, tasks=sorted(task_yamls), task_manager=tm,
                                   device="cpu", batch_size=1, log_samples=True, limit=limit,
-                                  random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+                                  random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0,
+                                  **options)
     if samples_dir is not None:
         from lm_eval.loggers import EvaluationTracker
 

@@ -103,6 +103,53 @@ def test_zoo_llama_generations_match_lm_eval(tmp_path):
     assert len(seen) >= 5  # real, varied answers (the tiny model is bad at arithmetic, not constant)
 
 
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+          "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+@pytest.mark.parametrize("multiturn", [True, False])
+def test_chat_template_prompts_and_scores_match_lm_eval(tmp_path, multiturn):
+    """--apply-chat-template (and --fewshot-as-multiturn) build lm-eval's prompts exactly:
+    a system turn from the description, one few-shot pair, the question, the generation
+    prompt, choices without the delimiter; and the same log-likelihoods."""
+    pytest.importorskip("lm_eval")
+    import json
+    import shutil
+
+    import lmeval_agree
+    import yaml
+
+    from fromscratch.bench.chat import ChatTemplate, apply_chat
+    from fromscratch.zoo import build_zoo
+
+    model = tmp_path / "model"
+    shutil.copytree(build_zoo().path("llama-s0"), model)
+    cfg = json.loads((model / "tokenizer_config.json").read_text())
+    (model / "tokenizer_config.json").write_text(json.dumps({**cfg, "chat_template": CHATML}))
+    src = pack_path("en-knowledge")
+    rows = (src.parent / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "task"
+    data.mkdir()
+    (data / "test.jsonl").write_text("\n".join(rows[1:13]) + "\n", encoding="utf-8")
+    (data / "dev.jsonl").write_text(rows[0] + "\n", encoding="utf-8")  # one shot: no sampling order to differ
+    task_cfg = yaml.safe_load(src.read_text(encoding="utf-8"))
+    task_cfg.update(task="chat-knowledge", num_fewshot=1, fewshot_split="dev", description="Answer briefly.\n\n",
+                    dataset_kwargs={"data_files": {"test": "test.jsonl", "dev": "dev.jsonl"}})
+    (data / "task.yaml").write_text(yaml.safe_dump(task_cfg, allow_unicode=True), encoding="utf-8")
+    ref = lmeval_agree.run_lmeval(model, {"chat-knowledge": data / "task.yaml"}, tmp_path, apply_chat_template=True,
+                                  fewshot_as_multiturn=multiturn)
+    task = apply_chat(resolve_task(data / "task.yaml"), ChatTemplate.from_model(model), fewshot_as_multiturn=multiturn)
+    samples = {int(s["doc_id"]): s for s in ref["samples"]["chat-knowledge"]}
+    recs = run_suite("t", LocalBackend(model), {"c": task}, tmp_path / "logs")[0].records
+    for n, (item, rec) in enumerate(zip(task.items, recs)):
+        args = samples[n]["arguments"]
+        assert [a[0] for a in args] == [item.request.context] * len(item.choices)
+        assert [a[1] for a in args] == list(item.request.continuations)
+        theirs = ref["logliks"]["chat-knowledge"][n]
+        assert rec["logliks"] == pytest.approx(theirs["logliks"], abs=TOL)
+        assert rec["score"] == theirs["acc"]
+
+
 @pytest.mark.real
 def test_smollm2_agrees_with_lm_eval(tmp_path):
     import benchutil
