@@ -235,39 +235,8 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
     output_type = str(cfg.get("output_type", "multiple_choice"))
     if output_type not in {"multiple_choice", "generate_until"}:
         raise InputError(where, f"output_type {output_type!r} not supported (multiple_choice, generate_until)")
-    split = str(cfg.get("test_split") or cfg.get("validation_split") or "test")
-    data_hash = hashlib.sha256()
-    image_base = base
-    if docs is None:
-        data_path, fmt = _data_file(cfg, split, base, where)
-        image_base = data_path.parent
-        data_hash.update(data_path.read_bytes())
-        docs = read_records(data_path, fmt)
-    else:
-        data_hash.update(json.dumps(docs, ensure_ascii=False, sort_keys=True, default=str).encode())
-    if len(docs) > MAX_ITEMS:
-        raise InputError(where, f"too many items ({len(docs)})")
-    shots: list[dict[str, Any]] = []
-    k = int(cfg.get("num_fewshot") or 0)
-    if k > 0:
-        fs_split = cfg.get("fewshot_split")
-        if not fs_split:
-            raise InputError(where, "num_fewshot > 0 needs a fewshot_split")
-        fs_path, fmt = _data_file(cfg, str(fs_split), base, where)
-        shots = read_records(fs_path, fmt)[:k]  # the first k: fixed and recorded, never sampled
-    metrics = [m.get("metric") if isinstance(m, dict) else m for m in (cfg.get("metric_list") or [])]
-    default_metric = "acc" if output_type == "multiple_choice" else "exact_match"
-    metric = str(metrics[0]) if metrics else default_metric
-    allowed = {"multiple_choice": {"acc", "acc_norm", "acc_bytes"},
-               "generate_until": {"exact_match", "numeric_match", "anls"}}
-    if metric not in allowed[output_type]:
-        raise InputError(where, f"metric {metric!r} not supported for {output_type}")
-    regex = None
-    for flt in cfg.get("filter_list") or []:
-        for step in (flt or {}).get("filter", []):
-            if step.get("function") == "regex":
-                regex = str(step.get("regex_pattern"))
-        break  # the first filter pipeline scores the task
+    docs, shots, data_sha256, image_base = _documents(cfg, base, where, docs)
+    metric, regex = _scoring(cfg, output_type, where)
     gen = cfg.get("generation_kwargs") or {}
     delim = str(cfg.get("target_delimiter", " "))
     fs_delim = str(cfg.get("fewshot_delimiter", "\n\n"))
@@ -285,7 +254,7 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
         val = _render(raw, doc, where)
         if choices is None:
             if isinstance(val, (list, tuple)) and val:
-                return str(val[0]), None  # the others are alternatives (see answers_of)
+                return str(val[0]), None  # the others become the item's alternatives
             return str(val).strip() if not isinstance(val, str) else val, None
         if isinstance(val, str):
             s = val.strip()
@@ -336,7 +305,51 @@ def task_from_config(cfg: dict[str, Any], *, base: Path, source: str = "<config>
     version = str((cfg.get("metadata") or {}).get("version", "0"))
     tol = float((cfg.get("metadata") or {}).get("numeric_tolerance", 1e-6))
     spans = _reasoning_spans((cfg.get("metadata") or {}).get("reasoning_spans", DEFAULT_SPANS), where)
-    return Task(name, output_type, items, metric, regex, tol, version, source, data_hash.hexdigest(), cfg, spans)
+    return Task(name, output_type, items, metric, regex, tol, version, source, data_sha256, cfg, spans)
+
+
+def _documents(cfg: dict[str, Any], base: Path, where: str, docs: list[dict[str, Any]] | None
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, Path]:
+    """(test docs, few-shot docs, data hash, folder that relative image paths start from)."""
+    split = str(cfg.get("test_split") or cfg.get("validation_split") or "test")
+    data_hash = hashlib.sha256()
+    image_base = base
+    if docs is None:
+        data_path, fmt = _data_file(cfg, split, base, where)
+        image_base = data_path.parent
+        data_hash.update(data_path.read_bytes())
+        docs = read_records(data_path, fmt)
+    else:
+        data_hash.update(json.dumps(docs, ensure_ascii=False, sort_keys=True, default=str).encode())
+    if len(docs) > MAX_ITEMS:
+        raise InputError(where, f"too many items ({len(docs)})")
+    shots: list[dict[str, Any]] = []
+    k = int(cfg.get("num_fewshot") or 0)
+    if k > 0:
+        fs_split = cfg.get("fewshot_split")
+        if not fs_split:
+            raise InputError(where, "num_fewshot > 0 needs a fewshot_split")
+        fs_path, fmt = _data_file(cfg, str(fs_split), base, where)
+        shots = read_records(fs_path, fmt)[:k]  # the first k: fixed and recorded, never sampled
+    return docs, shots, data_hash.hexdigest(), image_base
+
+
+def _scoring(cfg: dict[str, Any], output_type: str, where: str) -> tuple[str, str | None]:
+    """The first metric of ``metric_list`` and the first filter pipeline's regex."""
+    metrics = [m.get("metric") if isinstance(m, dict) else m for m in (cfg.get("metric_list") or [])]
+    default_metric = "acc" if output_type == "multiple_choice" else "exact_match"
+    metric = str(metrics[0]) if metrics else default_metric
+    allowed = {"multiple_choice": {"acc", "acc_norm", "acc_bytes"},
+               "generate_until": {"exact_match", "numeric_match", "anls"}}
+    if metric not in allowed[output_type]:
+        raise InputError(where, f"metric {metric!r} not supported for {output_type}")
+    regex = None
+    for flt in cfg.get("filter_list") or []:
+        for step in (flt or {}).get("filter", []):
+            if step.get("function") == "regex":
+                regex = str(step.get("regex_pattern"))
+        break  # the first filter pipeline scores the task
+    return metric, regex
 
 
 def _images(spec: Any, doc: dict[str, Any], base: Path, where: str, item_id: str) -> tuple[tuple[str, str], ...]:
