@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.real, pytest.mark.slow, pytest.mark.torch]
 
 HTTP_TOL = 0.5      # nats per choice, quantised (llama.cpp) vs dequantised float32 (in-process)
 AGREE_MIN = 0.9     # share of items with the same prediction
-N_ITEMS = 25
+N_ITEMS = 8  # llama-cpp-python sorts the whole vocabulary per echoed token: slow on two shared cores
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +74,10 @@ def test_http_scores_equal_in_process_within_tolerance(server, gguf, tmp_path):
     assert diffs[-1] <= HTTP_TOL * 4
     assert diffs[len(diffs) // 2] > 1e-4  # really two implementations (quantised vs float32), not one
     assert same / n >= AGREE_MIN
-    gen = _subset("en-arith", 10)
+    gen = _subset("en-arith", 6)
     g_local, _ = run_task(gen, local, tmp_path / "gen-local.jsonl", progress=False)
     g_http, _ = run_task(gen, http, tmp_path / "gen-http.jsonl", progress=False)
-    assert sum(x["response"] == y["response"] for x, y in zip(g_local, g_http)) >= 7
+    assert sum(x["response"] == y["response"] for x, y in zip(g_local, g_http)) >= 4
 
 
 def test_retries_retry_after_errors_timeouts_and_malformed_answers(server):
