@@ -31,7 +31,10 @@ N_ITEMS = 5  # llama-cpp-python sorts the whole vocabulary per echoed token: slo
 
 
 @pytest.fixture(scope="module")
-def gguf():
+def gguf(request):
+    expr = request.config.getoption("markexpr") or ""
+    if not any(m in expr and f"not {m}" not in expr for m in ("slow", "real")):
+        pytest.skip("minutes long: runs with -m slow or -m real")
     from realmodels import real_model
 
     return real_model("smollm2-gguf")

@@ -81,7 +81,7 @@ def test_zoo_llama_agrees_with_lm_eval(tmp_path):
     _check(agreement(build_zoo().path("llama-s0"), tmp_path))
 
 
-def test_zoo_llama_generations_match_lm_eval(tmp_path):
+def test_zoo_llama_generations_match_lm_eval(tmp_path, heavy):
     pytest.importorskip("lm_eval")
     import lmeval_agree
 
@@ -108,10 +108,12 @@ CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\
 
 
 @pytest.mark.parametrize("multiturn", [True, False])
-def test_chat_template_prompts_and_scores_match_lm_eval(tmp_path, multiturn):
+def test_chat_template_prompts_and_scores_match_lm_eval(tmp_path, multiturn, request):
     """--apply-chat-template (and --fewshot-as-multiturn) build lm-eval's prompts exactly:
     a system turn from the description, one few-shot pair, the question, the generation
     prompt, choices without the delimiter; and the same log-likelihoods."""
+    if not multiturn:
+        request.getfixturevalue("heavy")  # the single-turn layout only when asked for (-m slow)
     pytest.importorskip("lm_eval")
     import json
     import shutil
@@ -151,7 +153,7 @@ def test_chat_template_prompts_and_scores_match_lm_eval(tmp_path, multiturn):
 
 
 @pytest.mark.real
-def test_smollm2_agrees_with_lm_eval(tmp_path):
+def test_smollm2_agrees_with_lm_eval(tmp_path, heavy):
     import benchutil
     from realmodels import real_model
 
