@@ -9,14 +9,16 @@ non-trivial, different log-likelihoods for different answers.
 `OpenAIServer` serves ``/v1/completions`` (echo + logprobs, and plain
 generation with stop strings) and ``/v1/chat/completions`` from the in-process
 backend, using only the standard library's http.server on 127.0.0.1 and a
-random port. It can be told to fail the first N requests with 503 to exercise
-the client's retries.
+random port: the fast protocol check of the default run. The real checks use
+`LlamaCppServer` (llama.cpp's server from ``llama-cpp-python[server]``) and
+`FaultProxy`, which injects overload and breakage in front of it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -96,18 +98,10 @@ def tiny_llama(seed: int = 0, steps: int = 150) -> Path:
     (tmp / "config.json").write_text(json.dumps(cfg, indent=2))
     tok.save(str(tmp / "tokenizer.json"))
 
-    from fromscratch.bench.backends.local import LocalBackend
+    from fromscratch.bench.forward import LlamaForward, LlamaShape
 
-    class _Trainable(LocalBackend):
-        def __init__(self) -> None:  # reuse the forward pass with in-memory weights
-            self.torch = torch
-            self.cfg = cfg
-            self.n_layers, self.n_heads, self.n_kv, self.hidden, self.head_dim = L, NH, KV, H, hd
-            self.eps, self.device = 1e-5, "cpu"
-            self.inv_freq = 1.0 / (10000.0 ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-            self.w = w
-
-    model = _Trainable()
+    model = LlamaForward(LlamaShape.from_config(cfg, "tiny"), w, torch)
+    model.w = w  # train the very tensors that are saved
     seqs = [[0] + tok.encode(t).ids + [1] for t in texts]
     seqs = [s[:64] for s in seqs]
     opt = torch.optim.AdamW(list(w.values()), lr=1e-2, weight_decay=0.0)
@@ -179,14 +173,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, {"choices": [{"text": prompt, "logprobs": logprobs}]})
                 return
             with srv.lock:
-                text = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
-            self._send(200, {"choices": [{"text": text}]})
+                gen = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
+            self._send(200, {"choices": [{"text": gen.text, "finish_reason": "length" if gen.cut else "stop"}]})
             return
         if self.path == "/v1/chat/completions":
             prompt = body["messages"][-1]["content"]  # a base model: no chat template
             with srv.lock:
-                text = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
-            self._send(200, {"choices": [{"message": {"role": "assistant", "content": text}}]})
+                gen = be.generate(prompt, body.get("stop") or [], int(body.get("max_tokens", 16)))
+            self._send(200, {"choices": [{"message": {"role": "assistant", "content": gen.text},
+                                          "finish_reason": "length" if gen.cut else "stop"}]})
             return
         self._send(404, {"error": "unknown path"})
 
@@ -213,3 +208,185 @@ class OpenAIServer(ThreadingHTTPServer):
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
         self.server_close()
+
+
+SMOLLM2_HF_VERSION = "smollm2-135m-instruct-f32-v1"
+
+
+def smollm2_hf(gguf: Path) -> Path:
+    """SmolLM2-135M-Instruct as a float32 Hugging Face folder, converted from the
+    registry's GGUF by transformers' own GGUF loader (dequantised), cached.
+
+    Both lm-eval's HF backend and ours then read the very same weights and
+    tokenizer.json, so any difference is in how each computes, not in what."""
+    out = cache_root() / "test-models" / SMOLLM2_HF_VERSION
+    if (out / "model.safetensors").is_file():
+        return out
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    tied = bool(model.config.tie_word_embeddings)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not (tied and k == "lm_head.weight")}
+    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    cfg = model.config.to_dict()
+    cfg.pop("quantization_config", None)
+    (tmp / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
+    tok.save_pretrained(str(tmp))
+    try:
+        tmp.rename(out)
+    except OSError:  # another process won the race
+        pass
+    return out
+
+
+class LlamaCppServer:
+    """llama.cpp's OpenAI-compatible server (the ``llama-cpp-python[server]`` package) on a
+    free local port, serving one GGUF. Started as a subprocess, stopped on exit."""
+
+    def __init__(self, gguf: Path, *, n_ctx: int = 2048, threads: int = 1) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+                    "--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+                    "--n_threads_batch", str(threads), "--seed", "0", "--verbose", "False"]
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> "LlamaCppServer":
+        import subprocess
+        import time
+
+        import httpx
+
+        self.log = open(os.devnull, "wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama.cpp server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/models", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        self.__exit__()
+        raise RuntimeError("llama.cpp server did not come up in 300 s")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except Exception:  # noqa: BLE001 - last resort
+                self.proc.kill()
+        self.log.close()
+
+
+class FaultProxy(ThreadingHTTPServer):
+    """Forwards to a real server, and on request answers as overloaded or broken
+    servers and load balancers do: 503/429 with Retry-After, 4xx, a truncated body,
+    or a stall. What reaches the client otherwise is the real server's answer."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, faults: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.upstream = upstream.rstrip("/")
+        self.faults = list(faults or [])
+        self.lock = threading.Lock()
+        self.seen: list[int] = []
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def __enter__(self) -> "FaultProxy":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: FaultProxy
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        import time
+
+        import httpx
+
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with self.server.lock:
+            fault = self.server.faults.pop(0) if self.server.faults else {}
+        if fault.get("stall"):
+            time.sleep(float(fault["stall"]))
+        if "status" in fault:
+            payload = json.dumps({"error": {"message": fault.get("message", "injected"), "code": fault["status"]}})
+            self._reply(int(fault["status"]), payload.encode(), fault.get("headers", {}))
+            return
+        up = httpx.post(self.server.upstream + self.path.removeprefix("/v1"), content=body,
+                        headers={"Content-Type": "application/json"}, timeout=600)
+        with self.server.lock:
+            self.server.seen.append(up.status_code)
+        data = up.content
+        if fault.get("truncate"):
+            data = data[: len(data) // 2]
+        if fault.get("drop"):  # a server without echo/logprobs support answers without the field
+            obj = json.loads(data)
+            obj["choices"][0].pop(fault["drop"], None)
+            data = json.dumps(obj).encode()
+        self._reply(up.status_code, data, {})
+
+    def _reply(self, code: int, data: bytes, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a stall longer than its timeout)
+
+
+def gguf_with_bos(gguf: Path) -> Path:
+    """A copy of a GGUF whose tokenizer adds BOS (``tokenizer.ggml.add_bos_token`` set), weights
+    untouched. llama-cpp-python 0.3.36's server misaligns echoed prompt log-probabilities by one
+    token when the model adds no BOS (each token is scored with the distribution that predicts
+    the next one), so the real-server comparison runs with BOS on both sides."""
+    import shutil
+
+    out = cache_root() / "test-models" / "gguf-bos" / gguf.name
+    if out.is_file():
+        return out
+    from gguf import GGUFReader
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.copyfile(gguf, tmp)
+    reader = GGUFReader(str(tmp), "r+")
+    field = reader.fields["tokenizer.ggml.add_bos_token"]
+    field.parts[field.data[0]][0] = True
+    reader.data.flush()
+    del reader
+    tmp.rename(out)
+    return out

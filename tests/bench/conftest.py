@@ -17,3 +17,13 @@ def tiny_model() -> Path:
     import benchutil
 
     return benchutil.tiny_llama()
+
+
+@pytest.fixture
+def heavy(request) -> None:
+    """Minutes-long checks (SmolLM2 through lm-eval, the llama.cpp server): run only when
+    asked for with ``-m slow`` (or ``-m real``), as the full demo; the default run keeps
+    the zoo-model agreement tests."""
+    expr = request.config.getoption("markexpr") or ""
+    if not any(m in expr and f"not {m}" not in expr for m in ("slow", "real")):
+        pytest.skip("minutes long: runs with -m slow or -m real")

@@ -132,18 +132,19 @@ class Model:
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+(?:@[\w.\-]+)?$")
 
 
-def resolve_hub_id(spec: str) -> tuple[Path, dict[str, Any]] | None:
+def resolve_hub_id(spec: str, *, repo_type: str = "model") -> tuple[Path, dict[str, Any]] | None:
     """``org/name[@revision]`` -> a snapshot directory of the local cache, or None.
 
     Only the cache is consulted (no network). ``refs/<revision>`` gives the
     commit; its content is checked to be a plain commit id so a crafted cache
-    cannot point outside ``snapshots/``.
+    cannot point outside ``snapshots/``. ``repo_type`` is ``model`` or
+    ``dataset`` (the benchmark loaders read datasets from the same cache).
     """
-    if not _HUB_ID.match(spec):
+    if not _HUB_ID.match(spec) or repo_type not in ("model", "dataset"):
         return None
     repo, _, revision = spec.partition("@")
     revision = revision or "main"
-    folder = "models--" + repo.replace("/", "--")
+    folder = f"{repo_type}s--" + repo.replace("/", "--")
     for cache in hub_cache_dirs():
         base = cache / folder
         if not base.is_dir():

@@ -1,8 +1,9 @@
 """Benchmarks: lm-eval-format tasks, backends, resumable runs, item-level results.
 
 ``resolve_task(spec)`` accepts a built-in pack name (``ko-particles``), a task
-YAML path, or ``loader:PATH`` for the real Korean benchmarks from local files
-(see `fromscratch.bench.loaders`).
+YAML path, or ``NAME:PATH`` for the real programme's benchmarks (KMMLU,
+KMMLU-Redux/Pro, HAE-RAE, CLIcK, KoBEST, document VQA) from local files (see
+`fromscratch.bench.loaders`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ def resolve_task(spec: str | Path, *, base: Path | None = None):
     text = str(spec)
     if text in list_packs():
         return load_task(pack_path(text))
-    if ":" in text and text.split(":", 1)[0] in {"kmmlu", "haerae", "click", "kobest"}:
-        from fromscratch.bench.loaders import load_korean
+    from fromscratch.bench.loaders import load_benchmark, loader_names
 
+    if ":" in text and text.split(":", 1)[0] in loader_names():
         kind, path = text.split(":", 1)
         p = Path(path)
-        return load_korean(kind, p if p.is_absolute() or base is None else base / p)
+        return load_benchmark(kind, p if path == "hf" or p.is_absolute() or base is None else base / p)
     p = Path(text)
     if not p.is_absolute() and base is not None:
         p = base / p

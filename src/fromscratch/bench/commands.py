@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import click
@@ -40,38 +38,69 @@ def list_cmd() -> None:
 @click.option("--log-dir", default=None, type=click.Path(file_okay=False),
               help="Item logs for resumption (default: next to --out).")
 @click.option("--json", "json_path", default=None, help="Run metadata JSON ('-' for stdout).")
+@click.option("--split", type=click.Choice(["lm-eval", "offsets"]), default="lm-eval", show_default=True,
+              help="Which tokens are the continuation's: lm-eval's rule, or by character offsets.")
+@click.option("--add-bos", type=click.Choice(["tokenizer", "always", "never"]), default="tokenizer",
+              show_default=True, help="In-process: BOS as the tokenizer adds it (lm-eval), always, or never.")
+@click.option("--apply-chat-template", is_flag=True,
+              help="Render prompts through the model's chat template (from its tokenizer config).")
+@click.option("--chat-template", "chat_template_from", default=None, type=click.Path(exists=True),
+              help="Folder (or tokenizer_config.json / .jinja file) holding the chat template; default --model.")
+@click.option("--fewshot-as-multiturn", is_flag=True, help="With a chat template: one turn pair per few-shot example.")
 def run_cmd(tasks: tuple[str, ...], team: str, model: str | None, base_url: str | None, api_key: str | None,
             generation: str, concurrency: int, retries: int, out: str, log_dir: str | None,
-            json_path: str | None) -> None:
+            json_path: str | None, split: str, add_bos: str, apply_chat_template: bool,
+            chat_template_from: str | None, fewshot_as_multiturn: bool) -> None:
     """Run TASKS (pack names, task YAML paths, or kmmlu:/haerae:/click:/kobest: PATH)."""
+    tasks_given = tasks
     from fromscratch.bench import resolve_task
     from fromscratch.bench.backends import make_backend
-    from fromscratch.bench.results import rows_from_records, summary, write_results
-    from fromscratch.bench.runner import run_task
+    from fromscratch.bench.results import summary, write_results
+    from fromscratch.bench.suite import run_suite
     from fromscratch.jsonio import write_json
 
     if base_url:
         spec = {"kind": "http", "base_url": base_url, "model": model or "default", "api_key": api_key,
-                "generation": generation, "concurrency": concurrency, "retries": retries}
+                "generation": generation, "concurrency": concurrency, "retries": retries, "split": split}
     elif model:
-        spec = {"kind": "local", "model": model}
+        spec = {"kind": "local", "model": model, "split": split,
+                "add_bos": {"tokenizer": None, "always": True, "never": False}[add_bos]}
     else:
         raise InputError("--model", "give --model PATH (in-process) or --base-url URL")
     backend = make_backend(spec)
     logs = Path(log_dir) if log_dir else Path(out).parent / (Path(out).stem + ".logs")
-    rows, runs = [], []
-    for spec_text in tasks:
+    template = None
+    if apply_chat_template:
+        from fromscratch.bench.chat import ChatTemplate
+
+        where = chat_template_from or (model if not base_url else None)
+        if where is None:
+            raise InputError("--chat-template", "with --base-url, say where the chat template is")
+        template = ChatTemplate.from_model(where)
+    elif fewshot_as_multiturn:
+        raise InputError("--fewshot-as-multiturn", "needs --apply-chat-template")
+    tasks = {}
+    for spec_text in tasks_given:
         task = resolve_task(spec_text)
-        key = hashlib.sha256(json.dumps([team, task.sha256(), backend.describe()], sort_keys=True).encode())
-        records, counts = run_task(task, backend, logs / f"{task.name}-{key.hexdigest()[:16]}.jsonl")
-        rows += rows_from_records(team, task.name, records)
-        runs.append({"benchmark": task.name, "task_sha256": task.sha256(), "data_sha256": task.data_sha256,
-                     "version": task.version, **counts})
-        click.echo(f"{task.name}: {counts['items']} items ({counts['reused']} from the log)", err=True)
+        if template is not None:
+            from fromscratch.bench.chat import apply_chat
+
+            task = apply_chat(task, template, fewshot_as_multiturn=fewshot_as_multiturn)
+        if task.name in tasks:
+            raise InputError(spec_text, f"benchmark {task.name!r} given twice")
+        tasks[task.name] = task
+    runs = run_suite(team, backend, tasks, logs)
+    rows = [row for r in runs for row in r.rows()]
+    for r in runs:
+        click.echo(f"{r.benchmark}: {r.counts['items']} items ({r.counts['reused']} from the log)", err=True)
     write_results(rows, out)
     if json_path:
         write_json({"schema": "fromscratch.bench/1", "team": team, "backend": backend.describe(),
-                    "runs": runs, "summary": summary(rows)}, json_path)
+                    "runs": [{"benchmark": r.benchmark, "task_sha256": r.task.sha256(),
+                              "data_sha256": r.task.data_sha256, "version": r.task.version, **r.counts,
+                              "prompts_sha256": r.entry()["prompts_sha256"], "mean": r.entry()["mean"]}
+                             for r in runs],
+                    "summary": summary(rows)}, json_path)
 
 
 @bench_group.command("import")

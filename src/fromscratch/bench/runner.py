@@ -22,7 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from fromscratch.bench.backends.base import Backend
+from fromscratch.bench.backends.base import Backend, Generation
+from fromscratch.bench.reasoning import split_reasoning
 from fromscratch.bench.scoring import score_choices, score_generation
 from fromscratch.bench.tasks import Item, Task
 from fromscratch.errors import InputError
@@ -40,9 +41,20 @@ def run_item(task: Task, item: Item, backend: Backend) -> dict[str, Any]:
         rec.update(score=score, prediction=pred, gold=item.gold_index,
                    logliks=[ll for ll, _ in res], greedy=[g for _, g in res])
     else:
-        text = backend.generate(req.context, list(req.until), req.max_tokens)
-        score, answer = score_generation(task, item, text)
-        rec.update(score=score, response=text, answer=answer, target=item.target)
+        if req.images:
+            if not getattr(backend, "vision", False):
+                raise InputError(task.source, "this task shows images: run it against a vision model's "
+                                              "OpenAI-compatible server (--base-url)")
+            gen = backend.generate(req.context, list(req.until), req.max_tokens, images=[p for p, _ in req.images])
+        else:
+            gen = backend.generate(req.context, list(req.until), req.max_tokens)
+        if not isinstance(gen, Generation):  # a backend written against the older text-only interface
+            gen = Generation(str(gen))
+        parts = split_reasoning(gen.text, task.reasoning_spans)
+        score, answer = score_generation(task, item, parts.answer)
+        rec.update(score=score, response=gen.text, answer=answer, target=item.target, cut=gen.cut)
+        if parts.reasoning or parts.unfinished:
+            rec.update(reasoning=parts.reasoning, reasoning_unfinished=parts.unfinished)
     return rec
 
 
