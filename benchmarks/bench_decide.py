@@ -11,7 +11,10 @@ import json
 import os
 import tempfile
 import time
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.generators
 
 import numpy as np
 
@@ -20,7 +23,7 @@ from fromscratch.decide.api import decide
 from fromscratch.decide.bootstrap import resample
 from fromscratch.decide.data import build
 from fromscratch.decide.protocol import load
-from fromscratch.decide.synthetic import make_human, make_results, write_jsonl
+from tests.generators.decide_synthetic import make_human, make_results, write_jsonl
 from fromscratch.decide.tables import read_human, read_results
 
 

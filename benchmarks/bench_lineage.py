@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.generators
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +95,7 @@ def write_pair_member(folder: Path, shapes, noise: float) -> int:
     import ml_dtypes
     from bench_read import safetensors_bf16_header
 
-    from fromscratch.lineage.synthetic import vocab_words
+    from tests.generators.lineage_synthetic import vocab_words
 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "model.safetensors", "wb") as fh:
@@ -171,7 +173,7 @@ def main() -> None:
             sys.path.insert(0, str(ROOT / "tests"))
             from realmodels import real_model
 
-            from fromscratch.lineage.gguf_variants import write_variant
+            from tests.generators.gguf_variants import write_variant
 
             src = real_model("smollm2-gguf")
             copy = work / "smollm2-q8_0.gguf"

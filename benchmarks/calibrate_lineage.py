@@ -7,7 +7,7 @@ Sources (all independent by construction):
   seed siblings, the different-tokenizer model, the near-identical-norm pair;
   the two BERT seeds; the two LLaVA models' towers);
 * ``synthetic``: pairs of trained-like random llama checkpoints
-  (``fromscratch.lineage.synthetic``), same vocabulary strings;
+  (``tests.generators.lineage_synthetic``), same vocabulary strings;
 * ``real``: SmolLM2-135M, Gemma-3-270M, Qwen2.5-Coder-0.5B (pairwise) and
   Whisper tiny.en vs base (same tokenizer, different widths).
 
@@ -30,11 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.generators
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from fromscratch.lineage.calibration import bank_pvalues, summarise, synthetic_pairs
+    from tests.generators.lineage_calibration import bank_pvalues, summarise, synthetic_pairs
     from fromscratch.lineage.fingerprint import build_fingerprint
 
     ap = argparse.ArgumentParser()

@@ -8,7 +8,7 @@ import pytest
 from fromscratch.bench import resolve_task
 from fromscratch.bench.normalize import normalise, parse_number
 from fromscratch.bench.packs import list_packs
-from fromscratch.bench.packs._generate import has_batchim, render_all, ro
+from tests.generators.packs import has_batchim, render_all, ro
 from fromscratch.bench.scoring import score_choices, score_generation
 from fromscratch.bench.tasks import load_task
 from fromscratch.errors import InputError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fromscratch.decide.synthetic import make_human, make_results, write_jsonl
+from tests.generators.decide_synthetic import make_human, make_results, write_jsonl
 
 COMMON = [f"c{i}" for i in range(4)]
 PICKS = {"a": ["p1", "p2"], "b": ["p3", "p4"], "c": ["p5", "p6"], "d": ["p7", "p8"], "e": ["p9", "p10"]}
@@ -73,7 +73,7 @@ def near_tie(tmp_path_factory):
         if r["benchmark"] == "c0" and r["score"] == 1.0:
             r["score"] = 0.0
             break
-    from fromscratch.decide.synthetic import write_jsonl as wj
+    from tests.generators.decide_synthetic import write_jsonl as wj
 
     (folder / "round.toml").write_text(protocol_text(human=False))
     wj(rows + extra, folder / "results.jsonl")

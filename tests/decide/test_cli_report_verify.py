@@ -12,7 +12,7 @@ from fromscratch.cli import main
 from fromscratch.decide.api import decide, render_html, verify_decision_bundle
 from fromscratch.decide.presets import preset_toml
 from fromscratch.decide.protocol import load
-from fromscratch.decide.synthetic import make_human, make_results, write_jsonl
+from tests.generators.decide_synthetic import make_human, make_results, write_jsonl
 from fromscratch.jsonio import write_json
 
 
@@ -156,7 +156,7 @@ def test_decide_output_convention(tmp_path, capsys):
     import json
 
     from fromscratch.cli import main
-    from fromscratch.decide import synthetic as s
+    from tests.generators import decide_synthetic as s
 
     acc = {t: {"b": 0.4 + 0.1 * i} for i, t in enumerate("abc")}
     s.write_jsonl(s.make_results(acc, items=30), tmp_path / "r.jsonl")

@@ -9,7 +9,7 @@ import pytest
 from fromscratch.decide import protocol as proto_mod
 from fromscratch.decide.api import decide
 from fromscratch.decide.presets import preset_toml
-from fromscratch.decide.synthetic import write_csv
+from tests.generators.decide_synthetic import write_csv
 from fromscratch.errors import InputError
 
 from .conftest import protocol_text

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fromscratch.cli import main
-from fromscratch.lineage import synthetic as sy
+from tests.generators import lineage_synthetic as sy
 
 KEYS = {"schema", "candidate", "reference", "verdict", "p_value", "shared_parameter_fraction", "coverage", "components"}
 COMPONENT_KEYS = {"name", "kind", "layer", "reference_name", "reference_layer", "relation", "basis", "p_value",

@@ -32,7 +32,7 @@ def persistent_cache():
 
 @pytest.fixture(scope="module")
 def smollm_variants(persistent_cache):
-    from fromscratch.lineage.gguf_variants import write_variant
+    from tests.generators.gguf_variants import write_variant
 
     src = real_model("smollm2-gguf")
     out = persistent_cache / "variants"

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fromscratch.lineage import synthetic as sy
+from tests.generators import lineage_synthetic as sy
 from fromscratch.lineage.api import audit, compare
-from fromscratch.lineage.calibration import quick_bank
+from tests.generators.lineage_calibration import quick_bank
 
 SHAPE = sy.Shape()
 

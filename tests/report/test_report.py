@@ -19,7 +19,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    from fromscratch.decide import synthetic as s
+    from tests.generators import decide_synthetic as s
     from fromscratch.decide.api import decide
 
     d = tmp_path_factory.mktemp("dec")

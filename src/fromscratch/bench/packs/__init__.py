@@ -1,7 +1,8 @@
 """Built-in benchmark packs: original Korean and English items, Apache-2.0.
 
 Each pack is a folder with an lm-evaluation-harness ``task.yaml`` and its
-``test.jsonl``; `_generate.py` re-creates them deterministically.
+``test.jsonl``; ``tests/generators/packs.py`` in the source repository re-creates them
+deterministically.
 """
 
 from __future__ import annotations

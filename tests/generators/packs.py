@@ -1,4 +1,5 @@
-"""Generator of the built-in benchmark packs (run: python -m fromscratch.bench.packs._generate).
+"""Generator of the built-in benchmark packs (run from the repository root:
+python -m tests.generators.packs).
 
 Every item is written by this project (procedurally, from the tables and
 templates below) and is licensed Apache-2.0 with the rest of fromscratch. The
@@ -18,7 +19,7 @@ import json
 import random
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[2] / "src" / "fromscratch" / "bench" / "packs"
 LICENSE_LINE = "Original items written for the fromscratch project; Apache-2.0."
 
 COUNTRIES = [  # (English, capital, Korean, Korean capital)

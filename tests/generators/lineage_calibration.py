@@ -18,7 +18,7 @@ from typing import Any
 
 from fromscratch.lineage.compare import DERIVED_P, Comparison
 from fromscratch.lineage.fingerprint import Fingerprint, build_fingerprint
-from fromscratch.lineage import synthetic
+from tests.generators import lineage_synthetic as synthetic
 
 
 def bank_pvalues(pairs: list[tuple[str, Fingerprint, Fingerprint]], *, seed: int = 0) -> list[dict[str, Any]]:
