@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # for tests.generators
 import tempfile
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def write_chain(work: Path, n: int, step: float = 0.03) -> list[Path]:
     from bench_lineage import tinyllama_shapes
     from bench_read import safetensors_bf16_header
 
-    from fromscratch.lineage.synthetic import vocab_words
+    from tests.generators.lineage_synthetic import vocab_words
 
     shapes = tinyllama_shapes()
     folders = [work / f"step-{k:03d}" for k in range(n)]

@@ -29,6 +29,7 @@ import argparse
 import itertools
 import json
 import sys
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # for tests.generators
 import time
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def _zoo_rows(variants: tuple[str, ...], progress, zoo_root: Path | None) -> lis
 def _raw(rows_paths: list[tuple[str, Path, Path]]) -> dict | None:
     """Raw single-test p-values on the plain pairs (None when the engine has no pair_pvalues)."""
     try:
-        from fromscratch.lineage.calibration import bank_pvalues, summarise
+        from tests.generators.lineage_calibration import bank_pvalues, summarise
         from fromscratch.lineage.fingerprint import build_fingerprint
     except ImportError:
         return None

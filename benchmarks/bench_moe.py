@@ -27,6 +27,7 @@ import shutil
 import struct
 import subprocess
 import sys
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # for tests.generators
 import time
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def _value(name: str, shape: tuple[int, ...], role_perm: dict, perm: np.ndarray 
 def write_checkpoint(folder: Path, *, disguise: bool, seed: int = 7) -> dict:
     import ml_dtypes
 
-    from fromscratch.lineage.synthetic import vocab_words
+    from tests.generators.lineage_synthetic import vocab_words
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -239,7 +240,7 @@ def tinyllama_sharded(folder: Path, n_shards: int = 4) -> None:
     from bench_lineage import tinyllama_shapes
     from bench_read import safetensors_bf16_header
 
-    from fromscratch.lineage.synthetic import vocab_words
+    from tests.generators.lineage_synthetic import vocab_words
 
     folder.mkdir(parents=True, exist_ok=True)
     shapes = tinyllama_shapes()

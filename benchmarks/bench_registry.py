@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # for tests.generators
 import time
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def main() -> None:
     args = ap.parse_args()
     from fromscratch.lineage.api import compare_fingerprints
     from fromscratch.lineage.fingerprint import build_fingerprint
-    from fromscratch.lineage.gguf_variants import write_variant
+    from tests.generators.gguf_variants import write_variant
     from fromscratch.registry.api import add
     from fromscratch.registry.defaults import build_defaults
     from fromscratch.registry.search import search_fingerprint

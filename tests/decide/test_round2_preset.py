@@ -6,7 +6,7 @@ from __future__ import annotations
 from fromscratch.decide.api import decide
 from fromscratch.decide.presets import preset_toml
 from fromscratch.decide.protocol import load
-from fromscratch.decide.synthetic import make_human, make_results, write_jsonl
+from tests.generators.decide_synthetic import make_human, make_results, write_jsonl
 from fromscratch.round.commit import compose_protocol
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from fromscratch.cli import main
 from fromscratch.disguise.gauntlet import DISGUISES
-from fromscratch.lineage.synthetic import random_llama, write_model
+from tests.generators.lineage_synthetic import random_llama, write_model
 
 #: disguises the lineage documentation claims to see through (rotation: the token-response tier;
 #: no tokenizer: token ids as the row correspondence)

@@ -12,7 +12,7 @@ import pytest
 
 import fromscratch.disguise as D
 from fromscratch.disguise.llama import Llama, spec_from_config
-from fromscratch.lineage.synthetic import Shape, random_llama, vocab_words
+from tests.generators.lineage_synthetic import Shape, random_llama, vocab_words
 
 SHAPE = Shape(d=64, ff=96, layers=2, heads=4, kv_heads=2, vocab=200)
 
