@@ -32,16 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("fromscratch.round.commands:verify_cmd", "Re-check a round folder's ledger, signature and files."),
     "demo": ("fromscratch.round.demo:demo_cmd", "Run the main job end to end on built-in material."),
     "zoo": ("fromscratch.zoo.commands:zoo_cmd", "Build (or locate) the fixture model zoo."),
-<<<<<<< HEAD
-<<<<<<< HEAD
     "gauntlet": ("fromscratch.disguise.commands:gauntlet_cmd", "Disguise a model every way lineage claims to see through; report caught/missed."),
-=======
     "chain": ("fromscratch.chain.commands:chain_cmd", "Verify a checkpoint chain: fresh init, continuous training, ends at the submission."),
->>>>>>> chain
-=======
     "registry": ("fromscratch.registry.commands:registry_group", "Keep fingerprints of known models (add, list, remove, export, import, defaults)."),
     "search": ("fromscratch.registry.commands:search_cmd", "Search a candidate against every registered model, without naming a suspect."),
->>>>>>> registry
 }
 
 

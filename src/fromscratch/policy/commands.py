@@ -57,15 +57,11 @@ def _summary(audit: dict) -> str:
 @click.option("--json", "json_path", default=None, help="Write the audit JSON here ('-' = stdout).")
 @click.option("--html", "html_path", default=None, help="Write a self-contained HTML report here.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
-<<<<<<< HEAD
 @click.option("--chain", "chain", multiple=True, metavar="CKPT",
               help="A checkpoint of the training chain (repeat in training order, CKPT_0 first; a folder or glob works).")
 @click.option("--chain-init", multiple=True, metavar="KEY=VALUE", help="Declared init scheme for --chain (see `chain --init`).")
-def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, policy: str | None,
-=======
 def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None, fp_registry: str | None,
               policy: str | None,
->>>>>>> registry
               declared: str | None,
               code_dir: str | None, code_against: tuple[str, ...], bom_path: str | None,
               json_path: str | None, html_path: str | None, seed: int, chain: tuple[str, ...] = (),
@@ -95,11 +91,8 @@ def audit_cmd(candidate: str, references: tuple[str, ...], registry: str | None,
         raise InputError("--bom", "needs --policy (the BOM records the policy's verdicts)")
     audit = run_audit(candidate, refs, policy=policy, declared=declared, code=code_dir,
                       code_against=code_refs, seed=seed, progress=sys.stderr.isatty(),
-<<<<<<< HEAD
-                      reference_licences=licences, chain=list(chain) or None, chain_init=list(chain_init) or None)
-=======
-                      reference_licences=licences, weights=weights)
->>>>>>> registry
+                      reference_licences=licences, weights=weights, chain=list(chain) or None,
+                      chain_init=list(chain_init) or None)
     if json_path:
         write_json(audit, json_path)
     if html_path:
