@@ -183,6 +183,8 @@ def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> d
         got = _pair(ctx, cc, rc, kind, pr, screen=False)
         if got is not None and (best is None or got["p"] < best[0]["p"]):
             best = (got, rc, pr)
+        if best is not None and best[0]["p"] < 1e-12:
+            break  # beyond doubt; the factor below still counts every reference block
     if best is None:
         return None
     got, rc, pr = best
