@@ -42,7 +42,7 @@ from fromscratch.lineage.idrows import id_selection
 from fromscratch.lineage.shapes import attention_shapes
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/7"
+METHOD_VERSION = "lineage-fp/8"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
 ANCHOR_IDS = 1024             # expected rows kept by token id as well (a subset of a string-less model's)
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
