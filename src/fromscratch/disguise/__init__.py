@@ -32,6 +32,10 @@ Checking
     ``logits(m, ids)`` (float64 numpy forward pass), ``probe_ids(vocab, seed)``,
     ``logit_check(a, b, seqs, ids_b=None) -> (max |dlogit|, max |logit|)``.
 
+Submodules not re-exported: ``gauntlet`` (``run(location, seed=0, only=None)`` ->
+``fromscratch.gauntlet/1``), ``nullbank`` (trained seed siblings for the false-positive
+bank; needs torch) and ``fpr`` (``compare_bank``, ``tally``, ``upper_bound``).
+
 Same arguments, same seed: byte-identical arrays. Transforms never modify
 their input. The MLP gate cannot be rescaled (SiLU is not homogeneous); a
 tied output head is untied by transforms that must fold the final norm
