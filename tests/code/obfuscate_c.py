@@ -61,8 +61,9 @@ def _chunks(toks) -> list[tuple[bool, list]]:
 
 def disguise_c(path: str, text: str, seed: int = 0) -> str:
     rng = random.Random(seed)
-    toks = [(t, v) for t, v in _lexer_for(path).get_tokens(text)
-            if not (t in Comment and t not in Comment.Preproc and t not in Comment.PreprocFile)]
+    # a dropped comment leaves its line break (a `#endif // note` must stay a line of its own)
+    toks = [(Text, "\n" if "\n" in v else " ") if t in Comment and t not in Comment.Preproc
+            and t not in Comment.PreprocFile else (t, v) for t, v in _lexer_for(path).get_tokens(text)]
     names = sorted(_declared(toks))
     order = list(range(len(names)))
     rng.shuffle(order)
