@@ -78,9 +78,9 @@ def child(mode: str, paths: list[Path], cache: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _side_files(folder: Path, words: list[str]) -> None:
-    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048,
-           "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
+def _side_files(folder: Path, words: list[str], shape: dict) -> None:
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": shape["d"],
+           "intermediate_size": shape["ff"], "num_hidden_layers": shape["layers"], "num_attention_heads": 32,
            "num_key_value_heads": 4, "vocab_size": 32000, "tie_word_embeddings": False,
            "initializer_range": 0.02}
     (folder / "config.json").write_text(json.dumps(cfg))
@@ -95,24 +95,27 @@ def _bf16(w: np.ndarray) -> bytes:
     return (w.view(np.uint32) >> 16).astype(np.uint16).tobytes()
 
 
-def write_chain(work: Path, n: int, step: float = 0.03) -> list[Path]:
+SHAPES = {"1b": dict(d=2048, ff=5632, layers=22), "150m": dict(d=1024, ff=2816, layers=8)}
+
+
+def write_chain(work: Path, n: int, step: float = 0.03, shape: str = "1b") -> list[Path]:
     """All ``n`` checkpoints in one pass over the tensors (three tensors in memory).
 
     One random draw per tensor: the step direction is the initial draw shifted
     along both axes (unrelated values for an i.i.d. draw), shifted again at each step.
     """
-    from bench_lineage import tinyllama_shapes
-    from bench_read import safetensors_bf16_header
+    from bench_read import llama_shapes, safetensors_bf16_header
 
     from tests.generators.lineage_synthetic import vocab_words
 
-    shapes = tinyllama_shapes()
+    cfg = SHAPES[shape]
+    shapes = llama_shapes(cfg["d"], cfg["ff"], 32000, cfg["layers"], kv=256, lm_head=True)
     folders = [work / f"step-{k:03d}" for k in range(n)]
     words = vocab_words(32000)
     handles = []
     for f in folders:
         f.mkdir(parents=True, exist_ok=True)
-        _side_files(f, words)
+        _side_files(f, words, cfg)
         fh = open(f / "model.safetensors", "wb")
         fh.write(safetensors_bf16_header(shapes))
         handles.append(fh)
@@ -141,7 +144,7 @@ def render(row: dict) -> str:
     return "\n".join([
         "| chain | bytes | plain read | init test (CKPT_0) | verify_chain, cold cache (wall / CPU) | ratio (read / chain) | peak memory | verdict |",
         "|---|---|---|---|---|---|---|---|",
-        f"| {row['checkpoints']} x 1.10 B BF16 (TinyLlama shape) | {gb:.1f} GB | {row['read_s']:.0f} s "
+        f"| {row['checkpoints']} x {row['shape']} BF16 | {gb:.1f} GB | {row['read_s']:.0f} s "
         f"({gb / row['read_s']:.2f} GB/s) | {row['init_s']:.0f} s / {row['init_cpu_s']:.0f} s CPU | "
         f"{row['chain_s']:.0f} s / {row['chain_cpu_s']:.0f} s | {row['read_s'] / row['chain_s']:.2f} | "
         f"{row['peak_mb']} MB | {row['verdict']} |"])
@@ -152,6 +155,8 @@ def main() -> int:
     ap.add_argument("--checkpoints", type=int, default=20)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="1b",
+                    help="1b: TinyLlama (1.10 B); 150m: d=1024, 8 layers (0.16 B), for a loaded machine")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-chain-"))
@@ -161,13 +166,13 @@ def main() -> int:
         print(f"not enough free disk under {work} ({need / 1e9:.0f} GB + 15 GB margin needed)", file=sys.stderr)
         return 2
     try:
-        paths = write_chain(work, args.checkpoints)
+        paths = write_chain(work, args.checkpoints, shape=args.shape)
         cache = work / "fp-cache"
         read = child("read", paths, cache)
         init = child("init", paths[:1], cache)
         shutil.rmtree(cache, ignore_errors=True)
         chain = child("chain", paths, cache)
-        row = {"checkpoints": args.checkpoints, "bytes": read["bytes"], "read_s": read["seconds"],
+        row = {"checkpoints": args.checkpoints, "shape": args.shape, "bytes": read["bytes"], "read_s": read["seconds"],
                "init_s": init["seconds"], "init_cpu_s": init["cpu_s"], "init_peak_mb": init["peak_mb"],
                "chain_s": chain["seconds"], "chain_cpu_s": chain["cpu_s"], "peak_mb": chain["peak_mb"],
                "verdict": chain["verdict"], "fresh": chain["fresh"], "load_average": round(chain["load"], 1)}
