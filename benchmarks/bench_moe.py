@@ -208,7 +208,9 @@ else:
     fpfile.save(fp, Path(sys.argv[3]))
     out = {"arrays": len(fp.arrays), "anchor_pass_s": clock.marks[0] - t, "per_layer_s": per}
 out["seconds"] = time.perf_counter() - t
-out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM, not ru_maxrss: on Linux a child's ru_maxrss can carry the high-water mark of the
+# parent it was forked from (here the generator, which held several GB), VmHWM is this process's own
+out["peak_mb"] = next(int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps(out))
 """
 
