@@ -57,24 +57,34 @@ def _always(comps: list[Any]) -> set[str]:
         if c.kind in {"attention", "mlp"} and c.tower not in seen:
             seen.add(c.tower)
             keep.add(c.name)
+    from fromscratch.lineage.responses import norm_component
+
+    names = {c.name for c in comps}
+    keep |= {n for n in (norm_component(k) for k in list(keep)) if n in names}  # the gains they are read with
     return keep
 
 
 def plan_groups(location: str | Path, n_groups: int) -> list[list[str]]:
     """Component names per task: consecutive, balanced by parameters, headers only."""
     from fromscratch.artifacts import open_model
+    from fromscratch.lineage.responses import norm_component
 
     with open_model(Path(location), headers_only=True) as model:
         comps = model.components()
     always = _always(comps)
-    rest = [c for c in comps if c.name not in always]
-    total = sum(int(c.parameters) for c in rest) or 1
+    # a block's components stay together: its matrices' token-response profiles need the
+    # block's own norm gains, which a part without them would not see
+    units: dict[str, list[Any]] = {}
+    for c in comps:
+        if c.name not in always:
+            units.setdefault(norm_component(c.name) or c.name, []).append(c)
+    total = sum(int(c.parameters) for c in comps if c.name not in always) or 1
     groups: list[list[str]] = [[] for _ in range(max(1, n_groups))]
     acc = 0
-    for c in rest:
+    for unit in units.values():
         g = min(len(groups) - 1, int(acc * len(groups) / total))
-        groups[g].append(c.name)
-        acc += int(c.parameters)
+        groups[g].extend(c.name for c in unit)
+        acc += sum(int(c.parameters) for c in unit)
     base = sorted(always)
     return [base + g for g in groups if g] or [base]
 
