@@ -1,7 +1,8 @@
 """The demo round, reduced (six items per benchmark, fewer resamples), in the default test run.
 
 It runs the demo's own inputs (five teams on the fixture zoo, its code, declarations and
-references) through `round run` with a cold stage cache, then checks the folder with `verify`
+references) through the demo's lifecycle (`round open`, one `round submit` per team,
+`round run DIR`) with a cold stage cache, then checks the folder with `verify`
 and every JSON it wrote against the committed schemas, so a broken demo fails CI.
 """
 
@@ -13,7 +14,7 @@ import re
 import pytest
 
 from fromscratch.cli import main
-from fromscratch.round.demo import COMMON, TEAMS, write_inputs
+from fromscratch.round.demo import COMMON, TEAMS, submissions, write_inputs
 
 ITEMS = 6
 
@@ -55,7 +56,15 @@ def test_reduced_demo_runs_verifies_and_matches_its_schemas(zoo, tmp_path, monke
     _reduce(round_file, where)
     monkeypatch.setenv("FROMSCRATCH_CACHE", str(tmp_path / "cache"))  # cold stage cache; the zoo is resolved
     out = tmp_path / "demo"
-    assert main(["round", "run", str(round_file), "--out", str(out), "--key", str(tmp_path / "k.pem")]) == 0
+    key = str(tmp_path / "k.pem")
+    assert main(["round", "open", str(round_file), "--out", str(out), "--key", key]) == 0
+    for team, args in submissions(zoo, where).items():
+        argv = ["round", "submit", str(out), "--team", team, "--key", key]
+        for flag in ("model", "code", "bom", "reveal"):
+            if args.get(flag):
+                argv += [f"--{flag}", args[flag]]
+        assert main(argv) == 0, team
+    assert main(["round", "run", str(out), "--key", key]) == 0
     assert main(["verify", str(out)]) == 0
     capsys.readouterr()
     decision = json.loads((out / "decision.json").read_text())
