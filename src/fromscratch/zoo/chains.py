@@ -23,7 +23,6 @@ zoo's version (its modules are reused here). Building needs the ``demo`` extra.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fromscratch.zoo.catalogue import cache_dir
+from fromscratch.cache import file_lock
 
 FORMAT = 1
 TRAIN_LR = {"adamw": 3e-3, "adam": 2e-3, "sgd": 0.3, "rmsprop": 1e-3, "adagrad": 3e-2}
@@ -342,19 +342,6 @@ def _build_chains(b: _Builder) -> dict[str, Any]:
             "references": refs, "ci_genuine": list(CI_GENUINE), "chains": chains}
 
 
-@contextlib.contextmanager
-def _lock(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _absolute(root: Path, cat: dict[str, Any]) -> dict[str, Any]:
     cat = json.loads(json.dumps(cat))
     cat["root"] = str(root)
@@ -370,7 +357,7 @@ def build_chains() -> dict[str, Any]:
     root = chains_root()
     catalogue = root / "chains.json"
     if not catalogue.is_file():
-        with _lock(root.with_suffix(".lock")):
+        with file_lock(root.with_suffix(".lock")):
             if not catalogue.is_file():
                 work = root.with_name(root.name + f".tmp-{os.getpid()}")
                 shutil.rmtree(work, ignore_errors=True)
