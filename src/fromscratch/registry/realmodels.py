@@ -13,7 +13,6 @@ first run pays for the download. The tests use them through ``tests/realmodels.p
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
