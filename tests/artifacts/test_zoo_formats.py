@@ -4,20 +4,8 @@ canonical tensors as its safetensors original (equal, or within quantisation err
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from fromscratch.artifacts import open_model
-
-
-@pytest.fixture(scope="module")
-def zoo():
-    """The fixture zoo, built on first use (minutes on two cores) and cached on disk, so
-    whichever test area runs first pays for it once and the others load it."""
-    pytest.importorskip("torch")
-    pytest.importorskip("tokenizers")
-    from fromscratch.zoo import build_zoo
-
-    return build_zoo()
 
 
 def _tolerance(dtypes: set[str]) -> float:

@@ -26,14 +26,6 @@ def _private_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def zoo():
-    pytest.importorskip("torch")
-    from fromscratch.zoo import build_zoo
-
-    return build_zoo()
-
-
-@pytest.fixture(scope="session")
 def zoo_fp(zoo):
     from fromscratch.lineage.fingerprint import build_fingerprint
 

@@ -11,20 +11,11 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 
 from fromscratch.cli import main
 from fromscratch.round.demo import COMMON, TEAMS, submissions, write_inputs
 
 ITEMS = 6
-
-
-@pytest.fixture(scope="module")
-def zoo():
-    pytest.importorskip("torch")
-    from fromscratch.zoo import build_zoo
-
-    return build_zoo()
 
 
 def _reduce(round_file, where) -> None:

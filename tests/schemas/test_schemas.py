@@ -52,14 +52,6 @@ def test_every_schema_id_has_a_file():
 
 
 @pytest.fixture(scope="module")
-def zoo():
-    pytest.importorskip("torch")
-    from fromscratch.zoo import build_zoo
-
-    return build_zoo()
-
-
-@pytest.fixture(scope="module")
 def compare_doc(zoo, tmp_path_factory):
     return run_json(tmp_path_factory.mktemp("cmp"), "compare", str(zoo.path("llama-s0-ft")), str(zoo.path("llama-s0")))
 
