@@ -26,6 +26,15 @@ def write_tasks(root: Path, items: int) -> None:
             f"task: {pack}", f"task: {name}"), encoding="utf-8")
 
 
+def write_human(root: Path) -> None:
+    """Two expert raters per team, scores rising with the team's position."""
+    rows = ["team,pillar,rater,criterion,score"]
+    for i, t in enumerate(TEAMS):
+        for r in range(2):
+            rows.append(f"{t},expert,r{r},overall,{0.5 + 0.1 * i + 0.05 * r:.2f}")
+    (root / "human.csv").write_text("\n".join(rows) + "\n")
+
+
 def write_sealed_round(root: Path, *, items: int = 6, deadline: str = "2099-01-01T00:00:00+09:00",
                        resubmission: bool = False, registry: Path | None = None) -> tuple[Path, Path]:
     """(round file, team c's reveal file). Teams a and b publish their picks; c commits."""
@@ -48,11 +57,7 @@ pillar = "individual"
 a = ["kodates"]
 b = ["units"]
 """)
-    rows = ["team,pillar,rater,criterion,score"]
-    for i, t in enumerate(TEAMS):
-        for r in range(2):
-            rows.append(f"{t},expert,r{r},overall,{0.5 + 0.1 * i + 0.05 * r:.2f}")
-    (root / "human.csv").write_text("\n".join(rows) + "\n")
+    write_human(root)
     (root / "rubric.md").write_text("# Expert rubric\nScore 0-1 on overall quality.\n")
     reveal = make_reveal("c", ["kodates", "units"], nonce="5eed" * 8)
     import json

@@ -13,26 +13,15 @@ from pathlib import Path
 import pytest
 
 from fromscratch.cli import main
+from sealed import TEAMS, write_human, write_tasks
 
 pytestmark = pytest.mark.torch
-
-TEAMS = ("a", "b", "c")
 
 
 def _write_round(root: Path, model: Path, items: int = 24) -> Path:
     """Three teams, four small benchmarks (subsets of the packs), human scores."""
-    from fromscratch.bench.packs import pack_path
-
     root.mkdir(parents=True, exist_ok=True)
-    benches = {"particles": "ko-particles", "dates": "en-dates", "kodates": "ko-dates", "units": "en-units"}
-    for name, pack in benches.items():
-        d = root / "tasks" / name
-        d.mkdir(parents=True, exist_ok=True)
-        src = pack_path(pack).parent
-        rows = (src / "test.jsonl").read_text(encoding="utf-8").splitlines()[:items]
-        (d / "test.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
-        (d / "task.yaml").write_text((src / "task.yaml").read_text(encoding="utf-8").replace(
-            f"task: {pack}", f"task: {name}"), encoding="utf-8")
+    write_tasks(root, items)
     (root / "protocol.toml").write_text("""name = "t"
 seed = 3
 eliminate = 1
@@ -51,11 +40,7 @@ a = ["kodates"]
 b = ["units"]
 c = ["kodates", "units"]
 """)
-    rows = ["team,pillar,rater,criterion,score"]
-    for i, t in enumerate(TEAMS):
-        for r in range(2):
-            rows.append(f"{t},expert,r{r},overall,{0.5 + 0.1 * i + 0.05 * r:.2f}")
-    (root / "human.csv").write_text("\n".join(rows) + "\n")
+    write_human(root)
     teams = "".join(f'\n[teams.{t}]\nmodel = "{model}"\n' for t in TEAMS)
     (root / "round.toml").write_text(f"""[round]
 name = "t"
