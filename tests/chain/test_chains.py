@@ -99,6 +99,10 @@ def test_cli_json_is_deterministic_and_exit_codes(chains, tmp_path, capsys):
     assert main(["chain", e["checkpoints"][0], str(garbage)]) == 2
     err = capsys.readouterr().err
     assert "ckpt.safetensors" in err and "Traceback" not in err
+    deep = tmp_path / "config.json"  # a hostile declared config: nesting past the parser's recursion limit
+    deep.write_text("[" * 200_000)
+    assert main(["chain", e["checkpoints"][0], "--config", str(deep)]) == 2
+    assert "config.json" in capsys.readouterr().err
 
 
 def test_folder_of_checkpoints_expands_in_order(chains):

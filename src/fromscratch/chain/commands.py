@@ -10,7 +10,6 @@ A folder of checkpoints or a glob may stand for several checkpoints (natural ord
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -20,14 +19,14 @@ from fromscratch.errors import InputError
 
 
 def _load_config(path: str | None) -> dict | None:
+    """The declared config through the one capped JSON reader (hostile nesting and size included)."""
     if path is None:
         return None
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "no such configuration file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not a readable JSON configuration ({exc})") from None
+    from fromscratch.artifacts.hfdir import load_json
+
+    if not Path(path).is_file():
+        raise InputError(path, "no such configuration file")
+    data = load_json(Path(path), limit=16 * 1024 * 1024)
     if not isinstance(data, dict):
         raise InputError(path, "a configuration must be a JSON object")
     return data
