@@ -127,3 +127,19 @@ def test_pytorch_checkpoint_through_the_model_readers(local, tmp_path):
     other = LocalBackend(d)
     ctx, conts = "Question: What is the capital of France?\nAnswer:", [" Paris", " Rome", " Oslo"]
     assert other.loglikelihood(ctx, conts) == local.loglikelihood(ctx, conts)
+
+
+@pytest.mark.parametrize("side_file", ["config.json", "tokenizer_config.json"])
+def test_hostile_json_side_files_are_input_errors(tmp_path, side_file):
+    """A submitted model's JSON side files go through the one capped reader: nesting past
+    the parser's recursion limit is bad input (exit 2), never an internal error."""
+    from fromscratch.bench.backends.local import LocalBackend
+    from fromscratch.bench.chat import ChatTemplate
+
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    (tmp_path / side_file).write_text("[" * 200_000)
+    with pytest.raises(InputError, match="not valid JSON"):
+        if side_file == "config.json":
+            LocalBackend(tmp_path)
+        else:
+            ChatTemplate.from_model(tmp_path)

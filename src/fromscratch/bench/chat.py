@@ -25,10 +25,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from fromscratch.bench.tasks import Item, Task
+from fromscratch.artifacts.hfdir import load_json
 from fromscratch.errors import InputError
 
 MAX_TEMPLATE = 1 << 20
@@ -66,10 +67,8 @@ class ChatTemplate:
         cfg_path = root / "tokenizer_config.json"
         cfg: dict[str, Any] = {}
         if cfg_path.is_file():
-            try:
-                cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InputError(cfg_path, f"bad JSON: {exc}") from None
+            loaded = load_json(cfg_path)
+            cfg = loaded if isinstance(loaded, dict) else {}
         tokens = {k: (v.get("content") if isinstance(v, dict) else v) for k, v in cfg.items()
                   if k.endswith("_token") and isinstance(v, (str, dict))}
         tokens = {k: v for k, v in tokens.items() if isinstance(v, str)}

@@ -23,10 +23,10 @@ allows without a second request.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from fromscratch.artifacts.hfdir import load_json
 from fromscratch.errors import InputError
 
 SPLITS = ("lm-eval", "offsets")
@@ -35,10 +35,7 @@ SPLITS = ("lm-eval", "offsets")
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"bad JSON: {exc}") from None
+    obj = load_json(path)
     return obj if isinstance(obj, dict) else {}
 
 

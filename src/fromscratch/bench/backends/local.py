@@ -15,10 +15,10 @@ arg-max. Generation is greedy, as lm-eval's ``do_sample: false``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from fromscratch.artifacts.hfdir import load_json
 from fromscratch.bench.backends.base import Generation, continuation_score, cut_at_stop
 from fromscratch.bench.backends.encoding import TextCodec
 from fromscratch.bench.forward import LlamaForward, LlamaShape, read_weights, text_config
@@ -48,10 +48,7 @@ class LocalBackend:
         cfg_path = root / "config.json"
         if not cfg_path.is_file():
             raise InputError(root, "the in-process backend needs config.json next to the weights")
-        try:
-            full_cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(cfg_path, f"bad JSON: {exc}") from None
+        full_cfg = load_json(cfg_path, limit=16 * 1024 * 1024)
         if not isinstance(full_cfg, dict):
             raise InputError(cfg_path, "config.json must hold an object")
         cfg = text_config(full_cfg, cfg_path)
