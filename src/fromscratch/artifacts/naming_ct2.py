@@ -1,0 +1,64 @@
+"""CTranslate2 tensor names (WhisperSpec and Transformer specs) -> canonical components."""
+
+from __future__ import annotations
+
+from fromscratch.artifacts.naming import Assign, NamingContext, bias_suffix
+
+def assign_ct2(name: str, ctx: NamingContext) -> Assign:
+    """Map ``encoder/layer_3/self_attention/linear_0/weight`` style names.
+
+    CTranslate2 fuses self-attention q/k/v into ``linear_0`` (split by rows),
+    uses ``linear_0`` (q) and ``linear_1`` (fused k/v) for cross-attention, and
+    stores norms as ``gamma``/``beta``.
+    """
+    parts = name.split("/")
+    param = parts[-1]
+    suffix = bias_suffix(param)
+    side = parts[0]
+    audio = ctx.audio_encoder and side == "encoder"
+    prefix = "audio." if audio else ("encoder." if side == "encoder" else "")
+    if len(parts) >= 3 and parts[1].startswith("layer_") and parts[1][6:].isdigit():
+        layer = int(parts[1][6:])
+        block = parts[2]
+        sub_name = parts[3] if len(parts) > 4 else ""
+        if block == "self_attention":
+            if sub_name == "layer_norm":
+                return Assign(f"{prefix}layers.{layer}.norm", "norm", layer, "attn_norm" + suffix)
+            if sub_name == "linear_0":
+                return Assign(f"{prefix}layers.{layer}.attention", "attention", layer, "qkv" + suffix, split="qkv")
+            if sub_name == "linear_1":
+                return Assign(f"{prefix}layers.{layer}.attention", "attention", layer, "o" + suffix)
+        if block == "attention":
+            if sub_name == "layer_norm":
+                return Assign(f"{prefix}layers.{layer}.norm", "norm", layer, "cross_attn_norm" + suffix)
+            if sub_name == "linear_0":
+                return Assign(f"{prefix}layers.{layer}.cross_attention", "attention", layer, "q" + suffix)
+            if sub_name == "linear_1":
+                return Assign(f"{prefix}layers.{layer}.cross_attention", "attention", layer, "kv" + suffix, split="kv")
+            if sub_name == "linear_2":
+                return Assign(f"{prefix}layers.{layer}.cross_attention", "attention", layer, "o" + suffix)
+        if block == "ffn":
+            if sub_name == "layer_norm":
+                return Assign(f"{prefix}layers.{layer}.norm", "norm", layer, "mlp_norm" + suffix)
+            if sub_name == "linear_0":
+                return Assign(f"{prefix}layers.{layer}.mlp", "mlp", layer, "up" + suffix)
+            if sub_name == "linear_0_noact":
+                return Assign(f"{prefix}layers.{layer}.mlp", "mlp", layer, "gate" + suffix)
+            if sub_name == "linear_1":
+                return Assign(f"{prefix}layers.{layer}.mlp", "mlp", layer, "down" + suffix)
+        return Assign(f"{prefix}layers.{layer}.other", "other", layer, "/".join(parts[2:]))
+    rest = "/".join(parts[1:])
+    if rest in {"conv1/weight", "conv1/bias", "conv2/weight", "conv2/bias"}:
+        role = parts[1] + (".bias" if suffix else "")
+        return Assign(f"{prefix}embed_patches", "embedding", None, role)
+    if rest == "position_encodings/encodings" or rest == "position_encodings":
+        return Assign(f"{prefix}embed_positions", "embedding", None, "weight", learned=not audio)
+    if rest.startswith("embeddings") and param in {"weight", "bias"}:
+        return Assign(f"{prefix}embed_tokens", "embedding", None, "weight")
+    if rest.startswith("layer_norm/"):
+        return Assign(f"{prefix}norm", "norm", None, "bias" if suffix else "weight")
+    if rest.startswith("projection/"):
+        return Assign(f"{prefix}lm_head", "lm_head", None, "bias" if suffix else "weight")
+    if parts[-1] == "scale_embeddings" or "scale_" in parts[-1]:
+        return Assign("other", "other", None, name, learned=False)
+    return Assign("other", "other", None, name)
