@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fromscratch.errors import InputError
+from fromscratch.tomlio import load_toml
 from fromscratch.schemas.literals import PolicyVerdict
 
 NORMALISATIONS = ("raw", "random-baseline", "target-relative", "zscore", "rank")
@@ -27,6 +27,7 @@ Normalisation = Literal["raw", "random-baseline", "target-relative", "zscore", "
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 MAX_PROTOCOL_BYTES = 1_000_000
+MAX_SEAL_BYTES = 1_000_000  # a seal record is a few hundred bytes
 
 
 class Choices(BaseModel):
@@ -247,20 +248,7 @@ def _from_raw(raw: dict[str, Any]) -> dict[str, Any]:
 
 def load_raw(path: str | Path) -> dict[str, Any]:
     """Parse a protocol TOML file (size-capped) into plain data, exactly as written."""
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_PROTOCOL_BYTES:
-            raise InputError(p, f"protocol larger than {MAX_PROTOCOL_BYTES} bytes")
-        text = p.read_bytes().decode("utf-8")
-        return tomllib.loads(text)
-    except InputError:
-        raise
-    except FileNotFoundError:
-        raise InputError(p, "protocol file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(p, f"cannot read protocol ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(p, f"not valid TOML ({exc})") from None
+    return load_toml(path, what="protocol file", limit=MAX_PROTOCOL_BYTES)
 
 
 def parse(raw: dict[str, Any], source: str | Path | None = None) -> Protocol:
@@ -318,11 +306,15 @@ def seal_record(path: str | Path) -> dict[str, Any]:
 
 def read_seal(path: str | Path) -> str:
     """The sha256 a seal file records (a JSON object with 'sha256', or a bare hex digest)."""
-    import json
+    from fromscratch.artifacts.hfdir import load_json
 
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_SEAL_BYTES:
+            raise InputError(p, f"seal larger than {MAX_SEAL_BYTES} bytes")
         text = p.read_text(encoding="utf-8").strip()
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(p, "seal file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -330,8 +322,8 @@ def read_seal(path: str | Path) -> str:
     if re.fullmatch(r"[0-9a-f]{64}", text):
         return text
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
+        obj = load_json(p, limit=MAX_SEAL_BYTES)
+    except InputError:
         raise InputError(p, "seal is neither JSON nor a hex SHA-256 digest") from None
     sha = obj.get("sha256") if isinstance(obj, dict) else None
     if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):

@@ -29,15 +29,15 @@ the licence is the first ``licenses[]`` id, name or expression.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fromscratch.artifacts.hfdir import load_json
 from fromscratch.errors import InputError
 from fromscratch.policy.schema import POLICY_KINDS, PolicyKind
+from fromscratch.tomlio import load_toml
 
 
 class DeclaredComponent(BaseModel):
@@ -152,21 +152,16 @@ def load_declared(path: str | Path) -> Declared:
     """Read a declaration (``.toml`` or CycloneDX ``.json``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
     except FileNotFoundError:
         raise InputError(path, "no such declaration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(path, f"cannot read declaration: {exc}") from exc
-    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON: {exc.msg}") from exc
+    if path.suffix.lower() == ".json" or head.lstrip().startswith(b"{"):
+        data = load_json(path)
         if not isinstance(data, dict):
             raise InputError(path, "a CycloneDX BOM must be a JSON object")
         return _from_cyclonedx(data, path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"invalid TOML: {exc}") from exc
+    data = load_toml(path, what="declaration")
     return _from_toml(data, path)

@@ -14,12 +14,12 @@ Relative paths are resolved against the registry file's folder.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fromscratch.errors import InputError
+from fromscratch.tomlio import load_toml
 
 
 class RegistryEntry(BaseModel):
@@ -33,14 +33,9 @@ class RegistryEntry(BaseModel):
 
 def load_registry(path: str | Path) -> list[RegistryEntry]:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "no such reference registry") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read reference registry: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"invalid TOML: {exc}") from exc
+    if not path.exists():
+        raise InputError(path, "no such reference registry")
+    data = load_toml(path, what="reference registry")
     unknown = set(data) - {"reference"}
     if unknown:
         raise InputError(path, f"unknown table(s) {sorted(unknown)}; use [[reference]]")

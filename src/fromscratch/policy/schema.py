@@ -9,7 +9,6 @@ exports them, and docs/policy.md explains each.
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -17,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fromscratch.errors import InputError
+from fromscratch.tomlio import load_toml, parse_toml
 
 #: The component kinds a policy speaks about. Weight components map onto them
 #: by canonical name (see `kind_of_component`); the tokenizer and inference code
@@ -125,17 +125,8 @@ def load_policy(name_or_path: str | Path) -> Policy:
     if text_name in PRESETS:
         text = resources.files("fromscratch.policy").joinpath("presets", f"{text_name}.toml").read_text("utf-8")
         source = f"preset {text_name}"
-    else:
-        path = Path(text_name)
-        if not path.is_file():
-            raise InputError(text_name, f"no such policy file and not a preset ({', '.join(PRESETS)})")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(path, f"cannot read policy: {exc}") from exc
-        source = str(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, f"invalid TOML: {exc}") from exc
-    return parse_policy(data, source)
+        return parse_policy(parse_toml(text, source), source)
+    path = Path(text_name)
+    if not path.is_file():
+        raise InputError(text_name, f"no such policy file and not a preset ({', '.join(PRESETS)})")
+    return parse_policy(load_toml(path, what="policy"), str(path))

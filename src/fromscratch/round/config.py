@@ -39,13 +39,13 @@ cross-evaluation that measures self-selection advantage needs them).
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fromscratch.errors import InputError
+from fromscratch.tomlio import load_toml
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -159,10 +159,7 @@ def load_round(path: str | Path) -> RoundSpec:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "round file not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"bad TOML: {exc}") from None
+    raw = load_toml(path, what="round file")
     try:
         spec = RoundSpec.model_validate(raw)
     except ValidationError as exc:

@@ -343,17 +343,16 @@ def plan_from_folder(out_dir: Path, entries: list[dict[str, Any]]) -> RoundPlan:
 
 def _check_composed(sealed: bytes, effective: bytes, picks: dict[str, list[str]], source: Path) -> None:
     """The evaluated protocol is the sealed one plus the revealed picks, nothing else."""
-    import tomllib
-
     from fromscratch.decide import protocol as P
+    from fromscratch.tomlio import parse_toml
 
     want = P.load_raw(source)
     if picks:
         want.setdefault("choices", {}).update({t: list(b) for t, b in picks.items()})
     try:
-        got = tomllib.loads(effective.decode("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, f"cannot add the revealed picks to the sealed protocol ({exc})") from None
+        got = parse_toml(effective, source, limit=P.MAX_PROTOCOL_BYTES)
+    except InputError as exc:
+        raise InputError(source, f"cannot add the revealed picks to the sealed protocol ({exc.problem})") from None
     if got != want:
         raise InputError(source, "adding the revealed picks changed more than [choices] (a pick for a team the "
                                  "protocol already lists?)")
