@@ -54,17 +54,30 @@ def side_files(directory: Path | None) -> dict[str, Path]:
     return found
 
 
+def parse_json(data: bytes | str, source: str | Path | None) -> Any:
+    """Parse JSON already in memory (one line of a JSONL file, a file's bytes) as untrusted data:
+    bad UTF-8, a syntax error or nesting deep enough to exhaust the recursion limit is an
+    `InputError` naming ``source``, never a traceback."""
+    try:
+        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(source, f"not valid JSON ({type(exc).__name__}: {exc})") from None
+
+
 def load_json(path: Path, *, limit: int = _MAX_JSON) -> Any:
+    """The one capped JSON file reader: every user-supplied JSON file goes through here."""
+    path = Path(path)
     try:
         size = path.stat().st_size
         if size > limit:
             raise InputError(path, f"JSON file too large ({size} bytes)")
         with open(path, "rb") as fh:
-            return json.loads(fh.read().decode("utf-8"))
+            data = fh.read()
     except InputError:
         raise
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except OSError as exc:
         raise InputError(path, f"not valid JSON ({type(exc).__name__}: {exc})") from exc
+    return parse_json(data, path)
 
 
 def load_config(files: dict[str, Path]) -> dict[str, Any] | None:

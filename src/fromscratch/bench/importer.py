@@ -8,12 +8,13 @@ same table as ours, with lm-eval's prompt hash kept as ``prompt_sha256``.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from fromscratch.artifacts.hfdir import parse_json
 from fromscratch.errors import InputError
+from fromscratch.tables import MAX_TABLE_BYTES
 
 _PREFERRED = ("acc", "exact_match", "acc_norm", "em", "f1")
 
@@ -31,6 +32,8 @@ def import_samples(path: str | Path, team: str, *, benchmark: str | None = None,
         raise InputError(path, "samples file not found")
     bench = benchmark or benchmark_name(path)
     rows: dict[str, dict[str, Any]] = {}
+    if path.stat().st_size > MAX_TABLE_BYTES:
+        raise InputError(path, "samples file larger than 4 GiB")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
@@ -39,8 +42,8 @@ def import_samples(path: str | Path, team: str, *, benchmark: str | None = None,
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
-        except ValueError:
+            rec = parse_json(line, path)
+        except InputError:
             raise InputError(path, f"line {n} is not JSON") from None
         if not isinstance(rec, dict) or "doc_id" not in rec:
             raise InputError(path, f"line {n} is not an lm-eval sample (no doc_id)")

@@ -12,7 +12,6 @@ same inputs.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from fromscratch.artifacts.hfdir import load_json
 from fromscratch.decide import aggregate as agg
 from fromscratch.decide import influence, selection, stats, weights
 from fromscratch.decide.bootstrap import resample
@@ -50,12 +50,9 @@ def _rng(seed: int, tag: int) -> np.random.Generator:
 def read_verdicts(path: str | Path) -> dict[str, str]:
     """team -> verdict from a JSON object; values are verdict strings or audit objects with 'verdict'."""
     p = Path(path)
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(p, "verdicts file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(p, f"verdicts file is not readable JSON ({exc.__class__.__name__})") from None
+    if not p.is_file():
+        raise InputError(p, "verdicts file not found")
+    obj = load_json(p)  # the one capped reader: oversized, non-UTF-8 or deeply nested -> InputError
     if not isinstance(obj, dict):
         raise InputError(p, "verdicts file must be a JSON object mapping team -> verdict")
     out = {}

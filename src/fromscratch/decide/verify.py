@@ -55,6 +55,7 @@ def verify_decision_bundle(dir_or_file: str | Path) -> list[str]:
     decision JSON itself (inputs looked up in its folder). Never raises for a bad bundle:
     every problem is returned as one line (the caller turns them into exit code 4).
     """
+    from fromscratch.artifacts.hfdir import load_json
     from fromscratch.decide.engine import decide_from_files
     from fromscratch.errors import InputError
 
@@ -63,9 +64,9 @@ def verify_decision_bundle(dir_or_file: str | Path) -> list[str]:
     if dec_path is None:
         return [f"{root}: no decision.json found"]
     try:
-        published = json.loads(dec_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return [f"{dec_path}: not readable JSON ({exc.__class__.__name__})"]
+        published = load_json(dec_path)
+    except InputError as exc:
+        return [exc.one_line()]
     if not isinstance(published, dict) or published.get("schema") != "fromscratch.decision/1":
         return [f"{dec_path}: not a fromscratch.decision/1 object"]
     inputs = published.get("inputs")

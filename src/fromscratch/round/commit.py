@@ -37,15 +37,12 @@ def make_reveal(team: str, benchmarks: list[str], nonce: str | None = None) -> d
 
 def read_reveal(path: str | Path) -> dict[str, Any]:
     """A reveal file (JSON object: team, benchmarks, nonce), validated; InputError otherwise."""
+    from fromscratch.artifacts.hfdir import load_json
+
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_REVEAL_BYTES:
-            raise InputError(p, f"reveal file larger than {MAX_REVEAL_BYTES} bytes")
-        obj = json.loads(p.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(p, "reveal file not found") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(p, f"reveal file is not readable JSON ({exc.__class__.__name__})") from None
+    if not p.is_file():
+        raise InputError(p, "reveal file not found")
+    obj = load_json(p, limit=MAX_REVEAL_BYTES)  # the one capped reader (size, UTF-8, deep nesting)
     if not isinstance(obj, dict) or set(obj) != {"team", "benchmarks", "nonce"}:
         raise InputError(p, "reveal must be a JSON object with exactly team, benchmarks and nonce")
     picks = obj["benchmarks"]

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +43,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fromscratch.artifacts.hfdir import parse_json
 from fromscratch.digests import file_sha256 as file_sha256  # re-exported: run.py hashes inputs through the ledger
+from fromscratch.errors import InputError
 
 LEDGER = "ledger.jsonl"
 PUBKEY = "ledger.pub"
@@ -99,8 +100,8 @@ def parse_entries(raw: bytes, name: str = LEDGER) -> tuple[list[dict[str, Any]],
                         "re-running the interrupted command resumes)")
     for n, line in enumerate(raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n"), 1):
         try:
-            obj = json.loads(line)
-        except ValueError:
+            obj = parse_json(line, name)
+        except InputError:
             problems.append(f"{name} line {n}: not JSON")
             continue
         if not isinstance(obj, dict):
@@ -171,16 +172,16 @@ def recovered(raw: bytes) -> bytes | None:
     tail, complete = lines[-1], lines[:-1]
     if tail:  # no final newline: keep the line only if it is a whole canonical entry
         try:
-            whole = canonical(json.loads(tail)) == tail
-        except ValueError:
+            whole = canonical(parse_json(tail, None)) == tail
+        except InputError:
             whole = False
         if whole:
             complete.append(tail)
     entries = []
     for line in complete:
         try:
-            entries.append(json.loads(line))
-        except ValueError:
+            entries.append(parse_json(line, None))
+        except InputError:
             return None
         if not isinstance(entries[-1], dict):
             return None
@@ -234,8 +235,6 @@ def append_section(out_dir: Path, body: list[dict[str, Any]], key: Ed25519Privat
     entries, problems = read_entries(path) if path.exists() else ([], [])
     problems += check_chain(entries) if entries else []
     if problems:
-        from fromscratch.errors import InputError
-
         raise InputError(path, "existing ledger does not verify, refusing to append: " + problems[0])
     pub_b64 = public_key_b64(key.public_key())
     head_payload = {"kind": "head", "algorithm": "Ed25519", "public_key": pub_b64}
