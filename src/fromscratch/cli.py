@@ -71,7 +71,7 @@ def _fail(code: int, message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and map every failure to the contract's exit codes.
+    """Run the CLI and map every failure to the exit codes of docs/cli.md.
 
     Returns the exit code; the console script passes it to ``sys.exit``.
     """

@@ -144,7 +144,8 @@ def _replace(t: CanonicalTensor, **kw: Any) -> CanonicalTensor:
 
 def build_components(infos: list[TensorInfo], *, scheme: str = "hf", config: dict[str, Any] | None = None,
                      aliases: dict[str, str] | None = None, audio_encoder: bool | None = None) -> list[Component]:
-    """Group tensors into canonical components, in the contract's stable order.
+    """Group tensors into canonical components, in a stable, format-independent order
+    (towers, then embeddings, layers in order, final norm, head; see `component_sort_key`).
 
     ``scheme`` picks the naming family (``hf``, ``gguf``, ``ct2``); ``aliases``
     maps a stored name to the HF-style name to interpret it as (ONNX

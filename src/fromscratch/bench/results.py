@@ -1,7 +1,7 @@
 """The item-level results table the decision engine reads, and its metadata.
 
 One row per (team, benchmark, item): ``team, benchmark, item, score`` (score in
-[0, 1], CONTRACT.md) plus ``prompt_sha256`` so anyone can check that every team
+[0, 1]; docs/cli.md and docs/schemas/) plus ``prompt_sha256`` so anyone can check that every team
 was asked the same thing. Rows are sorted, so the file is byte-identical for
 the same results however they were produced.
 """

@@ -1,4 +1,4 @@
-"""`analyse(candidate, against)`: the `fromscratch.code/1` object (interface 4).
+"""`analyse(candidate, against)`: the `fromscratch.code/1` object (docs/code.md, docs/schemas/).
 
 Pipeline: references -> index (or a prebuilt index file) ; every candidate source
 file -> units -> scores against every reference file -> ranking with p-values ->

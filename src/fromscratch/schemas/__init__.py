@@ -4,7 +4,7 @@ Commands still build plain dictionaries (written by ``fromscratch.jsonio`` in th
 order); these models are the written contract of those dictionaries: downstream code and
 tests validate against them, and ``docs/schemas/*.json`` are generated from them
 (``python scripts/gen_schemas.py``). Models allow extra keys, because outputs grow;
-every key the contract names is typed.
+every key docs/cli.md and docs/schemas/ document is typed.
 """
 
 from __future__ import annotations

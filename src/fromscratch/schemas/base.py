@@ -1,4 +1,4 @@
-"""The base of every result model: extra keys allowed (outputs grow), contract keys typed."""
+"""The base of every result model: extra keys allowed (outputs grow), documented keys typed."""
 
 from __future__ import annotations
 
