@@ -21,6 +21,7 @@ from fromscratch.bench.backends.base import Backend
 from fromscratch.bench.results import rows_from_records
 from fromscratch.bench.runner import run_task
 from fromscratch.bench.tasks import Task
+from fromscratch.schemas.bench import BenchRun, BenchTaskRun
 
 
 def log_key(team: str, benchmark: str, task: Task, backend: dict[str, Any]) -> str:
@@ -48,23 +49,38 @@ class BenchmarkRun:
         """Results-table rows (team, benchmark, item, score, prompt_sha256)."""
         return rows_from_records(self.team, self.benchmark, self.records)
 
-    def entry(self) -> dict[str, Any]:
-        """A deterministic summary: identical for a fresh and a resumed run."""
-        prompts = hashlib.sha256("".join(r["prompt_sha256"] for r in self.records).encode()).hexdigest()
-        return {"team": self.team, "benchmark": self.benchmark, "task_sha256": self.task.sha256(),
-                "prompts_sha256": prompts, "backend": self.backend, "items": len(self.records),
-                "mean": sum(r["score"] for r in self.records) / max(1, len(self.records))}
+    def prompts_sha256(self) -> str:
+        """sha256 of the items' prompt hashes in item order: the same prompts, the same digest."""
+        return hashlib.sha256("".join(r["prompt_sha256"] for r in self.records).encode()).hexdigest()
+
+    def mean(self) -> float:
+        return sum(r["score"] for r in self.records) / max(1, len(self.records))
+
+    def entry(self) -> BenchRun:
+        """A deterministic summary (a round's ``bench.json`` run): identical for a fresh and a resumed run."""
+        return BenchRun(team=self.team, benchmark=self.benchmark, task_sha256=self.task.sha256(),
+                        prompts_sha256=self.prompts_sha256(), backend=self.backend, items=len(self.records),
+                        mean=self.mean())
+
+    def task_run(self) -> BenchTaskRun:
+        """This benchmark as `bench run --json` reports it."""
+        return BenchTaskRun(benchmark=self.benchmark, task_sha256=self.task.sha256(),
+                            data_sha256=self.task.data_sha256, version=self.task.version, **self.counts,
+                            prompts_sha256=self.prompts_sha256(), mean=self.mean())
 
 
 def run_suite(team: str, backend: Backend, tasks: dict[str, Task], log_dir: str | Path, *,
               progress: bool | None = None, log: Callable[[str], None] | None = None) -> list[BenchmarkRun]:
-    """Run (or resume) every task for one team, in name order."""
+    """Run (or resume) every task for one team, in name order.
+
+    ``log`` hears one line per benchmark that asked the model anything (a fully resumed
+    benchmark is silent)."""
     desc = backend.describe()
     runs = []
     for name in sorted(tasks):
         task = tasks[name]
         records, counts = run_task(task, backend, log_path(log_dir, team, name, task, desc), progress=progress)
         runs.append(BenchmarkRun(team, name, task, desc, records, counts))
-        if log is not None:
+        if log is not None and counts["asked"]:
             log(f"bench: {team} {name}: {counts['asked']} items asked, {counts['reused']} from the log")
     return runs

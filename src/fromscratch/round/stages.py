@@ -203,10 +203,12 @@ def start_audits(run: Run) -> Callable[[], None] | None:
 
 
 def stage_bench(run: Run) -> None:
+    """Every team on every benchmark through `bench.suite.run_suite`, the loop (and item-log
+    key) `bench run` uses; item logs live under ``<cache>/bench`` and are resumed, never re-asked."""
     from fromscratch.bench import resolve_task
     from fromscratch.bench.backends import make_backend
-    from fromscratch.bench.results import rows_from_records, summary, write_results
-    from fromscratch.bench.runner import run_task
+    from fromscratch.bench.results import summary, write_results
+    from fromscratch.bench.suite import run_suite
 
     plan = run.plan
     tasks = {}
@@ -223,22 +225,16 @@ def stage_bench(run: Run) -> None:
         if bspec_t.get("kind", "local") == "local":
             bspec_t["model"] = str(tp.model.path)
         backend = make_backend(bspec_t)
-        desc = backend.describe()
-        for bname, task in tasks.items():
-            k = _key("bench", team, bname, task.sha256(), desc)
-            recs, c = run_task(task, backend, run.cache / "bench" / f"{k}.jsonl", progress=run.progress)
-            for name in counts:
-                counts[name] += c[name]
-            rows += rows_from_records(team, bname, recs)
-            prompts = hashlib.sha256("".join(r["prompt_sha256"] for r in recs).encode()).hexdigest()
-            runs.append({"team": team, "benchmark": bname, "task_sha256": task.sha256(),
-                         "prompts_sha256": prompts, "backend": desc, "items": len(recs),
-                         "mean": sum(r["score"] for r in recs) / max(1, len(recs))})
-            if c["asked"]:
-                run.log(f"bench: {team} {bname}: {c['asked']} items asked, {c['reused']} from the log")
-        close = getattr(backend, "close", None)
-        if close:
-            close()
+        try:
+            for r in run_suite(team, backend, tasks, run.cache / "bench", progress=run.progress, log=run.log):
+                for name in counts:
+                    counts[name] += r.counts[name]
+                rows += r.rows()
+                runs.append(r.entry().model_dump())
+        finally:
+            close = getattr(backend, "close", None)
+            if close:
+                close()
     tmp = run.dir / ".partial-results.jsonl"
     write_results(rows, tmp)
     run.out.bytes("results.jsonl", tmp.read_bytes())
