@@ -6,6 +6,7 @@ import pytest
 
 from fromscratch.bench.results import read_results
 from fromscratch.cli import main
+from tests.schemas.schemacheck import check
 
 
 def test_import_lm_eval_samples(tmp_path):
@@ -33,6 +34,9 @@ def test_bench_run_cli_resumes(tiny_model, tmp_path, capsys):
     assert main(args) == 0
     assert out.read_bytes() == first
     meta = json.loads((tmp_path / "meta.json").read_text())
+    check(meta)  # docs/schemas/bench.json and the typed model
+    assert list(meta["runs"][0]) == ["benchmark", "task_sha256", "data_sha256", "version", "items", "reused",
+                                     "asked", "prompts_sha256", "mean"]
     assert meta["runs"][0]["reused"] == 50 and meta["runs"][0]["asked"] == 0
     assert len(read_results(out)) == 50
     assert main(["bench", "run", "no-such-pack", "--team", "t", "--model", str(tiny_model),

@@ -58,6 +58,7 @@ def run_cmd(tasks: tuple[str, ...], team: str, model: str | None, base_url: str 
     from fromscratch.bench.results import summary, write_results
     from fromscratch.bench.suite import run_suite
     from fromscratch.jsonio import write_json
+    from fromscratch.schemas.bench import Bench
 
     if base_url:
         spec = {"kind": "http", "base_url": base_url, "model": model or "default", "api_key": api_key,
@@ -95,12 +96,9 @@ def run_cmd(tasks: tuple[str, ...], team: str, model: str | None, base_url: str 
         click.echo(f"{r.benchmark}: {r.counts['items']} items ({r.counts['reused']} from the log)", err=True)
     write_results(rows, out)
     if json_path:
-        write_json({"schema": "fromscratch.bench/1", "team": team, "backend": backend.describe(),
-                    "runs": [{"benchmark": r.benchmark, "task_sha256": r.task.sha256(),
-                              "data_sha256": r.task.data_sha256, "version": r.task.version, **r.counts,
-                              "prompts_sha256": r.entry()["prompts_sha256"], "mean": r.entry()["mean"]}
-                             for r in runs],
-                    "summary": summary(rows)}, json_path)
+        meta = Bench(schema="fromscratch.bench/1", team=team, backend=backend.describe(),
+                     runs=[r.task_run() for r in runs], summary=summary(rows))
+        write_json(meta.model_dump(by_alias=True), json_path)
 
 
 @bench_group.command("import")

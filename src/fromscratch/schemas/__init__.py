@@ -14,11 +14,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from fromscratch.schemas.audit import Audit
+from fromscratch.schemas.bench import Bench, BenchRun, BenchSummary, BenchTaskRun, SummaryRow
 from fromscratch.schemas.code import Code
 from fromscratch.schemas.decision import Decision, Seal, Sensitivity
 from fromscratch.schemas.inspect import Inspect
 from fromscratch.schemas.lineage import Chain, Compare, Gauntlet, Registry, Search
-from fromscratch.schemas.round import BenchSummary, ItemLog, LedgerEntry, ResultRow, RoundVerdicts
+from fromscratch.schemas.round import ItemLog, LedgerEntry, ResultRow, RoundVerdicts
 from fromscratch.schemas.tokenizer import Tokenizer
 
 #: schema id -> model, for documents that carry a ``schema`` key
@@ -29,6 +30,7 @@ BY_ID: dict[str, type[BaseModel]] = {
     "fromscratch.tokenizer/1": Tokenizer,
     "fromscratch.inspect/1": Inspect,
     "fromscratch.decision/1": Decision,
+    "fromscratch.bench/1": Bench,
     "fromscratch.bench-summary/1": BenchSummary,
     "fromscratch.seal/1": Seal,
     "fromscratch.sensitivity/1": Sensitivity,
@@ -67,6 +69,6 @@ def validate(doc: dict[str, Any]) -> BaseModel:
     return model.model_validate(doc)
 
 
-__all__ = ["ALL", "BY_ID", "Audit", "BenchSummary", "Chain", "Code", "Compare", "Decision", "Gauntlet", "Inspect",
+__all__ = ["ALL", "BY_ID", "Audit", "Bench", "BenchRun", "BenchSummary", "BenchTaskRun", "SummaryRow", "Chain", "Code", "Compare", "Decision", "Gauntlet", "Inspect",
            "ItemLog", "LedgerEntry", "Registry", "ResultRow", "RoundVerdicts", "Search", "Seal", "Sensitivity",
            "Tokenizer", "json_schemas", "validate"]
