@@ -129,3 +129,52 @@ def test_inspect_and_tokenizer_on_real_models_validate(tmp_path, key):
         doc, _ = run_json(tmp_path, "tokenizer", str(path), str(path))
         check(doc)
         assert doc["verdict"] == "identical"
+
+
+def test_registry_and_search_on_the_zoo_validate(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv("FROMSCRATCH_LINEAGE_CACHE", str(tmp_path / "fp"))
+    reg = str(tmp_path / "reg")
+    for name in ("llama-s0", "bert-s0"):
+        assert main(["registry", "add", str(zoo.path(name)), "--name", name, "--registry", reg]) == 0
+    doc, text = run_json(tmp_path, "registry", "list", "--registry", reg)
+    check(doc)
+    assert jsonio.dumps(doc) == text
+    doc, text = run_json(tmp_path, "search", str(zoo.path("llama-s0-ft")), "--registry", reg)
+    check(doc)
+    assert doc["verdict"] == "derived" and jsonio.dumps(doc) == text
+
+
+def test_gauntlet_on_the_zoo_validates(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv("FROMSCRATCH_LINEAGE_CACHE", str(tmp_path / "fp"))
+    doc, text = run_json(tmp_path, "gauntlet", str(zoo.path("llama-s0")), "--only", "format-f16,drift-5")
+    check(doc)
+    assert jsonio.dumps(doc) == text
+
+
+@pytest.mark.torch
+def test_bench_run_and_its_item_logs_validate(zoo, tmp_path):
+    logs = tmp_path / "logs"
+    doc, text = run_json(tmp_path, "bench", "run", "ko-dates", "--team", "t", "--model", str(zoo.path("llama-s0")),
+                         "--out", str(tmp_path / "r.jsonl"), "--log-dir", str(logs))
+    check(doc)
+    assert jsonio.dumps(doc) == text and doc["runs"][0]["items"] == 50
+    lines = [ln for p in sorted(logs.glob("*.jsonl")) for ln in p.read_text().splitlines()[1:]]  # after the header
+    assert len(lines) == 50
+    for line in lines:
+        check(json.loads(line), "item-log")
+    for line in (tmp_path / "r.jsonl").read_text().splitlines():
+        check(json.loads(line), "result-row")
+
+
+@pytest.mark.torch
+def test_chain_on_a_built_chain_validates(tmp_path, monkeypatch):
+    pytest.importorskip("tokenizers")
+    from fromscratch.zoo.chains import build_chains
+
+    monkeypatch.setenv("FROMSCRATCH_LINEAGE_CACHE", str(tmp_path / "fp"))
+    chains = build_chains()
+    e = chains["chains"]["forged-splice"]
+    doc, text = run_json(tmp_path, "chain", *e["checkpoints"], "--model", e["model"],
+                         "--against", f"ref-a={chains['references']['ref-a']}")
+    check(doc)
+    assert doc["verdict"] == "invalid" and jsonio.dumps(doc) == text
