@@ -38,6 +38,7 @@ from fromscratch.decide.reliability import krippendorff_interval
 from fromscratch.decide.robustness import robustness
 from fromscratch.decide.tables import file_sha256, read_human, read_results
 from fromscratch.errors import InputError
+from fromscratch.schemas.decision import TeamRow
 
 SCHEMA = "fromscratch.decision/1"
 _VERDICTS = ("compliant", "violation", "needs-review")
@@ -287,20 +288,20 @@ def team_rows(ctx: Context, pt: Point, bs: Boot, official_out: np.ndarray, ssa, 
     teams, st, bench_names = ctx.teams, ctx.st, ctx.data.bench_names
     rows = []
     for i in range(len(teams)):
-        rows.append({
-            "team": teams[i], "total": float(pt.tot[i]), "ci": [float(bs.ci[0, i]), float(bs.ci[1, i])],
-            "rank": int(pt.rank[i]), "rank_interval": [int(bs.rint[0, i]), int(bs.rint[1, i])],
-            "p_eliminated": float(bs.p_elim[i]),
-            "selection_advantage": None if ssa is None else _fl(ssa[i]),
-            "selection_advantage_ci": None if ssa_ci is None or np.isnan(ssa[i]) else [_fl(ssa_ci[0, i]), _fl(ssa_ci[1, i])],
-            "eliminated": bool(official_out[i]),
-            "disqualified": bool(ctx.disq[i]),
-            "verdict": ctx.verdicts.get(teams[i]),
-            "factor": float(st.factor[i]),
-            "pillars": {p: float(pt.Pm[i, j]) for j, p in enumerate(st.pillars)},
-            "benchmarks": {b: _fl(pt.S[i, j]) for j, b in enumerate(bench_names)},
-            "normalised": {b: _fl(pt.N[i, j]) for j, b in enumerate(bench_names)},
-        })
+        rows.append(TeamRow(
+            team=teams[i], total=float(pt.tot[i]), ci=(float(bs.ci[0, i]), float(bs.ci[1, i])),
+            rank=int(pt.rank[i]), rank_interval=(int(bs.rint[0, i]), int(bs.rint[1, i])),
+            p_eliminated=float(bs.p_elim[i]),
+            selection_advantage=None if ssa is None else _fl(ssa[i]),
+            selection_advantage_ci=None if ssa_ci is None or np.isnan(ssa[i]) else (_fl(ssa_ci[0, i]), _fl(ssa_ci[1, i])),
+            eliminated=bool(official_out[i]),
+            disqualified=bool(ctx.disq[i]),
+            verdict=ctx.verdicts.get(teams[i]),
+            factor=float(st.factor[i]),
+            pillars={p: float(pt.Pm[i, j]) for j, p in enumerate(st.pillars)},
+            benchmarks={b: _fl(pt.S[i, j]) for j, b in enumerate(bench_names)},
+            normalised={b: _fl(pt.N[i, j]) for j, b in enumerate(bench_names)},
+        ).model_dump(mode="json"))
     rows.sort(key=lambda r: (r["rank"], r["team"]))
     return rows
 

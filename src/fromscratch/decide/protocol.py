@@ -294,14 +294,12 @@ def seal(path: str | Path) -> str:
 
 def seal_record(path: str | Path) -> dict[str, Any]:
     """The content of a seal file: the digest plus the canonical protocol it covers."""
+    from fromscratch.schemas.decision import Seal
+
     raw = load_raw(path)
     proto = parse(raw, path)
-    return {
-        "schema": "fromscratch.seal/1",
-        "sha256": digest(raw, path),
-        "name": proto.name,
-        "canonical": canonical_bytes(raw, path).decode("utf-8"),
-    }
+    return Seal(schema="fromscratch.seal/1", sha256=digest(raw, path), name=proto.name,
+                canonical=canonical_bytes(raw, path).decode("utf-8")).model_dump(by_alias=True)
 
 
 def read_seal(path: str | Path) -> str:

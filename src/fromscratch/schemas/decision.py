@@ -7,10 +7,13 @@ from typing import Literal
 from pydantic import Field
 
 from fromscratch.schemas.base import Result
-from fromscratch.schemas.literals import RobustnessClass
+from fromscratch.schemas.literals import PolicyVerdict, RobustnessClass
 
 
 class TeamRow(Result):
+    """One team of a decision. `decide.engine.team_rows` builds each row from this model, in this
+    key order."""
+
     team: str
     total: float
     ci: tuple[float, float]
@@ -18,6 +21,14 @@ class TeamRow(Result):
     rank_interval: tuple[int, int]
     p_eliminated: float
     selection_advantage: float | None
+    selection_advantage_ci: tuple[float | None, float | None] | None = None
+    eliminated: bool = Field(description="eliminated under the official rule (on score or disqualified)")
+    disqualified: bool = Field(description="removed by the originality gate")
+    verdict: PolicyVerdict | None = Field(description="the team's policy verdict, when verdicts were given")
+    factor: float = Field(description="the originality gate's factor on the team's total (1 = none)")
+    pillars: dict[str, float]
+    benchmarks: dict[str, float | None]
+    normalised: dict[str, float | None]
 
 
 class Robustness(Result):
@@ -42,10 +53,13 @@ class Decision(Result):
 
 
 class Seal(Result):
-    """``protocol seal --out``: the protocol's SHA-256 over its RFC 8785 canonical JSON."""
+    """``protocol seal --out``: the protocol's SHA-256 over its RFC 8785 canonical JSON.
+    `decide.protocol.seal_record` builds it from this model."""
 
     schema_id: Literal["fromscratch.seal/1"] = Field(alias="schema")
     sha256: str
+    name: str = Field(description="the protocol's name")
+    canonical: str = Field(description="the RFC 8785 canonical JSON the digest is taken over")
 
 
 class SensitivityCell(Result):
