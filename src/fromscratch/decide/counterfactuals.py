@@ -26,6 +26,7 @@ import numpy as np
 
 from fromscratch.decide import aggregate as agg
 from fromscratch.decide.protocol import NORMALISATIONS
+from fromscratch.schemas.decision import Counterfactual
 
 if TYPE_CHECKING:
     from fromscratch.decide.engine import Context, Point
@@ -35,12 +36,12 @@ GATE_EN = {"disqualify": "disqualification", "penalty": "a penalty", "none": "re
 
 
 def _row(ctx: Context, pt: Point, out: np.ndarray, kind: str, params: dict[str, Any], en: str, ko: str) -> dict[str, Any]:
-    row = {"change": en, "change_ko": ko, "kind": kind, "parameters": params,
-           "eliminated": [ctx.teams[i] for i in np.flatnonzero(out)],
-           "same_decision": bool(np.all(out == (pt.on_score | ctx.disq)))}
-    if ctx.proto.statistical_tie == "spare":
-        row["note"] = "point estimates; the statistical-tie test is not re-run for this row"
-    return row
+    note = {"note": "point estimates; the statistical-tie test is not re-run for this row"} \
+        if ctx.proto.statistical_tie == "spare" else {}
+    return Counterfactual(change=en, change_ko=ko, kind=kind, parameters=params,
+                          eliminated=[ctx.teams[i] for i in np.flatnonzero(out)],
+                          same_decision=bool(np.all(out == (pt.on_score | ctx.disq))), **note,
+                          ).model_dump(exclude_unset=True)
 
 
 def _rule(ctx: Context, tot: np.ndarray, eligible: np.ndarray, k: int | None = None) -> np.ndarray:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fromscratch.schemas.decision import Robustness
+
 P_SAME_MIN = 0.95
 FLIP_MIN = 0.10
 
@@ -58,6 +60,7 @@ def robustness(
                     f"which lifts {flip['eliminated_team']} level with {flip['surviving_team']}"
                 )
         statement = f"fragile: {subject}, but it flips if " + "; or if ".join(parts)
-    return {"class": "robust" if robust else "fragile", "statement": statement, "p_same_decision": p_same,
-            "min_weight_change_to_flip": dist,
-            "thresholds": {"p_same_decision": P_SAME_MIN, "min_weight_change_to_flip": FLIP_MIN}}
+    return Robustness(**{"class": "robust" if robust else "fragile"}, statement=statement, p_same_decision=p_same,
+                      min_weight_change_to_flip=dist,
+                      thresholds={"p_same_decision": P_SAME_MIN, "min_weight_change_to_flip": FLIP_MIN},
+                      ).model_dump(by_alias=True)

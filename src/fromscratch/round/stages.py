@@ -209,6 +209,7 @@ def stage_bench(run: Run) -> None:
     from fromscratch.bench.backends import make_backend
     from fromscratch.bench.results import summary, write_results
     from fromscratch.bench.suite import run_suite
+    from fromscratch.schemas.bench import BenchSummary
 
     plan = run.plan
     tasks = {}
@@ -230,7 +231,7 @@ def stage_bench(run: Run) -> None:
                 for name in counts:
                     counts[name] += r.counts[name]
                 rows += r.rows()
-                runs.append(r.entry().model_dump())
+                runs.append(r.entry())
         finally:
             close = getattr(backend, "close", None)
             if close:
@@ -239,7 +240,8 @@ def stage_bench(run: Run) -> None:
     write_results(rows, tmp)
     run.out.bytes("results.jsonl", tmp.read_bytes())
     tmp.unlink()
-    run.out.json("bench.json", {"schema": "fromscratch.bench-summary/1", "runs": runs, "summary": summary(rows)})
+    bench = BenchSummary(schema="fromscratch.bench-summary/1", runs=runs, summary=summary(rows))
+    run.out.json("bench.json", bench.model_dump(by_alias=True))
     run.stages["bench"] = {"status": "done", **counts}
     run.log(f"bench: {counts['items']} items, {counts['asked']} asked now, {counts['reused']} from item logs")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -32,15 +32,26 @@ class TeamRow(Result):
 
 
 class Robustness(Result):
+    """Built by `decide.robustness.robustness`, in this key order."""
+
     class_: RobustnessClass = Field(alias="class")
     statement: str
     p_same_decision: float
     min_weight_change_to_flip: float | None = Field(description="L1 distance on normalised pillar weights")
+    thresholds: dict[str, float] = Field(description="the values of p_same_decision and "
+                                                     "min_weight_change_to_flip a robust decision must reach")
 
 
 class Counterfactual(Result):
+    """One what-if row, built by `decide.counterfactuals`, in this key order (``note`` only when set)."""
+
     change: str
+    change_ko: str = Field(description="the same change in Korean")
+    kind: str = Field(description="which rule was changed (counts, chosen benchmarks, normalisation, gate, weights)")
+    parameters: dict[str, Any]
     eliminated: list[str]
+    same_decision: bool
+    note: str | None = None
 
 
 class Decision(Result):
