@@ -38,7 +38,7 @@ from fromscratch.decide.reliability import krippendorff_interval
 from fromscratch.decide.robustness import robustness
 from fromscratch.decide.tables import file_sha256, read_human, read_results
 from fromscratch.errors import InputError
-from fromscratch.schemas.decision import TeamRow
+from fromscratch.schemas.decision import Decision, TeamRow
 
 SCHEMA = "fromscratch.decision/1"
 _VERDICTS = ("compliant", "violation", "needs-review")
@@ -137,10 +137,8 @@ def decide_from_files(
         "seal": None if seal_path is None else {"file": Path(seal_path).name, "sha256": file_sha256(seal_path)},
         "resamples": reps,
     }
-    out = {"schema": SCHEMA, "protocol_sha256": sha}
-    out.update(decision)
-    out["inputs"] = inputs
-    return out
+    return Decision(schema=SCHEMA, protocol_sha256=sha, **decision, inputs=inputs).model_dump(
+        by_alias=True, exclude_unset=True)
 
 
 @dataclass(frozen=True)
@@ -289,11 +287,11 @@ def team_rows(ctx: Context, pt: Point, bs: Boot, official_out: np.ndarray, ssa, 
     rows = []
     for i in range(len(teams)):
         rows.append(TeamRow(
-            team=teams[i], total=float(pt.tot[i]), ci=(float(bs.ci[0, i]), float(bs.ci[1, i])),
-            rank=int(pt.rank[i]), rank_interval=(int(bs.rint[0, i]), int(bs.rint[1, i])),
+            team=teams[i], total=float(pt.tot[i]), ci=[float(bs.ci[0, i]), float(bs.ci[1, i])],
+            rank=int(pt.rank[i]), rank_interval=[int(bs.rint[0, i]), int(bs.rint[1, i])],
             p_eliminated=float(bs.p_elim[i]),
             selection_advantage=None if ssa is None else _fl(ssa[i]),
-            selection_advantage_ci=None if ssa_ci is None or np.isnan(ssa[i]) else (_fl(ssa_ci[0, i]), _fl(ssa_ci[1, i])),
+            selection_advantage_ci=None if ssa_ci is None or np.isnan(ssa[i]) else [_fl(ssa_ci[0, i]), _fl(ssa_ci[1, i])],
             eliminated=bool(official_out[i]),
             disqualified=bool(ctx.disq[i]),
             verdict=ctx.verdicts.get(teams[i]),
@@ -301,7 +299,7 @@ def team_rows(ctx: Context, pt: Point, bs: Boot, official_out: np.ndarray, ssa, 
             pillars={p: float(pt.Pm[i, j]) for j, p in enumerate(st.pillars)},
             benchmarks={b: _fl(pt.S[i, j]) for j, b in enumerate(bench_names)},
             normalised={b: _fl(pt.N[i, j]) for j, b in enumerate(bench_names)},
-        ).model_dump(mode="json"))
+        ).model_dump())
     rows.sort(key=lambda r: (r["rank"], r["team"]))
     return rows
 
