@@ -1,8 +1,8 @@
 """Typed models of every command's JSON output, and the registry that finds one by its ``schema``.
 
 Some outputs are built from these models (``bench run --json`` and a round's ``bench.json``
-from `schemas.bench`; the seal and a decision's team rows, robustness and counterfactuals
-from `schemas.decision`), with field order as key order. The other commands still build
+from `schemas.bench`; the seal and the whole decision, with its team rows, robustness and
+counterfactuals, from `schemas.decision`), with field order as key order. The other commands still build
 plain dictionaries (written by ``fromscratch.jsonio`` in their own key order); these models
 describe those dictionaries: downstream code and tests validate against them, and
 ``docs/schemas/*.json`` are generated from them (``python scripts/gen_schemas.py``). Models allow extra keys, because outputs grow;
