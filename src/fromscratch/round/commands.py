@@ -86,7 +86,13 @@ def submit_cmd(out_dir: str, more_chain: tuple[str, ...], team: str, model: str 
               help="Round folder to write (the one-call form ROUND.toml --out DIR; unsealed).")
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False), help=_KEY_HELP)
 @click.option("--json", "json_path", default=None, help="Run summary JSON ('-' for stdout); kept outside the folder.")
-def run_cmd(target: str, out_dir: str | None, key_path: str | None, json_path: str | None) -> None:
+@click.option("--registry", "fp_registry", default=None, metavar="LOC", type=click.Path(file_okay=False),
+              help="A fingerprint registry: each team is also audited against the registered models its "
+                   "pre-filter passes (recorded by digest; a sealed round's own registry only, unchanged).")
+@click.option("--dask", "dask", default=None, metavar="ADDRESS",
+              help="Send the registry's fingerprinting and comparisons to this Dask scheduler (same results).")
+def run_cmd(target: str, out_dir: str | None, key_path: str | None, json_path: str | None,
+            fp_registry: str | None = None, dask: str | None = None) -> None:
     """Evaluate a sealed round folder (DIR), or run ROUND.toml into --out in one call (unsealed)."""
     from fromscratch.jsonio import write_json
 
@@ -100,14 +106,22 @@ def run_cmd(target: str, out_dir: str | None, key_path: str | None, json_path: s
         raise click.UsageError("--json must be outside the round folder (every file there is in the ledger)")
     tty = sys.stderr.isatty()
     say = lambda s: click.echo(s, err=True)  # noqa: E731
-    if sealed:
-        from fromscratch.round.lifecycle import run_sealed
+    from fromscratch.round.fpregistry import connect
 
-        summary = run_sealed(folder, key_path=key_path, progress=tty, log=say)
-    else:
-        from fromscratch.round.run import run_round
+    client = connect(dask)
+    try:
+        if sealed:
+            from fromscratch.round.lifecycle import run_sealed
 
-        summary = run_round(target, folder, key_path=key_path, progress=tty, log=say)
+            summary = run_sealed(folder, key_path=key_path, progress=tty, log=say, registry=fp_registry, client=client)
+        else:
+            from fromscratch.round.run import run_round
+
+            summary = run_round(target, folder, key_path=key_path, progress=tty, log=say, registry=fp_registry,
+                                client=client)
+    finally:
+        if client is not None:
+            client.close()
     for name, st in summary["stages"].items():
         note = f" ({st['note']})" if st.get("note") else ""
         say(f"{name}: {st['status']}{note}")

@@ -13,6 +13,7 @@
     [registry]                        # what submissions are audited against
     references = ["llama-ref=/models/ref", "/models/other", "org/name"]  # NAME=LOCATION or LOCATION
     code = ["vllm=/src/vllm"]                                     # reference code trees
+    fingerprints = "/shared/registry"   # a fingerprint registry (`fromscratch registry`), optional
 
     [benchmarks]                      # every benchmark the protocol names: pack, YAML or loader
     ko-particles = "ko-particles"
@@ -114,6 +115,8 @@ class Registry(BaseModel):
 
     references: list[str] = Field(default_factory=list)
     code: list[str] = Field(default_factory=list)
+    fingerprints: str | None = Field(None, description="A fingerprint registry folder (`fromscratch registry`): "
+                                                        "the models its pre-filter passes become references.")
 
 
 class RoundSpec(BaseModel):

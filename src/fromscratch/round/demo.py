@@ -92,16 +92,8 @@ def chain_material() -> dict:
     return demo_chains()
 
 
-def write_inputs(zoo, where: Path, deadline: str | None = None, chains: dict | None = None) -> Path:
-    """Write the sealed round's inputs (protocol, rubric, human scores, reveals, round file); return the round file.
-
-    ``chains`` is `chain_material()` (computed when not given).
-    """
-    import json
-
-    from fromscratch.round.commit import commitment
-
-    where.mkdir(parents=True, exist_ok=True)
+def _write_protocol(where: Path) -> None:
+    """The demo's decision protocol (its own file: the round file names it)."""
     benches = "\n".join(f'{b} = "{p}"' for b, p in COMMON.items())
     (where / "protocol.toml").write_text(f"""# The demo round's decision protocol (sealed at open; the teams' picks are
 # committed in the round file and added under [choices] when revealed).
@@ -133,6 +125,19 @@ gate = "disqualify"
 expert = [25, 45]
 user = [15, 35]
 """, encoding="utf-8")
+
+
+def write_inputs(zoo, where: Path, deadline: str | None = None, chains: dict | None = None) -> Path:
+    """Write the sealed round's inputs (protocol, rubric, human scores, reveals, round file); return the round file.
+
+    ``chains`` is `chain_material()` (computed when not given).
+    """
+    import json
+
+    from fromscratch.round.commit import commitment
+
+    where.mkdir(parents=True, exist_ok=True)
+    _write_protocol(where)
     lines = ["team,pillar,rater,criterion,score"]
     for pillar, means in HUMAN.items():
         for team, m in means.items():
