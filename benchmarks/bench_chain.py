@@ -98,6 +98,15 @@ def _bf16(w: np.ndarray) -> bytes:
 SHAPES = {"1b": dict(d=2048, ff=5632, layers=22), "150m": dict(d=1024, ff=2816, layers=8)}
 
 
+def checkpoint_bytes(shape: str) -> int:
+    """Bytes of one BF16 checkpoint of ``shape`` (tensor data; the header and side files are small)."""
+    from bench_read import llama_shapes
+
+    cfg = SHAPES[shape]
+    return 2 * sum(int(np.prod(s)) for _, s in llama_shapes(cfg["d"], cfg["ff"], 32000, cfg["layers"], kv=256,
+                                                            lm_head=True))
+
+
 def write_chain(work: Path, n: int, step: float = 0.03, shape: str = "1b") -> list[Path]:
     """All ``n`` checkpoints in one pass over the tensors (three tensors in memory).
 
@@ -161,9 +170,9 @@ def main() -> int:
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-chain-"))
     work.mkdir(parents=True, exist_ok=True)
-    need = args.checkpoints * 2.3e9
-    if shutil.disk_usage(work).free < need + 15e9:
-        print(f"not enough free disk under {work} ({need / 1e9:.0f} GB + 15 GB margin needed)", file=sys.stderr)
+    need = args.checkpoints * checkpoint_bytes(args.shape)
+    if shutil.disk_usage(work).free < need + 5e9:
+        print(f"not enough free disk under {work} ({need / 1e9:.1f} GB + 5 GB margin needed)", file=sys.stderr)
         return 2
     try:
         paths = write_chain(work, args.checkpoints, shape=args.shape)

@@ -57,6 +57,8 @@ def test_reduced_demo_runs_verifies_and_matches_its_schemas(zoo, tmp_path, monke
                 argv += [f"--{flag}", args[flag]]
         for ckpt in args["chain"]:
             argv += ["--chain", ckpt]
+        for opt in args["chain_init"]:
+            argv += ["--chain-init", opt]
         assert main(argv) == 0, team
     assert main(["round", "run", str(out), "--key", key]) == 0
     assert main(["verify", str(out)]) == 0

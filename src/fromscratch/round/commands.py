@@ -59,11 +59,13 @@ def commit_cmd(team: str, benchmarks: tuple[str, ...], out: str) -> None:
 @click.option("--chain", "chain", multiple=True, type=click.Path(),
               help="The training chain, in order (claimed initialisation first): --chain CKPT_0 CKPT_1 ... "
                    "(or --chain repeated).")
+@click.option("--chain-init", "chain_init", multiple=True, metavar="KEY=VALUE",
+              help="The chain's declared init scheme where its config.json does not state it (see `chain --init`).")
 @click.option("--reveal", default=None, type=click.Path(dir_okay=False), help="Reveal file of the team's picks.")
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False), help=_KEY_HELP)
 def submit_cmd(out_dir: str, more_chain: tuple[str, ...], team: str, model: str | None, code: str | None,
                bom: str | None, tokenizer: str | None, chain: tuple[str, ...], reveal: str | None,
-               key_path: str | None) -> None:
+               key_path: str | None, chain_init: tuple[str, ...] = ()) -> None:
     """Record TEAM's submission in the sealed round OUT_DIR (by digest)."""
     from fromscratch.round.lifecycle import submit
 
@@ -73,7 +75,7 @@ def submit_cmd(out_dir: str, more_chain: tuple[str, ...], team: str, model: str 
     chain = chain + more_chain  # `--chain A B C`: click gives --chain A, and B C as trailing arguments
 
     res = submit(out_dir, team, model=model, code=code, bom=bom, tokenizer=tokenizer, chain=chain, reveal=reveal,
-                 key_path=key_path)
+                 key_path=key_path, chain_init=chain_init)
     if res.get("note"):
         click.echo(res["note"], err=True)
     click.echo(f"submitted: team {res['team']} (submission {res['n']}) at {res['time']}", err=True)

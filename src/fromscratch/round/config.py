@@ -92,6 +92,8 @@ class TeamSpec(BaseModel):
     benchmarks: list[str] = Field(default_factory=list, description="The team's own benchmark picks.")
     backend: dict[str, Any] | None = Field(None, description="How to query the model (default: in-process).")
     chain: list[str] = Field(default_factory=list, description="Checkpoint chain CKPT_0 ... CKPT_n (claimed init first).")
+    chain_init: list[str] = Field(default_factory=list, description="The chain's declared init scheme, KEY=VALUE "
+                                                                      "options as for `chain --init` (default: config).")
     commitment: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
                                    description="SHA-256 commitment to the team's picks (revealed at submission).")
 

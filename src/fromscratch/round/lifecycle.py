@@ -125,7 +125,8 @@ def _check_open(spec: RoundSpec, round_path: Path) -> dict[str, Any]:
     proto = P.load(spec.path(spec.round.protocol))  # type: ignore[arg-type]
     teams: dict[str, Any] = {}
     for team, t in sorted(spec.teams.items()):
-        given = [r for r in ("model", "code", "tokenizer", "bom") if getattr(t, r) is not None] + (["chain"] if t.chain else [])
+        given = [r for r in ("model", "code", "tokenizer", "bom") if getattr(t, r) is not None] + \
+            (["chain"] if t.chain or t.chain_init else [])
         if given:
             raise InputError(round_path, f"team {team!r}: {given[0]} comes with `round submit`, not in the round file")
         listed = proto.choices.picks.get(team) if proto.choices else None
@@ -205,7 +206,8 @@ def _file_record(value: str, what: str, *, hub: bool) -> tuple[dict[str, Any], L
 
 def submit(out_dir: str | Path, team: str, *, model: str | None, code: str | None = None, bom: str | None = None,
            tokenizer: str | None = None, chain: list[str] | tuple[str, ...] = (), reveal: str | None = None,
-           key_path: str | Path | None = None, now: datetime | None = None) -> dict[str, Any]:
+           key_path: str | Path | None = None, now: datetime | None = None,
+           chain_init: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Record a submission; every refusal happens before anything in the folder changes."""
     out_dir = Path(out_dir)
     entries = read_ledger(out_dir, repair=False)
@@ -239,8 +241,15 @@ def submit(out_dir: str | Path, team: str, *, model: str | None, code: str | Non
     for role, value in (("model", model), ("code", code), ("tokenizer", tokenizer), ("bom", bom)):
         if value is not None:
             entry[role] = _file_record(value, f"team {team}: {role}", hub=role in ("model", "tokenizer"))[0]
+    if chain_init and not chain:
+        raise InputError("--chain-init", "declares the scheme of a chain; give the chain (--chain) too")
     if chain:
         entry["chain"] = [_file_record(c, f"team {team}: chain", hub=False)[0] for c in chain]
+    if chain_init:
+        from fromscratch.chain.scheme import parse_options
+
+        parse_options(list(chain_init))  # refused here, not at run
+        entry["chain_init"] = list(chain_init)
     if rv is not None:
         entry["reveal"] = {"benchmarks": rv["benchmarks"], "nonce": rv["nonce"]}
     key = _key(out_dir, key_path)
@@ -338,7 +347,8 @@ def plan_from_folder(out_dir: Path, entries: list[dict[str, Any]]) -> RoundPlan:
         teams[team] = TeamPlan(model=loc(e["model"]), code=loc(e["code"]) if "code" in e else None,
                                tokenizer=loc(e["tokenizer"]) if "tokenizer" in e else None,
                                bom=loc(e["bom"]) if "bom" in e else None,
-                               chain=tuple(loc(c) for c in e.get("chain", [])), backend=spec.teams[team].backend)
+                               chain=tuple(loc(c) for c in e.get("chain", [])),
+                               chain_init=tuple(e.get("chain_init", [])), backend=spec.teams[team].backend)
     refs = [(it["name"], Location(Path(it["path"]), it.get("hub_id"))) for it in opened["sealed"] if it["role"] == "reference"]
     code_refs = [(it["name"], Location(Path(it["path"]))) for it in opened["sealed"] if it["role"] == "reference-code"]
     pol = next((it for it in opened["sealed"] if it["role"] == "policy"), None)

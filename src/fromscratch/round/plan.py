@@ -19,6 +19,7 @@ class TeamPlan:
     tokenizer: Location | None = None
     bom: Location | None = None
     chain: tuple[Location, ...] = ()
+    chain_init: tuple[str, ...] = ()  # declared init scheme of the chain (KEY=VALUE), when the config does not say
     backend: dict[str, Any] | None = None
 
     def roles(self) -> dict[str, Location]:
@@ -100,7 +101,7 @@ def from_round_file(round_path: str | Path) -> RoundPlan:
         loc = {role: spec.location(value, f"team {team}: {role}", hub=role in ("model", "tokenizer"))
                for role in ("model", "code", "tokenizer", "bom") if (value := getattr(t, role)) is not None}
         chain = tuple(spec.location(c, f"team {team}: chain", hub=False) for c in t.chain)
-        teams[team] = TeamPlan(chain=chain, backend=t.backend, **loc)
+        teams[team] = TeamPlan(chain=chain, chain_init=tuple(t.chain_init), backend=t.backend, **loc)
     refs, code_refs = registry_of(spec)
     policy, policy_path = policy_of(spec)
     human = spec.path(spec.round.human) if spec.round.human else None

@@ -147,6 +147,8 @@ def _audit_one(run: Run, team: str, counts: dict[str, int]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if tp.chain and chain_supported():
         kwargs["chain"] = [str(loc.path) for loc in tp.chain]
+        if tp.chain_init:
+            kwargs["chain_init"] = list(tp.chain_init)
 
     def compute() -> dict[str, Any]:
         run.log(f"audit: {team}")
@@ -164,7 +166,8 @@ def _audit_one(run: Run, team: str, counts: dict[str, int]) -> dict[str, Any]:
         return audit
 
     parts = [{k: v for k, v in run.team_digest[team].items() if k != "chain"}, run.ref_digests, pol_digest,
-             plan.seed, True] + ([run.team_digest[team]["chain"]] if "chain" in kwargs else [])
+             plan.seed, True] + ([run.team_digest[team]["chain"]] if "chain" in kwargs else []) + \
+        ([list(tp.chain_init)] if "chain_init" in kwargs else [])
     audit, hit = cached(run.cache, "audit", parts, compute)
     counts["cached" if hit else "computed"] += 1
     return audit
