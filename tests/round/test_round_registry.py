@@ -100,6 +100,11 @@ def test_a_changed_or_other_registry_is_refused(zoo, fp_registry, tmp_path, monk
     add(zoo.path("llama-s3"), "late-entry", registry=mine)  # a model registered after the round was opened
     assert main(["round", "run", str(out), "--key", str(key)]) == 2
     assert "fingerprint registry changed since the round was opened" in capsys.readouterr().err
+    assert main(["verify", str(out)]) == 4
+    assert "fingerprint registry changed since the round was opened" in capsys.readouterr().err
+    (mine / "index.sqlite").rename(mine / "index.moved")
+    assert main(["round", "run", str(out), "--key", str(key)]) == 2
+    assert "its index is gone" in capsys.readouterr().err
     other = tmp_path / "other"
     shutil.copytree(fp_registry, other)
     assert main(["round", "run", str(out), "--key", str(key), "--registry", str(other)]) == 2

@@ -293,9 +293,13 @@ def changed_since_open(opened: dict[str, Any], out_dir: Path) -> list[tuple[str,
         elif role == "fingerprint-registry":
             from fromscratch.round.fpregistry import registry_seal
 
-            if registry_seal(p)["sha256"] != it["sha256"]:
+            try:
+                now = registry_seal(p)["sha256"]
+            except InputError as exc:
+                now = exc.one_line()
+            if now != it["sha256"]:
                 found.append((str(p), "the fingerprint registry changed since the round was opened (models added, "
-                                      "removed or re-registered)"))
+                                      "removed or re-registered, or its index is gone)"))
         elif (path_digest(p, _digests_dir()) if role.startswith("reference") else file_sha256(p)) != it["sha256"]:
             found.append((str(p), f"{role} {name!r} changed since the round was opened (sha256 differs from the seal)"))
     return found
