@@ -144,3 +144,21 @@ def test_dask_round_is_byte_identical(zoo, fp_registry, tmp_path, monkeypatch):
         cluster.close()
     for name in ["verdicts.json", "decision.json"] + [f"audits/{t}.json" for t in MODELS]:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_one_call_round_takes_a_registry_from_the_round_file(zoo, fp_registry, tmp_path, monkeypatch):
+    """The unsealed form: `[registry] fingerprints` (refused when missing), recorded as a run input."""
+    from test_round_run import _write_round
+
+    monkeypatch.setenv("FROMSCRATCH_CACHE", str(tmp_path / "cache"))
+    rf = _write_round(tmp_path / "in", zoo.path("llama-s0-ft"), items=4)
+    rf.write_text(rf.read_text().replace('human = "human.csv"\n', 'human = "human.csv"\npolicy = "korea-2026"\n'
+                                         f'\n[registry]\nfingerprints = "{tmp_path / "missing"}"\n'))
+    assert main(["round", "run", str(rf), "--out", str(tmp_path / "x"), "--key", str(tmp_path / "k.pem")]) == 2
+    rf.write_text(rf.read_text().replace(str(tmp_path / "missing"), str(fp_registry)))
+    out = tmp_path / "out"
+    assert main(["round", "run", str(rf), "--out", str(out), "--key", str(tmp_path / "k.pem")]) == 0
+    assert json.loads((out / "verdicts.json").read_text()) == {"a": "violation", "b": "violation", "c": "violation"}
+    assert json.loads((out / "audits" / "a.json").read_text())["fingerprint_registry"]["added"][0] == "open-llama"
+    used = [e for e in _entries(out) if e["kind"] == "input" and e.get("role") == "fingerprint-registry"]
+    assert len(used) == 1 and used[0]["sealed_at_open"] is False and used[0]["path"] == str(fp_registry.resolve())
