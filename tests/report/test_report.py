@@ -51,6 +51,17 @@ def data(tmp_path_factory):
                       "matches": [{"candidate_file": "netllm/attn.py", "candidate_lines": [1, 60],
                                    "reference_file": "openinfer/attention.py", "reference_lines": [8, 70],
                                    "score": 0.94, "kind": "renamed"}]}}
+    audit["evidence_strength"] = "lineage-only"
+    audit["chain"] = {"schema": "fromscratch.chain/1", "verdict": "invalid", "checkpoints": ["/c0", "/c1", "/c2"],
+                      "init": {"fresh": False, "p_value": 0.0, "findings": [f"embed_tokens/weight: {HOSTILE}"]},
+                      "steps": [{"from": 0, "to": 1, "relation": "derived", "change": 0.2427, "flag": None,
+                                 "trend_ratio": None, "aligned_tensors": 16, "tested_tensors": 16},
+                                {"from": 1, "to": 2, "relation": "independent", "change": 1.41, "flag": "jump",
+                                 "trend_ratio": 5.5, "aligned_tensors": 0, "tested_tensors": 16}],
+                      "submission": {"relation": "identical", "note": ""},
+                      "failures": [{"step": 0, "check": "init", "detail": "CKPT_0 is not a fresh initialisation"},
+                                   {"step": 2, "check": "continuity", "detail": f"jump {HOSTILE}"}],
+                      "first_failure": {"step": 0, "check": "init", "detail": "CKPT_0 is not a fresh initialisation"}}
     return {"name": "test round", "stages": {"audit": {"status": "done"}, "bench": {"status": "done"}},
             "decision": decision, "sensitivity": sensitivity_map(decision), "audits": {"gamma": audit},
             "bench": {"summary": [{"team": "alpha", "benchmark": "kb1", "n": 40, "mean": 0.475}]},
@@ -75,6 +86,15 @@ def test_report_content_escaping_and_self_containment(data):
     assert html.count("<svg") >= 4
     # the sensitivity map agrees with the decision at the official weights
     assert data["sensitivity"]["official"] in (dec["eliminated_on_score"] or [None])
+
+
+def test_report_shows_the_chain_result(data):
+    """A team's checkpoint chain: verdict, evidence strength, first failing step and why, every step."""
+    html = render_report(data)
+    assert "Training checkpoint chain" in html and "lineage-only" in html
+    assert re.search(r"First failing step</span>: <strong>0</strong> \(init\): CKPT_0 is not a fresh", html)
+    assert "jump &lt;img src=x" in html and "embed_tokens/weight: &lt;img" in html  # details stay escaped
+    assert "<td>1 → 2</td><td>independent</td>" in html and 'data-json="/audits/gamma/chain/steps/1/change"' in html
 
 
 def _png_size_and_variance(path: Path) -> tuple[int, int, int]:

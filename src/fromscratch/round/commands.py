@@ -59,11 +59,13 @@ def commit_cmd(team: str, benchmarks: tuple[str, ...], out: str) -> None:
 @click.option("--chain", "chain", multiple=True, type=click.Path(),
               help="The training chain, in order (claimed initialisation first): --chain CKPT_0 CKPT_1 ... "
                    "(or --chain repeated).")
+@click.option("--chain-init", "chain_init", multiple=True, metavar="KEY=VALUE",
+              help="The chain's declared init scheme where its config.json does not state it (see `chain --init`).")
 @click.option("--reveal", default=None, type=click.Path(dir_okay=False), help="Reveal file of the team's picks.")
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False), help=_KEY_HELP)
 def submit_cmd(out_dir: str, more_chain: tuple[str, ...], team: str, model: str | None, code: str | None,
                bom: str | None, tokenizer: str | None, chain: tuple[str, ...], reveal: str | None,
-               key_path: str | None) -> None:
+               key_path: str | None, chain_init: tuple[str, ...] = ()) -> None:
     """Record TEAM's submission in the sealed round OUT_DIR (by digest)."""
     from fromscratch.round.lifecycle import submit
 
@@ -73,7 +75,7 @@ def submit_cmd(out_dir: str, more_chain: tuple[str, ...], team: str, model: str 
     chain = chain + more_chain  # `--chain A B C`: click gives --chain A, and B C as trailing arguments
 
     res = submit(out_dir, team, model=model, code=code, bom=bom, tokenizer=tokenizer, chain=chain, reveal=reveal,
-                 key_path=key_path)
+                 key_path=key_path, chain_init=chain_init)
     if res.get("note"):
         click.echo(res["note"], err=True)
     click.echo(f"submitted: team {res['team']} (submission {res['n']}) at {res['time']}", err=True)
@@ -86,7 +88,13 @@ def submit_cmd(out_dir: str, more_chain: tuple[str, ...], team: str, model: str 
               help="Round folder to write (the one-call form ROUND.toml --out DIR; unsealed).")
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False), help=_KEY_HELP)
 @click.option("--json", "json_path", default=None, help="Run summary JSON ('-' for stdout); kept outside the folder.")
-def run_cmd(target: str, out_dir: str | None, key_path: str | None, json_path: str | None) -> None:
+@click.option("--registry", "fp_registry", default=None, metavar="LOC", type=click.Path(file_okay=False),
+              help="A fingerprint registry: each team is also audited against the registered models its "
+                   "pre-filter passes (recorded by digest; a sealed round's own registry only, unchanged).")
+@click.option("--dask", "dask", default=None, metavar="ADDRESS",
+              help="Send the registry's fingerprinting and comparisons to this Dask scheduler (same results).")
+def run_cmd(target: str, out_dir: str | None, key_path: str | None, json_path: str | None,
+            fp_registry: str | None = None, dask: str | None = None) -> None:
     """Evaluate a sealed round folder (DIR), or run ROUND.toml into --out in one call (unsealed)."""
     from fromscratch.jsonio import write_json
 
@@ -100,14 +108,22 @@ def run_cmd(target: str, out_dir: str | None, key_path: str | None, json_path: s
         raise click.UsageError("--json must be outside the round folder (every file there is in the ledger)")
     tty = sys.stderr.isatty()
     say = lambda s: click.echo(s, err=True)  # noqa: E731
-    if sealed:
-        from fromscratch.round.lifecycle import run_sealed
+    from fromscratch.round.fpregistry import connect
 
-        summary = run_sealed(folder, key_path=key_path, progress=tty, log=say)
-    else:
-        from fromscratch.round.run import run_round
+    client = connect(dask)
+    try:
+        if sealed:
+            from fromscratch.round.lifecycle import run_sealed
 
-        summary = run_round(target, folder, key_path=key_path, progress=tty, log=say)
+            summary = run_sealed(folder, key_path=key_path, progress=tty, log=say, registry=fp_registry, client=client)
+        else:
+            from fromscratch.round.run import run_round
+
+            summary = run_round(target, folder, key_path=key_path, progress=tty, log=say, registry=fp_registry,
+                                client=client)
+    finally:
+        if client is not None:
+            client.close()
     for name, st in summary["stages"].items():
         note = f" ({st['note']})" if st.get("note") else ""
         say(f"{name}: {st['status']}{note}")

@@ -13,6 +13,7 @@
     [registry]                        # what submissions are audited against
     references = ["llama-ref=/models/ref", "/models/other", "org/name"]  # NAME=LOCATION or LOCATION
     code = ["vllm=/src/vllm"]                                     # reference code trees
+    fingerprints = "/shared/registry"   # a fingerprint registry (`fromscratch registry`), optional
 
     [benchmarks]                      # every benchmark the protocol names: pack, YAML or loader
     ko-particles = "ko-particles"
@@ -91,6 +92,8 @@ class TeamSpec(BaseModel):
     benchmarks: list[str] = Field(default_factory=list, description="The team's own benchmark picks.")
     backend: dict[str, Any] | None = Field(None, description="How to query the model (default: in-process).")
     chain: list[str] = Field(default_factory=list, description="Checkpoint chain CKPT_0 ... CKPT_n (claimed init first).")
+    chain_init: list[str] = Field(default_factory=list, description="The chain's declared init scheme, KEY=VALUE "
+                                                                      "options as for `chain --init` (default: config).")
     commitment: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
                                    description="SHA-256 commitment to the team's picks (revealed at submission).")
 
@@ -114,6 +117,8 @@ class Registry(BaseModel):
 
     references: list[str] = Field(default_factory=list)
     code: list[str] = Field(default_factory=list)
+    fingerprints: str | None = Field(None, description="A fingerprint registry folder (`fromscratch registry`): "
+                                                        "the models its pre-filter passes become references.")
 
 
 class RoundSpec(BaseModel):

@@ -1,6 +1,7 @@
-"""`fromscratch demo`: a five-team round on the fixture zoo, end to end.
+"""`fromscratch demo`: a seven-team round on the fixture zoo, end to end.
 
-The teams (all models from the fixture zoo, all material in ``demo_material``):
+The teams (models from the fixture zoo and its checkpoint-chain material, all
+other material in ``demo_material``):
 
 * ``hana``, ``dul`` — independently trained llama models, honest declarations;
 * ``set`` — the zoo's two-tower model whose vision encoder was copied from
@@ -10,7 +11,22 @@ The teams (all models from the fixture zoo, all material in ``demo_material``):
   reference library ``openinfer`` with renamed identifiers and the copyright
   and licence header removed (unattributed copied code);
 * ``daseot`` — a model with its own tokenizer, and declared, attributed reuse
-  of one small helper file.
+  of one small helper file;
+* ``yeoseot`` — a tiny llama trained from a real random initialisation, submitted
+  with its checkpoint chain (genuine: the audit's chain check passes, and the
+  verdict carries ``evidence_strength: chain-verified``);
+* ``ilgop`` — a tiny llama submitted with a forged chain: its "initialisation" is
+  the registry's ``open-tiny`` with every matrix's rows and columns shuffled,
+  then trained on. Weight lineage finds nothing (the final model is independent
+  of open-tiny); the chain's initialisation test fails at step 0, so the audit
+  is ``needs-review`` naming that step.
+
+The two chain teams' models are the chain material's (``zoo.chains.demo_chains``:
+d = 64, 2 layers, its own 512-token tokenizer, built and cached on first use),
+not the zoo's: a chain is only evidence for the model trained along it, and
+that material is where genuine and forged chains were calibrated. The round's
+references include the material's trained reference (``open-tiny``, whose
+tokenizer both chain teams declare).
 
 Human (expert and user) scores are demo inputs written for this round; they
 are set so that the two lowest teams on score end up close — the near-tie at
@@ -18,7 +34,7 @@ the bottom that the robustness analysis is for. Everything else (audits,
 benchmark scores, decision) is computed.
 
 The demo runs the sealed lifecycle: ``round open`` (every team commits to its
-own picks; the picks are revealed with the submission), five ``round submit``
+own picks; the picks are revealed with the submission), seven ``round submit``
 calls, then ``round run``. The demo's nonces are derived from the team names so
 its round file is reproducible; a real team draws a random one
 (``fromscratch round commit``).
@@ -33,22 +49,27 @@ from pathlib import Path
 import click
 
 MATERIAL = Path(__file__).parent / "demo_material"
-TEAMS = {  # team -> (zoo model, own benchmark picks)
+TEAMS: dict[str, tuple[str | None, list[str]]] = {  # team -> (zoo model or None: see CHAINS, own picks)
     "hana": ("llama-s1", ["en-units", "ko-dates"]),
     "dul": ("llama-s2", ["en-reading", "en-units"]),
     "set": ("llava-transplant", ["ko-dates", "en-reading"]),
     "net": ("llama-s3", ["en-reading", "ko-dates"]),
     "daseot": ("llama-tokb", ["en-reading", "en-units"]),
+    "yeoseot": (None, ["ko-dates", "en-units"]),
+    "ilgop": (None, ["en-units", "en-reading"]),
 }
-# team -> zoo checkpoint names submitted as its training chain (`round submit --chain`, in order,
-# claimed initialisation first); teams with a chain are added to TEAMS and HUMAN like the others
-CHAINS: dict[str, list[str]] = {}
-REFERENCES = {"open-llama": "llama-s0", "open-encoder": "bert-s0"}
+# team -> the `demo_chains()` submission it hands in: that model, and its checkpoint chain
+# (`round submit --chain`, claimed initialisation first)
+CHAINS = {"yeoseot": "genuine", "ilgop": "forged"}
+REFERENCES = {"open-llama": "llama-s0", "open-encoder": "bert-s0"}  # label -> zoo model
+CHAIN_REFERENCES = {"open-tiny": "ref-a"}  # label -> demo_chains() reference
 COMMON = {"ko-knowledge": "common", "en-knowledge": "common", "ko-particles": "common", "en-dates": "common",
           "ko-arith": "national", "ko-reading": "national"}
 # expert / user pillar means per team (0-1), three raters each (demo inputs, see module doc)
-HUMAN = {"expert": {"hana": 0.78, "dul": 0.66, "set": 0.74, "net": 0.70, "daseot": 0.67},
-         "user": {"hana": 0.72, "dul": 0.62, "set": 0.70, "net": 0.66, "daseot": 0.63}}
+HUMAN = {"expert": {"hana": 0.78, "dul": 0.66, "set": 0.74, "net": 0.70, "daseot": 0.67, "yeoseot": 0.72,
+                    "ilgop": 0.69},
+         "user": {"hana": 0.72, "dul": 0.62, "set": 0.70, "net": 0.66, "daseot": 0.63, "yeoseot": 0.68,
+                  "ilgop": 0.65}}
 RATER_OFFSETS = (-0.03, 0.0, 0.04)
 
 
@@ -64,13 +85,15 @@ def demo_nonce(team: str) -> str:
     return hashlib.sha256(f"fromscratch demo nonce {team}".encode()).hexdigest()[:32]
 
 
-def write_inputs(zoo, where: Path, deadline: str | None = None) -> Path:
-    """Write the sealed round's inputs (protocol, rubric, human scores, reveals, round file); return the round file."""
-    import json
+def chain_material() -> dict:
+    """The chain teams' submissions and references (`zoo.chains.demo_chains`; built on first use)."""
+    from fromscratch.zoo.chains import demo_chains
 
-    from fromscratch.round.commit import commitment
+    return demo_chains()
 
-    where.mkdir(parents=True, exist_ok=True)
+
+def _write_protocol(where: Path) -> None:
+    """The demo's decision protocol (its own file: the round file names it)."""
     benches = "\n".join(f'{b} = "{p}"' for b, p in COMMON.items())
     (where / "protocol.toml").write_text(f"""# The demo round's decision protocol (sealed at open; the teams' picks are
 # committed in the round file and added under [choices] when revealed).
@@ -102,6 +125,19 @@ gate = "disqualify"
 expert = [25, 45]
 user = [15, 35]
 """, encoding="utf-8")
+
+
+def write_inputs(zoo, where: Path, deadline: str | None = None, chains: dict | None = None) -> Path:
+    """Write the sealed round's inputs (protocol, rubric, human scores, reveals, round file); return the round file.
+
+    ``chains`` is `chain_material()` (computed when not given).
+    """
+    import json
+
+    from fromscratch.round.commit import commitment
+
+    where.mkdir(parents=True, exist_ok=True)
+    _write_protocol(where)
     lines = ["team,pillar,rater,criterion,score"]
     for pillar, means in HUMAN.items():
         for team, m in means.items():
@@ -119,13 +155,15 @@ user = [15, 35]
         (where / "reveals").mkdir(exist_ok=True)
         (where / "reveals" / f"{team}.json").write_text(json.dumps(rv), encoding="utf-8")
         teams.append(f'[teams.{team}]\ncommitment = "{commitment(team, p, rv["nonce"])}"\n')
-    refs = ", ".join(_q(f"{label}={zoo.path(name)}") for label, name in REFERENCES.items())
+    chains = chain_material() if chains is None else chains
+    refs = ", ".join([_q(f"{label}={zoo.path(name)}") for label, name in REFERENCES.items()]
+                     + [_q(f"{label}={chains['references'][name]}") for label, name in CHAIN_REFERENCES.items()])
     if deadline is None:
         from datetime import datetime, timedelta, timezone
 
         day = (datetime.now(timezone.utc) + timedelta(days=2)).date()
         deadline = f"{day.isoformat()}T23:59:59+09:00"
-    (where / "round.toml").write_text(f"""# The demo round: five teams on the fixture zoo (sealed lifecycle).
+    (where / "round.toml").write_text(f"""# The demo round: seven teams on the fixture zoo (sealed lifecycle).
 [round]
 name = "fromscratch-demo"
 protocol = "protocol.toml"
@@ -146,12 +184,18 @@ code = [{_q("openinfer=" + str(MATERIAL / "refcode" / "openinfer"))}]
     return where / "round.toml"
 
 
-def submissions(zoo, where: Path) -> dict[str, dict]:
-    """team -> the `round submit` arguments of its demo submission."""
-    return {team: {"model": str(zoo.path(model)), "code": str(MATERIAL / "teams" / team / "code"),
-                   "bom": str(MATERIAL / "teams" / team / "bom.toml"),
-                   "chain": [str(zoo.path(c)) for c in CHAINS.get(team, [])],
-                   "reveal": str(where / "reveals" / f"{team}.json")} for team, (model, _) in TEAMS.items()}
+def submissions(zoo, where: Path, chains: dict | None = None) -> dict[str, dict]:
+    """team -> the `round submit` arguments of its demo submission (``chains``: `chain_material()`)."""
+    chains = chain_material() if chains is None else chains
+    out = {}
+    for team, (model, _) in TEAMS.items():
+        sub = chains[CHAINS[team]] if team in CHAINS else None
+        out[team] = {"model": str(zoo.path(model)) if sub is None else sub["model"],
+                     "code": str(MATERIAL / "teams" / team / "code"), "bom": str(MATERIAL / "teams" / team / "bom.toml"),
+                     "chain": [] if sub is None else list(sub["chain"]),
+                     "chain_init": [] if sub is None else list(sub["init_options"]),
+                     "reveal": str(where / "reveals" / f"{team}.json")}
+    return out
 
 
 def run_lifecycle(zoo, inputs: Path, out_dir: Path, *, progress: bool | None, log) -> dict:
@@ -161,17 +205,18 @@ def run_lifecycle(zoo, inputs: Path, out_dir: Path, *, progress: bool | None, lo
     from fromscratch.round.lifecycle import latest_submissions, open_round, run_sealed, submit
 
     entries = L.read_entries(out_dir / L.LEDGER, as_recovered=True)[0] if (out_dir / L.LEDGER).is_file() else []
+    chains = chain_material()
     if entries and not (entries[0].get("kind") == "open" and entries[0].get("round") == "fromscratch-demo"):
         raise InputError(out_dir, "holds another round; give the demo an empty folder")
     if not entries:
         if out_dir.is_dir() and any(out_dir.iterdir()):
             raise InputError(out_dir, "is not empty and holds no demo round; give the demo an empty folder")
-        round_file = write_inputs(zoo, inputs)
+        round_file = write_inputs(zoo, inputs, chains=chains)
         opened = open_round(round_file, out_dir)
         log(f"round open: commitment {opened['commitment']}")
         entries = L.read_entries(out_dir / L.LEDGER)[0]
     done = latest_submissions(entries)
-    for team, args in submissions(zoo, inputs).items():
+    for team, args in submissions(zoo, inputs, chains).items():
         if team not in done:
             res = submit(out_dir, team, **args)
             log(f"round submit: {team} at {res['time']}")
@@ -184,7 +229,7 @@ def run_lifecycle(zoo, inputs: Path, out_dir: Path, *, progress: bool | None, lo
 @click.option("--zoo", "zoo_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Use a zoo already built there (fromscratch zoo --out DIR) instead of the cached one.")
 def demo_cmd(out_dir: str, zoo_dir: str | None) -> None:
-    """Run a five-team round on the fixture zoo and built-in packs; print the report's path."""
+    """Run a seven-team round on the fixture zoo and built-in packs; print the report's path."""
     from fromscratch.zoo import build_zoo, cache_dir, zoo_version
 
     tty = sys.stderr.isatty()
@@ -202,6 +247,7 @@ def demo_cmd(out_dir: str, zoo_dir: str | None) -> None:
         say("fromscratch demo: building or loading the fixture zoo (cached after the first run)")
         zoo = build_zoo(progress=tty)
         tag = zoo_version()
+    say("fromscratch demo: building or loading the checkpoint-chain material (cached after the first run)")
     inputs = cache_dir() / "demo" / tag
     say(f"round inputs: {inputs}")
     summary = run_lifecycle(zoo, inputs, Path(out_dir), progress=tty, log=say)

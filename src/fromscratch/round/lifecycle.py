@@ -29,6 +29,7 @@ from fromscratch.round.plan import (
     RoundPlan,
     TeamPlan,
     check_protocol,
+    fp_registry_of,
     policy_of,
     registry_of,
 )
@@ -97,6 +98,11 @@ def _sealed_items(spec: RoundSpec, round_path: Path) -> list[dict[str, Any]]:
         for name, loc in group:
             items.append({"role": role, "name": name, "path": str(loc.path),
                           "sha256": path_digest(loc.path, _digests_dir()), **({"hub_id": loc.hub_id} if loc.hub_id else {})})
+    fp_reg = fp_registry_of(spec)
+    if fp_reg is not None:
+        from fromscratch.round.fpregistry import ROLE, registry_seal
+
+        items.append({"role": ROLE, "path": str(fp_reg.resolve()), **registry_seal(fp_reg)})
     for name, source in sorted(spec.benchmarks.items()):
         task = resolve_task(source, base=spec.base)
         items.append({"role": "benchmark", "name": name, "source": source, "sha256": task.sha256(),
@@ -119,7 +125,8 @@ def _check_open(spec: RoundSpec, round_path: Path) -> dict[str, Any]:
     proto = P.load(spec.path(spec.round.protocol))  # type: ignore[arg-type]
     teams: dict[str, Any] = {}
     for team, t in sorted(spec.teams.items()):
-        given = [r for r in ("model", "code", "tokenizer", "bom") if getattr(t, r) is not None] + (["chain"] if t.chain else [])
+        given = [r for r in ("model", "code", "tokenizer", "bom") if getattr(t, r) is not None] + \
+            (["chain"] if t.chain or t.chain_init else [])
         if given:
             raise InputError(round_path, f"team {team!r}: {given[0]} comes with `round submit`, not in the round file")
         listed = proto.choices.picks.get(team) if proto.choices else None
@@ -199,7 +206,8 @@ def _file_record(value: str, what: str, *, hub: bool) -> tuple[dict[str, Any], L
 
 def submit(out_dir: str | Path, team: str, *, model: str | None, code: str | None = None, bom: str | None = None,
            tokenizer: str | None = None, chain: list[str] | tuple[str, ...] = (), reveal: str | None = None,
-           key_path: str | Path | None = None, now: datetime | None = None) -> dict[str, Any]:
+           key_path: str | Path | None = None, now: datetime | None = None,
+           chain_init: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Record a submission; every refusal happens before anything in the folder changes."""
     out_dir = Path(out_dir)
     entries = read_ledger(out_dir, repair=False)
@@ -233,8 +241,15 @@ def submit(out_dir: str | Path, team: str, *, model: str | None, code: str | Non
     for role, value in (("model", model), ("code", code), ("tokenizer", tokenizer), ("bom", bom)):
         if value is not None:
             entry[role] = _file_record(value, f"team {team}: {role}", hub=role in ("model", "tokenizer"))[0]
+    if chain_init and not chain:
+        raise InputError("--chain-init", "declares the scheme of a chain; give the chain (--chain) too")
     if chain:
         entry["chain"] = [_file_record(c, f"team {team}: chain", hub=False)[0] for c in chain]
+    if chain_init:
+        from fromscratch.chain.scheme import parse_options
+
+        parse_options(list(chain_init))  # refused here, not at run
+        entry["chain_init"] = list(chain_init)
     if rv is not None:
         entry["reveal"] = {"benchmarks": rv["benchmarks"], "nonce": rv["nonce"]}
     key = _key(out_dir, key_path)
@@ -275,6 +290,16 @@ def changed_since_open(opened: dict[str, Any], out_dir: Path) -> list[tuple[str,
         p = Path(it["path"])
         if not p.exists():
             found.append((str(p), f"{role} {name!r} sealed at open is missing"))
+        elif role == "fingerprint-registry":
+            from fromscratch.round.fpregistry import registry_seal
+
+            try:
+                now = registry_seal(p)["sha256"]
+            except InputError as exc:
+                now = exc.one_line()
+            if now != it["sha256"]:
+                found.append((str(p), "the fingerprint registry changed since the round was opened (models added, "
+                                      "removed or re-registered, or its index is gone)"))
         elif (path_digest(p, _digests_dir()) if role.startswith("reference") else file_sha256(p)) != it["sha256"]:
             found.append((str(p), f"{role} {name!r} changed since the round was opened (sha256 differs from the seal)"))
     return found
@@ -326,7 +351,8 @@ def plan_from_folder(out_dir: Path, entries: list[dict[str, Any]]) -> RoundPlan:
         teams[team] = TeamPlan(model=loc(e["model"]), code=loc(e["code"]) if "code" in e else None,
                                tokenizer=loc(e["tokenizer"]) if "tokenizer" in e else None,
                                bom=loc(e["bom"]) if "bom" in e else None,
-                               chain=tuple(loc(c) for c in e.get("chain", [])), backend=spec.teams[team].backend)
+                               chain=tuple(loc(c) for c in e.get("chain", [])),
+                               chain_init=tuple(e.get("chain_init", [])), backend=spec.teams[team].backend)
     refs = [(it["name"], Location(Path(it["path"]), it.get("hub_id"))) for it in opened["sealed"] if it["role"] == "reference"]
     code_refs = [(it["name"], Location(Path(it["path"]))) for it in opened["sealed"] if it["role"] == "reference-code"]
     pol = next((it for it in opened["sealed"] if it["role"] == "policy"), None)
@@ -335,7 +361,8 @@ def plan_from_folder(out_dir: Path, entries: list[dict[str, Any]]) -> RoundPlan:
     if human is not None and not human.is_file():
         raise InputError(human, "human scores file not found")
     keep = tuple(it["copy"] for it in opened["sealed"] if "copy" in it)
-    return RoundPlan(name=spec.round.name, seed=spec.round.seed, resamples=spec.round.resamples,
+    fp_reg = next((Path(it["path"]) for it in opened["sealed"] if it["role"] == "fingerprint-registry"), None)
+    return RoundPlan(fp_registry=fp_reg, fp_registry_sealed=fp_reg is not None, name=spec.round.name, seed=spec.round.seed, resamples=spec.round.resamples,
                      protocol=sealed / "protocol.toml", teams=teams, benchmarks=dict(spec.benchmarks), base=spec.base,
                      references=refs, code_refs=code_refs, policy=str(policy_path) if policy_path else
                      (pol or {}).get("name"), policy_path=policy_path, human=human, protocol_text=effective, keep=keep)
@@ -379,13 +406,20 @@ def _head_after(entries: list[dict[str, Any]], i: int) -> str | None:
 
 
 def run_sealed(out_dir: str | Path, *, key_path: str | Path | None = None, progress: bool | None = None,
-               log=lambda s: None) -> dict[str, Any]:
-    """`round run DIR`: refuse anything changed since open or submission, then run the stages."""
-    from fromscratch.round.run import execute
+               log=lambda s: None, registry: str | Path | None = None, client: Any = None) -> dict[str, Any]:
+    """`round run DIR`: refuse anything changed since open or submission, then run the stages.
+
+    ``registry`` (``--registry``): a fingerprint registry; when the round sealed one at open
+    it must be that registry, unchanged; otherwise it is used and recorded in the run's section.
+    """
+    from fromscratch.round.run import execute, with_registry
 
     out_dir = Path(out_dir)
     entries = read_ledger(out_dir, repair=False)
     plan = plan_from_folder(out_dir, entries)  # refusals before anything changes
+    if registry is not None:
+        plan = with_registry(plan, Path(registry), sealed=next(
+            (it for it in entries[0]["sealed"] if it["role"] == "fingerprint-registry"), None))
     note = L.recover(out_dir / L.LEDGER)
     if note:
         log(note)
@@ -393,4 +427,4 @@ def run_sealed(out_dir: str | Path, *, key_path: str | Path | None = None, progr
     before = [e for e in entries if e.get("kind") == "run"]
     upto = entries if not before else entries[:entries.index(before[0])]
     extra = {"timeline": timeline(upto), "head_before": upto[-1]["hash"]}
-    return execute(plan, out_dir, key_path=key_path, progress=progress, log=log, report_extra=extra)
+    return execute(plan, out_dir, key_path=key_path, progress=progress, log=log, report_extra=extra, client=client)

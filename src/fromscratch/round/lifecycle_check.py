@@ -97,6 +97,16 @@ def _runs(entries: list[dict[str, Any]], opened: dict[str, Any], out_dir: Path) 
                 if sub is None or (sub.get(role) or {}).get("sha256") != x.get("sha256"):
                     problems.append(f"lifecycle: run {e.get('run')} evaluated a {role} of team {x.get('team')!r} "
                                     "that is not its latest submission")
+            elif role == "chain":
+                recs = (subs.get(x.get("team")) or {}).get("chain") or []
+                i_ = x.get("index")
+                if not isinstance(i_, int) or not 0 <= i_ < len(recs) or recs[i_].get("sha256") != x.get("sha256"):
+                    problems.append(f"lifecycle: run {e.get('run')} evaluated checkpoint {i_} of team "
+                                    f"{x.get('team')!r}'s chain, which is not in its latest submission")
+            elif role == "fingerprint-registry":
+                it = sealed.get((role, None))
+                if (it is not None and it.get("sha256") != x.get("sha256")) or (it is None and x.get("sealed_at_open")):
+                    problems.append(f"lifecycle: run {e.get('run')} used a fingerprint registry other than the sealed one")
     subs = latest_submissions(entries)
     if any(e.get("kind") == "run" for e in entries) and (out_dir / "protocol.toml").is_file():
         picks = {t: s["reveal"]["benchmarks"] for t, s in subs.items() if isinstance(s.get("reveal"), dict)}

@@ -19,6 +19,7 @@ class TeamPlan:
     tokenizer: Location | None = None
     bom: Location | None = None
     chain: tuple[Location, ...] = ()
+    chain_init: tuple[str, ...] = ()  # declared init scheme of the chain (KEY=VALUE), when the config does not say
     backend: dict[str, Any] | None = None
 
     def roles(self) -> dict[str, Location]:
@@ -43,12 +44,22 @@ class RoundPlan:
     round_file: Path | None = None  # copied as round.toml (the one-call form)
     protocol_text: bytes | None = None  # the protocol to seal when it is not the file as given
     keep: tuple[str, ...] = ()  # files under DIR written before the run (sealed copies)
+    fp_registry: Path | None = None  # a fingerprint registry folder (`fromscratch registry`)
+    fp_registry_sealed: bool = False  # whether `round open` sealed it (else it is recorded at run)
 
 
 def registry_of(spec: RoundSpec) -> tuple[list[tuple[str, Location]], list[tuple[str, Location]]]:
     refs = [spec.labelled_location(r, "reference") for r in spec.registry.references]
     code_refs = [spec.labelled_location(r, "reference-code", hub=False) for r in spec.registry.code]
     return refs, code_refs
+
+
+def fp_registry_of(spec: RoundSpec) -> Path | None:
+    """The round file's ``[registry] fingerprints`` folder, which must exist."""
+    loc = spec.path(spec.registry.fingerprints)
+    if loc is not None and not loc.is_dir():
+        raise InputError(loc, "fingerprint registry ([registry] fingerprints) not found")
+    return loc
 
 
 def policy_of(spec: RoundSpec) -> tuple[str | None, Path | None]:
@@ -90,7 +101,7 @@ def from_round_file(round_path: str | Path) -> RoundPlan:
         loc = {role: spec.location(value, f"team {team}: {role}", hub=role in ("model", "tokenizer"))
                for role in ("model", "code", "tokenizer", "bom") if (value := getattr(t, role)) is not None}
         chain = tuple(spec.location(c, f"team {team}: chain", hub=False) for c in t.chain)
-        teams[team] = TeamPlan(chain=chain, backend=t.backend, **loc)
+        teams[team] = TeamPlan(chain=chain, chain_init=tuple(t.chain_init), backend=t.backend, **loc)
     refs, code_refs = registry_of(spec)
     policy, policy_path = policy_of(spec)
     human = spec.path(spec.round.human) if spec.round.human else None
@@ -100,4 +111,5 @@ def from_round_file(round_path: str | Path) -> RoundPlan:
     assert proto is not None
     return RoundPlan(name=spec.round.name, seed=spec.round.seed, resamples=spec.round.resamples, protocol=proto,
                      teams=teams, benchmarks=dict(spec.benchmarks), base=spec.base, references=refs,
-                     code_refs=code_refs, policy=policy, policy_path=policy_path, human=human, round_file=round_path)
+                     code_refs=code_refs, policy=policy, policy_path=policy_path, human=human, round_file=round_path,
+                     fp_registry=fp_registry_of(spec))

@@ -38,16 +38,41 @@ def _cache_root() -> Path:
     return cache_dir() / "round-stages"
 
 
+def with_registry(plan: RoundPlan, location: Path, *, sealed: dict[str, Any] | None) -> RoundPlan:
+    """``plan`` audited against the fingerprint registry at ``location`` (``--registry``).
+
+    A registry sealed at open (``sealed``, its ledger item) may only be named again as
+    itself, unchanged; one not sealed is recorded as an input of the run's section.
+    """
+    from dataclasses import replace
+
+    from fromscratch.errors import InputError
+    from fromscratch.round.fpregistry import registry_seal
+
+    seal = registry_seal(location)
+    if sealed is not None and seal["sha256"] != sealed["sha256"]:
+        raise InputError(location, f"is not the fingerprint registry sealed at open ({sealed['path']}, "
+                                   f"{sealed['models']} models, sha256 {sealed['sha256'][:16]}...)")
+    return replace(plan, fp_registry=location, fp_registry_sealed=sealed is not None)
+
+
 def run_round(round_path: str | Path, out_dir: str | Path, *, key_path: str | Path | None = None,
-              progress: bool | None = None, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """The one-call (unsealed) form: run ROUND.toml into OUT_DIR; return a summary."""
+              progress: bool | None = None, log: Callable[[str], None] = lambda s: None,
+              registry: str | Path | None = None, client: Any = None) -> dict[str, Any]:
+    """The one-call (unsealed) form: run ROUND.toml into OUT_DIR; return a summary.
+
+    ``registry`` (``--registry``) replaces the round file's ``[registry] fingerprints``;
+    ``client`` is a ``distributed.Client`` (``--dask``) for the registry's work.
+    """
     entries = L.read_entries(Path(out_dir) / L.LEDGER)[0] if (Path(out_dir) / L.LEDGER).is_file() else []
     if entries and entries[0].get("kind") == "open":
         from fromscratch.errors import InputError
 
         raise InputError(out_dir, "holds a sealed round; evaluate it with `fromscratch round run DIR` (no round file)")
     plan = from_round_file(round_path)
-    return execute(plan, Path(out_dir), key_path=key_path, progress=progress, log=log)
+    if registry is not None:
+        plan = with_registry(plan, Path(registry), sealed=None)
+    return execute(plan, Path(out_dir), key_path=key_path, progress=progress, log=log, client=client)
 
 
 def _torch_missing(plan: RoundPlan) -> bool:
@@ -57,15 +82,20 @@ def _torch_missing(plan: RoundPlan) -> bool:
 
 def execute(plan: RoundPlan, out_dir: Path, *, key_path: str | Path | None = None, progress: bool | None = None,
             log: Callable[[str], None] = lambda s: None, report_extra: dict[str, Any] | None = None,
-            head_kinds: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run every stage of ``plan`` into ``out_dir`` and append the ledger section."""
+            head_kinds: dict[str, Any] | None = None, client: Any = None) -> dict[str, Any]:
+    """Run every stage of ``plan`` into ``out_dir`` and append the ledger section (``client``: see `run_round`)."""
     from fromscratch.round.keys import default_key_path, load_or_create
 
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_partials(out_dir)
     key = load_or_create(Path(key_path) if key_path else default_key_path(out_dir), out_dir)
     fingerprint = L.key_fingerprint(L.public_key_b64(key.public_key()))
-    run = S.Run(plan, Out(out_dir), _cache_root(), log, progress)
+    if client is not None and plan.fp_registry is None:
+        from fromscratch.errors import InputError
+
+        raise InputError("--dask", "sends a fingerprint registry's work to a cluster; the round has no registry "
+                                   "(--registry LOC, or [registry] fingerprints in the round file)")
+    run = S.Run(plan, Out(out_dir), _cache_root(), log, progress, client=client)
     for rel in plan.keep:
         run.out.mark(rel)
     S.stage_protocol(run)

@@ -65,6 +65,7 @@ class Run:
     cache: Path
     log: Callable[[str], None]
     progress: bool | None = None
+    client: Any = None  # a distributed.Client for the fingerprint registry's work (`--dask`)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     team_digest: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -126,6 +127,13 @@ def stage_inputs(run: Run) -> None:
             dg = path_digest(loc.path, digests)
             run.ref_digests.append([role, name, dg])
             run.inputs.append(_input(role, loc, dg, name=name))
+    if run.plan.fp_registry is not None:
+        from fromscratch.round.fpregistry import ROLE, registry_seal
+
+        seal = registry_seal(run.plan.fp_registry)
+        run.ref_digests.append([ROLE, "", seal["sha256"]])
+        run.inputs.append({"kind": "input", "role": ROLE, "path": str(run.plan.fp_registry.resolve()), **seal,
+                           "sealed_at_open": run.plan.fp_registry_sealed})
 
 
 def _audit_one(run: Run, team: str, counts: dict[str, int]) -> dict[str, Any]:
@@ -139,15 +147,27 @@ def _audit_one(run: Run, team: str, counts: dict[str, int]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if tp.chain and chain_supported():
         kwargs["chain"] = [str(loc.path) for loc in tp.chain]
+        if tp.chain_init:
+            kwargs["chain_init"] = list(tp.chain_init)
 
     def compute() -> dict[str, Any]:
         run.log(f"audit: {team}")
-        return run_audit(tp.model.path, refs, policy=pol_arg, declared=tp.bom.path if tp.bom else None,
-                         code=tp.code.path if tp.code else None,
-                         code_against=code_refs if tp.code else None, seed=plan.seed, progress=False, **kwargs)
+        all_refs, section, extra = refs, None, dict(kwargs)
+        if plan.fp_registry is not None:
+            from fromscratch.round.fpregistry import registry_lineage
+
+            all_refs, extra["weights"], section = registry_lineage(tp.model.path, refs, plan.fp_registry,
+                                                                   client=run.client, seed=plan.seed)
+        audit = run_audit(tp.model.path, all_refs, policy=pol_arg, declared=tp.bom.path if tp.bom else None,
+                          code=tp.code.path if tp.code else None,
+                          code_against=code_refs if tp.code else None, seed=plan.seed, progress=False, **extra)
+        if section is not None:
+            audit["fingerprint_registry"] = section
+        return audit
 
     parts = [{k: v for k, v in run.team_digest[team].items() if k != "chain"}, run.ref_digests, pol_digest,
-             plan.seed, True] + ([run.team_digest[team]["chain"]] if kwargs else [])
+             plan.seed, True] + ([run.team_digest[team]["chain"]] if "chain" in kwargs else []) + \
+        ([list(tp.chain_init)] if "chain_init" in kwargs else [])
     audit, hit = cached(run.cache, "audit", parts, compute)
     counts["cached" if hit else "computed"] += 1
     return audit
@@ -167,7 +187,7 @@ def start_audits(run: Run) -> Callable[[], None] | None:
     that release the GIL, so two cores work.
     """
     plan = run.plan
-    if not plan.references and not plan.code_refs:
+    if not plan.references and not plan.code_refs and plan.fp_registry is None:
         run.stages["audit"] = {"status": "skipped", "note": "no reference registry in the round file"}
         return None
     counts = {"computed": 0, "cached": 0}

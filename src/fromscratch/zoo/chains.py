@@ -372,12 +372,15 @@ def build_chains() -> dict[str, Any]:
 def demo_chains() -> dict[str, Any]:
     """The demo's two chain submissions: a valid one and a forged one (paths absolute).
 
-    ``{"genuine": {"chain": [...], "model": ..., "init_options": [...]}, "forged": {...},
-    "references": [...]}``; the forged one's "init" is a trained reference plus noise.
+    ``{"genuine": {"chain": [...], "model": ..., "init_options": [...], "description": ...},
+    "forged": {...}, "references": {"ref-a": ..., "ref-b": ...}}``. The genuine one is g00; the
+    forged one is (b), whose "init" is the trained reference ref-a with rows and columns
+    permuted: its final model is lineage-independent of ref-a, so only the chain's init test
+    catches it (a forgery the audit without a chain would pass).
     """
     cat = build_chains()
-    pick = {"genuine": cat["chains"]["g00"], "forged": cat["chains"]["forged-noise"]}
+    pick = {"genuine": cat["chains"]["g00"], "forged": cat["chains"]["forged-shuffle"]}
     out: dict[str, Any] = {k: {"chain": e["checkpoints"], "model": e["model"], "init_options": e["init_options"],
                                "description": e["description"]} for k, e in pick.items()}
-    out["references"] = [cat["references"]["ref-a"], cat["references"]["ref-b"]]
+    out["references"] = {k: cat["references"][k] for k in ("ref-a", "ref-b")}
     return out
