@@ -80,10 +80,10 @@ def _response_change(ctx: PairContext, cc: dict, rc: dict, ev: dict) -> float | 
         y = ctx.r.arrays.get(f"resp|{rc['name']}|{t['role']}|None")
         if x is None or y is None:
             continue
-        x, y = unpack_profile(x)[:, pr.ic], unpack_profile(y)[:, pr.ir]
-        if len(x) > MAX_UNITS:
+        if len(x) > MAX_UNITS:  # unpacking is row by row: sample the rows first (same values)
             x = x[np.sort(rng.choice(len(x), MAX_UNITS, replace=False))]
-        dists.append(_dist_abs(x, y))
+        # C order, as the gathered rows were before: the product's summation order follows the layout
+        dists.append(_dist_abs(np.ascontiguousarray(unpack_profile(x)[:, pr.ic]), unpack_profile(y)[:, pr.ir]))
     return _rms(np.concatenate(dists)) if dists else None
 
 

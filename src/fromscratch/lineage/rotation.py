@@ -56,6 +56,7 @@ class Probes:
     def __init__(self, ctx: PairContext, tower: str, rtower: str) -> None:
         kc = ctx.c.arrays.get(f"probe_keys|{tower}")
         kr = ctx.r.arrays.get(f"probe_keys|{rtower}")
+        self.key = (tower, rtower)
         self.ok = kc is not None and kr is not None
         if not self.ok:
             return
@@ -67,12 +68,23 @@ class Probes:
 
 
 def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: Probes) -> np.ndarray | None:
+    """One matrix's response profile on the shared probes, columns standardised (read-only; memoised).
+
+    The screen, the full test, the multi-view test and neighbouring candidate
+    blocks ask for the same profiles; each is made once and kept in a small
+    LRU (``PairContext.responses``), so memory stays bounded.
+    """
     fp = ctx.c if side == "c" else ctx.r
     got = fp.arrays.get(f"resp|{comp}|{role}|{extra}")
     if got is None:
         return None
-    x = unpack_profile(got)[:, pr.ic if side == "c" else pr.ir]
-    return stats._std_cols(x)
+
+    def make() -> np.ndarray:
+        x = stats._std_cols(unpack_profile(got)[:, pr.ic if side == "c" else pr.ir])
+        x.flags.writeable = False
+        return x
+
+    return ctx.responses.get((side, comp, role, extra, pr.key), make)
 
 
 def _count_test(x: np.ndarray, y: np.ndarray, pr: Probes, units: int, seed: int) -> dict[str, Any]:
@@ -120,7 +132,7 @@ def pair_pvalues(ctx: PairContext, cc: dict, kind: str) -> list[dict[str, Any]]:
     out = []
     for rc in ctx.rcomps:
         if kind_of(rc) not in COUNTERPART[kind] or f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.r.arrays \
-                or _layernorm(ctx.r, rc["tower"]):
+                or _layernorm(ctx, "r", rc["tower"]):
             continue
         pr = ctx.probes(cc["tower"], rc["tower"])
         got = _pair(ctx, cc, rc, kind, pr, screen=False) if pr.ok else None
@@ -131,10 +143,15 @@ def pair_pvalues(ctx: PairContext, cc: dict, kind: str) -> list[dict[str, Any]]:
     return out
 
 
-def _layernorm(fp, tower: str) -> bool:
-    """Whether a tower normalises with LayerNorm (norms with a bias): centring does not commute with a rotation."""
-    return any(c["kind"] == "norm" and c["tower"] == tower and any(t["role"].endswith("bias") for t in c["tensors"])
-               for c in fp.components())
+def _layernorm(ctx: PairContext, side: str, tower: str) -> bool:
+    """Whether a tower normalises with LayerNorm (norms with a bias): centring does not commute with a rotation.
+
+    Memoised per side and tower (it is asked for every candidate block and every reference block).
+    """
+    fp = ctx.c if side == "c" else ctx.r
+    return ctx.anchor_memo.get(("layernorm", side, tower), lambda: any(
+        c["kind"] == "norm" and c["tower"] == tower and any(t["role"].endswith("bias") for t in c["tensors"])
+        for c in fp.components()))
 
 
 def applies(ctx: PairContext, cc: dict, kind: str) -> bool:
@@ -148,10 +165,10 @@ def applies(ctx: PairContext, cc: dict, kind: str) -> bool:
     """
     if kind not in _SCREEN_ROLE or f"resp|{cc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.c.arrays:
         return False
-    if _layernorm(ctx.c, cc["tower"]):
+    if _layernorm(ctx, "c", cc["tower"]):
         return False
     towers = {rc["tower"] for rc in ctx.rcomps if kind_of(rc) in COUNTERPART[kind]
-              and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" in ctx.r.arrays and not _layernorm(ctx.r, rc["tower"])}
+              and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" in ctx.r.arrays and not _layernorm(ctx, "r", rc["tower"])}
     return any(ctx.probes(cc["tower"], t).ok for t in sorted(towers))
 
 
@@ -160,7 +177,7 @@ def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> d
     if kind not in _SCREEN_ROLE:
         return None
     refs = [rc for rc in ctx.rcomps if kind_of(rc) in COUNTERPART[kind] and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None"
-            in ctx.r.arrays and not _layernorm(ctx.r, rc["tower"])]
+            in ctx.r.arrays and not _layernorm(ctx, "r", rc["tower"])]
     if not refs or f"resp|{cc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.c.arrays:
         return None
     n_r = max([rc["layer"] or 0 for rc in refs] + [0]) + 1
