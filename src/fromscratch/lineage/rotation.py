@@ -87,11 +87,22 @@ def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: 
     return ctx.responses.get((side, comp, role, extra, pr.key), make)
 
 
-def _count_test(x: np.ndarray, y: np.ndarray, pr: Probes, units: int, seed: int) -> dict[str, Any]:
+def _halves(ctx: PairContext, comp: str, role: str, y: np.ndarray, pr: Probes) -> tuple[np.ndarray, np.ndarray]:
+    """A reference profile's rows at unit length on each half of the probes (memoised: many candidates meet it)."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        ya, yb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+        ya.flags.writeable = yb.flags.writeable = False
+        return ya, yb
+
+    return ctx.responses.get(("halves", comp, role, pr.key), make)
+
+
+def _count_test(x: np.ndarray, halves: tuple[np.ndarray, np.ndarray], pr: Probes, units: int,
+                seed: int) -> dict[str, Any]:
     if x.shape[0] > units:
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], units, replace=False))]
     xa, xb = stats._unit_rows(x[:, pr.a]), stats._unit_rows(x[:, pr.b])
-    ya, yb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+    ya, yb = halves
     sim = xa @ ya.T
     idx = stats.argmax_abs(sim)
     sgn = np.sign(sim[np.arange(len(xa)), idx])
@@ -111,7 +122,8 @@ def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: b
         y = _profile(ctx, "r", rc["name"], role, "None", pr)
         if x is None or y is None or len(x) == 0 or len(y) == 0:
             continue
-        t = _count_test(x, y, pr, SCREEN_UNITS if screen else MAX_UNITS, seed_of(ctx.seed, "resp", cc["name"], role))
+        t = _count_test(x, _halves(ctx, rc["name"], role, y, pr), pr, SCREEN_UNITS if screen else MAX_UNITS,
+                        seed_of(ctx.seed, "resp", cc["name"], role))
         tests.append({"role": role, **t})
     if not tests:
         return None
@@ -119,7 +131,8 @@ def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: b
     out = {"p_units": p, "p": p, "tests": tests}
     if not screen and p < 0.01:
         views = view_consistency(ctx, cc, rc, None, kind, "None", "None",
-                                 getter=lambda side, comp, role, ex: _profile(ctx, side, comp, role, ex, pr))
+                                 getter=lambda side, comp, role, ex: _profile(ctx, side, comp, role, ex, pr),
+                                 memo_tag=("responses", pr.key))
         out["views"] = views
         out["p"] = max(p, views["p"]) if views else p
     return out
