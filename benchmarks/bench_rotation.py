@@ -5,8 +5,8 @@
 script measures, in one process and one run (so machine load hits both alike):
 
 * **cached compare**: ``compare_fingerprints`` on fingerprints already in memory,
-  once with the tier and once with it switched off (``rotation.applies`` and
-  ``rotation.table_applies`` answer False, i.e. the statistics the compare had
+  once with the tier and once with it switched off (``rotation.applies``,
+  ``rotation.table_applies`` and ``rotation.head_applies`` answer False, i.e. the statistics the compare had
   before the tier), best of ``--repeat``, wall and CPU seconds;
 * **fingerprinting**: one model's fingerprint pass with and without its
   token-response profiles (``responses.response`` answering None), best of
@@ -46,14 +46,13 @@ def tier_off():
     """The compare (and the fingerprint pass) as before the token-response tier."""
     from fromscratch.lineage import responses, rotation
 
-    saved = rotation.applies, rotation.table_applies, responses.response
-    rotation.applies = lambda *a, **k: False
-    rotation.table_applies = lambda *a, **k: False
+    saved = rotation.applies, rotation.table_applies, rotation.head_applies, responses.response
+    rotation.applies = rotation.table_applies = rotation.head_applies = lambda *a, **k: False
     responses.response = lambda *a, **k: None
     try:
         yield
     finally:
-        rotation.applies, rotation.table_applies, responses.response = saved
+        rotation.applies, rotation.table_applies, rotation.head_applies, responses.response = saved
 
 
 def _timed(fn, repeat: int) -> tuple[float, float, object]:
