@@ -140,14 +140,9 @@ def _key_normal(keys: np.ndarray) -> np.ndarray:
 def _select_coords(anchor_keys: np.ndarray, rows: np.ndarray, string_less: bool = False) -> np.ndarray:
     """The residual coordinates kept for block profiles (see module docstring).
 
-    A model with token strings hashes coordinates by its string-keyed rows, one
-    without strings by its id-keyed rows: the two choices are unrelated, so a
-    string-less model against a model with strings would share only about
-    192 * 192 / d of their kept coordinates after a residual permutation (49
-    scored coordinates for SmolLM2-135M: blocks barely reached p ~ 1e-11 before
-    the corrections). A string-less model therefore keeps every coordinate up
-    to ``STRINGLESS_COORDS`` (beyond it, the fixed ones and a hashed share of
-    that size), so whatever the other side kept is covered.
+    Models with strings hash coordinates by string-keyed rows, string-less ones by
+    id-keyed rows; the two choices are unrelated (SmolLM2, permuted: 49 scored
+    coordinates left), so a string-less model keeps all up to ``STRINGLESS_COORDS``.
     """
     d = rows.shape[1]
     if d <= FIXED_COORDS + HASHED_COORDS or (string_less and d <= STRINGLESS_COORDS):
@@ -206,7 +201,6 @@ def unpack_profile(p: np.ndarray) -> np.ndarray:
     if p.dtype != np.int8:
         return p.astype(np.float32)
     scale = np.ascontiguousarray(p[:, :4]).view(np.float32)
-    # int8 codes cast to float32 inside the multiply: the same floats as astype(float32) * scale, no temporary
     return np.multiply(p[:, 4:], scale, dtype=np.float32)
 
 
