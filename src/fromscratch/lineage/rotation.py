@@ -185,6 +185,16 @@ def applies(ctx: PairContext, cc: dict, kind: str) -> bool:
     return any(ctx.probes(cc["tower"], t).ok for t in sorted(towers))
 
 
+def blind_note(ctx: PairContext, cc: dict, kind: str) -> str | None:
+    """Why the tier could not look at this block when ids paired the rows (a documented blind spot), else None."""
+    if not ctx.ids_ok or kind not in _SCREEN_ROLE or f"probe_keys|{cc['tower']}" not in ctx.c.arrays:
+        return None
+    if any(ctx.probes(cc["tower"], t).ok for t in sorted(ctx.r.meta["towers"])):
+        return None
+    return ("not run: the checkpoints share no probe token (probes are keyed by token string, or by id on a "
+            "checkpoint without strings), so a rotated residual stream is not seen in this block")
+
+
 def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> dict[str, Any] | None:
     """The tier's result for one candidate block (None where it does not apply)."""
     if kind not in _SCREEN_ROLE:
