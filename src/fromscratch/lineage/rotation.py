@@ -24,6 +24,7 @@ is multiplied by the number of reference blocks that could have been chosen.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -261,25 +262,40 @@ def table_applies(ctable: tuple, rtable: tuple) -> bool:
 def table_fit_cos(ctx: PairContext, ctable: tuple, rtable: tuple, tower: str, rtower: str,
                   head: bool, rhead: bool) -> np.ndarray | None:
     """Held-out row cosines of ``table_rotation_test`` (None where it does not apply)."""
+    got = _fit(ctx, ctable, rtable, tower, rtower, head, rhead)
+    return None if got is None else got[0]
+
+
+def _fit(ctx: PairContext, ctable: tuple, rtable: tuple, tower: str, rtower: str,
+         head: bool, rhead: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(held-out cosines, the fitted orthogonal map, the held-out rows' keys), memoised per table pair."""
     kc, xc, _ = ctable
     kr, xr, _ = rtable
     if kc is None or kr is None or xc.shape[1] != xr.shape[1]:
         return None
-    _, ic, ir = np.intersect1d(kc, kr, return_indices=True)
-    if len(ic) < 64:
-        return None
-    x, y = xc[ic].astype(np.float64), xr[ir].astype(np.float64)
-    for arr, fp, tw, is_head in ((x, ctx.c, tower, head), (y, ctx.r, rtower, rhead)):
-        g = _final_gain(fp, tw) if is_head else None
-        if g is not None and g.shape[0] == arr.shape[1]:
-            arr *= g[None, :]
-    x -= x.mean(axis=0, keepdims=True)
-    y -= y.mean(axis=0, keepdims=True)
-    order = np.random.default_rng(seed_of(ctx.seed, "table-rotation", tower, rtower, head, rhead)).permutation(len(x))
-    a, b = np.sort(order[: len(x) // 2]), np.sort(order[len(x) // 2:])
-    u, _, vt = np.linalg.svd(x[a].T @ y[a])
-    pred = x[b] @ (u @ vt)
-    return np.sum(stats._unit_rows(pred) * stats._unit_rows(y[b]), axis=1)
+
+    def make():
+        common, ic, ir = np.intersect1d(kc, kr, return_indices=True)
+        if len(ic) < 64:
+            return None
+        x, y = xc[ic].astype(np.float64), xr[ir].astype(np.float64)
+        for arr, fp, tw, is_head in ((x, ctx.c, tower, head), (y, ctx.r, rtower, rhead)):
+            g = _final_gain(fp, tw) if is_head else None
+            if g is not None and g.shape[0] == arr.shape[1]:
+                arr *= g[None, :]
+        x -= x.mean(axis=0, keepdims=True)
+        y -= y.mean(axis=0, keepdims=True)
+        rng = np.random.default_rng(seed_of(ctx.seed, "table-rotation", tower, rtower, head, rhead))
+        order = rng.permutation(len(x))
+        a, b = np.sort(order[: len(x) // 2]), np.sort(order[len(x) // 2:])
+        u, _, vt = np.linalg.svd(x[a].T @ y[a])
+        q = u @ vt
+        cos = np.sum(stats._unit_rows(x[b] @ q) * stats._unit_rows(y[b]), axis=1)
+        return cos, q, common[b]
+
+    key = ("orthogonal-fit", tower, rtower, head, rhead, len(kc), len(kr), hashlib.sha256(kc.tobytes()).hexdigest(),
+           hashlib.sha256(kr.tobytes()).hexdigest())
+    return ctx.anchor_memo.get(key, make)
 
 
 def _fit_result(cos: np.ndarray | None, statistic: str) -> dict[str, Any] | None:
@@ -311,14 +327,14 @@ def table_rotation_test(ctx: PairContext, ctable: tuple, rtable: tuple, tower: s
 
 
 def head_applies(ctx: PairContext, tower: str, rtower: str, rtable: tuple) -> bool:
-    """Whether an output head can get the transferred-fit test against ``rtable`` (looks at no values)."""
+    """Whether an output head can get the carried-over fit against ``rtable`` (looks at no values)."""
     cemb = ctx.rows(ctx.c, tower, ctx.token_parts)
     remb = ctx.rows(ctx.r, rtower, ctx.token_parts)
     chead = ctx.rows(ctx.c, tower, ctx.token_parts, head=True)
     tables = (cemb, remb, chead, rtable)
     if any(t[0] is None for t in tables) or len({t[1].shape[1] for t in tables}) != 1:
         return False
-    return len(_shared_keys(tables)) >= 64
+    return table_applies(cemb, remb) and len(_shared_keys(tables)) >= 64
 
 
 def _shared_keys(tables: tuple) -> np.ndarray:
@@ -338,35 +354,32 @@ def head_fit_cos(ctx: PairContext, tower: str, rtower: str, rtable: tuple, rhead
 
     A rotated copy's head rows are the origin's in the rotated basis (its final
     norm gain folded in), like its embedding rows, and the same map undoes both.
-    The map (Procrustes, as in ``table_rotation_test``) is fitted on the
-    *embedding* rows of one half of the tokens the four tables share and scored
-    on the *head* rows of the other half (each side's final gain folded in; a
-    tied reference's head is its embedding), so no scored row took part in the
-    fit. Output heads of independent models converge under an orthogonal fit of
-    their own (zoo llama seeds: median 0.60), which is why the map is never fitted
-    on heads; under the embeddings' map they do not (zoo llama seeds, 30 ordered
-    pairs, 15,360 scored rows: median -0.06 to 0.06, 99th percentile <= 0.21, none
-    above 0.9). Same allowance and checked binomial null as the embedding test.
+    The map is the embedding test's (``table_rotation_test``: Procrustes on the
+    *embedding* rows of one half of the shared tokens); it is scored on the
+    *head* rows of the tokens of the other half (each side's final gain folded
+    in; a tied reference's head is its embedding), so no scored row took part
+    in the fit. Output heads of independent models converge under an orthogonal
+    fit of their own (zoo llama seeds: median 0.60), which is why the map is
+    never fitted on heads; under the embeddings' map they do not (zoo llama
+    seeds, 30 ordered pairs, each head against the reference's head and its
+    embedding: 30,720 scored rows, largest cosine 0.28, none above 0.9). Same
+    allowance and checked binomial null as the embedding test.
     """
-    cemb = ctx.rows(ctx.c, tower, ctx.token_parts)
-    remb = ctx.rows(ctx.r, rtower, ctx.token_parts)
-    chead = ctx.rows(ctx.c, tower, ctx.token_parts, head=True)
-    keys = _shared_keys((cemb, remb, chead, rtable))
-    if len(keys) < 64:
+    fit = _fit(ctx, ctx.rows(ctx.c, tower, ctx.token_parts), ctx.rows(ctx.r, rtower, ctx.token_parts),
+               tower, rtower, False, False)
+    if fit is None:
         return None
-    x, y = _rows_of(cemb, keys), _rows_of(remb, keys)
-    u, v = _rows_of(chead, keys), _rows_of(rtable, keys)
+    _, q, held_out = fit
+    keys = _shared_keys(((held_out, None), ctx.rows(ctx.c, tower, ctx.token_parts, head=True), rtable))
+    if len(keys) < 8:
+        return None
+    u, v = _rows_of(ctx.rows(ctx.c, tower, ctx.token_parts, head=True), keys), _rows_of(rtable, keys)
     for arr, fp, tw in ((u, ctx.c, tower), (v, ctx.r, rtower)):
         g = _final_gain(fp, tw)
         if g is not None and g.shape[0] == arr.shape[1]:
             arr *= g[None, :]
-    for arr in (x, y, u, v):
         arr -= arr.mean(axis=0, keepdims=True)
-    order = np.random.default_rng(seed_of(ctx.seed, "head-rotation", tower, rtower, rhead)).permutation(len(keys))
-    a, b = np.sort(order[: len(keys) // 2]), np.sort(order[len(keys) // 2:])
-    left, _, right = np.linalg.svd(x[a].T @ y[a])
-    cos = np.sum(stats._unit_rows(u[b] @ (left @ right)) * stats._unit_rows(v[b]), axis=1)
-    return cos
+    return np.sum(stats._unit_rows(u @ q) * stats._unit_rows(v), axis=1)
 
 
 def head_rotation_test(ctx: PairContext, tower: str, rtower: str, rtable: tuple, rhead: bool) -> dict[str, Any] | None:
