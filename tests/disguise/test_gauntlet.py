@@ -110,7 +110,7 @@ def test_gauntlet_on_the_zoo_llama(zoo, tmp_path):
 
 #: the SmolLM2 disguises run in the default suite (the full gauntlet takes minutes on 2 cores;
 #: FROMSCRATCH_GAUNTLET_FULL=1 runs all of them; docs/gauntlet.md reports a full run)
-SMOLLM_SUBSET = ("rotate+permute", "rescale", "reinit-partial")
+SMOLLM_SUBSET = ("rotate+permute", "rescale", "reinit-partial", "no-tokenizer+permute")
 
 
 @pytest.mark.slow
@@ -138,4 +138,8 @@ def test_gauntlet_on_smollm2(tmp_path):
             assert r["function_preserved"] is True, (r["name"], r["max_logit_diff"])
     missed = [n for n in CLAIMED if n in rows and not rows[n]["caught"]]
     assert not missed, missed
+    # every kept block derived and mapped to its own layer (no-tokenizer+permute was 0 of 60 before
+    # string-less fingerprints kept all coordinates)
+    incomplete = [(n, rows[n]["blocks"]) for n in CLAIMED if n in rows and not rows[n]["complete"]]
+    assert not incomplete, incomplete
     assert obj["model"]["tied_embeddings"] is True and obj["model"]["layers"] == 30

@@ -110,3 +110,7 @@ def test_smollm2_disguised_copy_is_derived_block_by_block(smollm_disguised, name
     wrong = [(c["name"], c["relation"], c["p_value"], c["reference_layer"]) for c in blocks
              if c["relation"] != "derived" or c["p_value"] >= 1e-6 or c["reference_layer"] != c["layer"]]
     assert not wrong, wrong[:5]
+    if name.startswith("rotated"):
+        # the untied head of a rotated copy: the embeddings' orthogonal map carried over (tied reference)
+        head = next(c for c in obj["components"] if c["name"] == "lm_head")
+        assert head["relation"] == "derived" and head["p_value"] < 1e-6, head["p_value"]

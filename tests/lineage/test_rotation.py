@@ -54,6 +54,16 @@ def test_disguised_copy_is_derived_block_by_block(name, disguised, zoo_fp):
         assert all(c["evidence"]["views"]["p"] < 1e-6 for c in blocks)
         emb = next(c for c in obj["components"] if c["name"] == "embed_tokens")
         assert emb["relation"] == "derived"
+        # the head too: the embeddings' orthogonal map carried over to the head rows
+        head = next(c for c in obj["components"] if c["name"] == "lm_head")
+        assert head["relation"] == "derived" and head["p_value"] < 1e-6, head["p_value"]
+        best = min(head["evidence"]["tests"], key=lambda t: t["p"])
+        assert best["statistic"].startswith("embeddings' orthogonal fit carried over")
+        if name != "rotated-drift20":
+            # a rotation is no change: measured after the fitted map, both tables are frozen
+            assert emb["frozen"] is True and head["frozen"] is True, (emb["change"], head["change"])
+        else:
+            assert emb["frozen"] is False and 0.05 < emb["change"] < 0.5, emb["change"]
 
 
 @pytest.mark.parametrize("source,reference", [("llama-s1", "llama-s0"), ("llama-norm-a", "llama-norm-b")])
@@ -64,6 +74,10 @@ def test_rotated_independent_model_stays_independent(source, reference, disguise
     # the response tier ran on every block and found nothing
     blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp")]
     assert all(c["evidence"].get("response_tier_p", 0.0) > 0.01 for c in blocks)
+    # and the head's carried-over fit ran and found nothing either
+    head = next(c for c in obj["components"] if c["name"] == "lm_head")
+    fits = [t for t in head["evidence"]["tests"] if t["statistic"].startswith("embeddings' orthogonal fit")]
+    assert fits and all(not t.get("skipped") and t["p"] > 0.01 for t in fits), fits
 
 
 def test_response_tier_leaves_reinitialised_blocks_alone(zoo, zoo_fp):

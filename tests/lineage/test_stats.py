@@ -149,3 +149,44 @@ def test_argmax_abs_is_argmax_of_abs():
     y = rng.standard_normal((300, 5000)).astype(np.float32)
     for a in (x, y, x.astype(np.float64), -x):
         assert np.array_equal(stats.argmax_abs(a), np.argmax(np.abs(a), axis=1))
+
+
+def test_cheaper_row_and_profile_helpers_give_the_same_floats():
+    """``_unit_rows``, ``unpack_profile`` and the views' row picking: the bits of the plain formulas."""
+    from fromscratch.lineage import views
+    from fromscratch.lineage.fingerprint import _q8, unpack_profile
+
+    rng = np.random.default_rng(5)
+    for shape in [(1536, 192), (64, 96), (7, 3)]:
+        a = rng.standard_normal(shape).astype(np.float32)
+        a[0] = 0.0
+        n = np.linalg.norm(a, axis=1, keepdims=True)
+        n[n == 0] = 1.0
+        assert np.array_equal(stats._unit_rows(a), a / n)
+        p = _q8(a)
+        plain = p[:, 4:].astype(np.float32) * np.ascontiguousarray(p[:, :4]).view(np.float32)
+        assert np.array_equal(unpack_profile(p), plain)
+        rows = np.sort(rng.choice(shape[0], min(5, shape[0]), replace=False))
+        got, want = views._picked_unit_rows(a, rows), views._unit_rows(a)[rows]
+        assert np.array_equal(got, want) and got.flags["C_CONTIGUOUS"]
+    keys = np.array([3, 1, 3, 2, 1, 0])
+    assert views._first_rows(keys, np.array([0, 1, 3])).tolist() == [5, 1, 0]
+    assert views._first_rows(keys, np.array([4])) is None
+
+
+@pytest.mark.parametrize("d", [256, 576, 2048])
+def test_string_less_models_keep_enough_coordinates(d):
+    """Without token strings the hashed coordinate choice cannot match a model with strings: keep (nearly) all."""
+    from fromscratch.lineage.fingerprint import FIXED_COORDS, STRINGLESS_COORDS, _select_coords
+
+    rng = np.random.default_rng(d)
+    keys = rng.integers(0, 1 << 62, 2048)
+    rows = rng.standard_normal((2048, d)).astype(np.float32)
+    with_strings = _select_coords(keys, rows)
+    without = _select_coords(keys, rows, string_less=True)
+    assert len(with_strings) < 0.6 * d or d <= 256
+    if d <= STRINGLESS_COORDS:
+        assert without.tolist() == list(range(d))
+    else:
+        assert set(range(FIXED_COORDS)) <= set(without.tolist())
+        assert abs(len(without) - STRINGLESS_COORDS) < 0.1 * STRINGLESS_COORDS

@@ -153,8 +153,11 @@ def _two_tiers(ctx: PairContext, cc: dict, kind: str, res: dict[str, Any], ccs: 
     response tier is computed only when twice the coordinate p does not already
     reach ``derived_p`` (a shortcut that can only make p larger, never smaller).
     """
-    if res.get("relation") or not rotation.applies(ctx, cc, kind):
+    if res.get("relation"):
         return res
+    if not rotation.applies(ctx, cc, kind):
+        note = rotation.blind_note(ctx, cc, kind)
+        return res if note is None else {**res, "evidence": {**res.get("evidence", {}), "response_tier": note}}
     p1 = float(res["p_raw"])
     second = None if 2 * p1 < derived_p else rotation.response_result(ctx, cc, kind, ccs)
     if second is None or second["p_raw"] >= p1:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fromscratch.lineage import stats
+from fromscratch.lineage import rotation, stats
 from fromscratch.lineage.alignment import Alignment, aligned_profile
 from fromscratch.lineage.context import seed_of
 from fromscratch.lineage.fingerprint import unpack_profile
@@ -80,10 +80,10 @@ def _response_change(ctx: PairContext, cc: dict, rc: dict, ev: dict) -> float | 
         y = ctx.r.arrays.get(f"resp|{rc['name']}|{t['role']}|None")
         if x is None or y is None:
             continue
-        x, y = unpack_profile(x)[:, pr.ic], unpack_profile(y)[:, pr.ir]
-        if len(x) > MAX_UNITS:
+        if len(x) > MAX_UNITS:  # unpacking is row by row: sample the rows first (same values)
             x = x[np.sort(rng.choice(len(x), MAX_UNITS, replace=False))]
-        dists.append(_dist_abs(x, y))
+        # C order, as the gathered rows were before: the product's summation order follows the layout
+        dists.append(_dist_abs(np.ascontiguousarray(unpack_profile(x)[:, pr.ic]), unpack_profile(y)[:, pr.ir]))
     return _rms(np.concatenate(dists)) if dists else None
 
 
@@ -119,6 +119,8 @@ def _table_change(ctx: PairContext, cc: dict, item: dict) -> float | None:
     rname = item.get("reference_name")
     rhead = bool(rname and rname.endswith("lm_head"))
     rtower = "text" if not rname or "." not in rname else rname.split(".", 1)[0]
+    if _decided_by_fit(item):
+        return _fitted_table_change(ctx, cc, item, head, rhead, rtower)
     kc, rows_c, _ = ctx.rows(ctx.c, cc["tower"], parts, head=head)
     kr, rows_r, _ = ctx.rows(ctx.r, rtower, parts, head=rhead)
     al = _find_alignment(ctx, cc["tower"], rtower, None)
@@ -132,6 +134,27 @@ def _table_change(ctx: PairContext, cc: dict, item: dict) -> float | None:
     y = stats._unit_rows(rows_r[ir][:, rco[al.r_pos]].astype(np.float32))
     cos = np.sum(x * y, axis=1)
     return _rms(np.sqrt(np.clip(2.0 - 2.0 * cos, 0.0, None)))
+
+
+def _decided_by_fit(item: dict) -> bool:
+    """Whether a table was found by an orthogonal fit (rotated residual stream), not by coordinates."""
+    tests = (item.get("evidence") or {}).get("tests") or []
+    if not tests:
+        return False
+    best = min(tests, key=lambda t: (t["p"], -t["similarity"]))
+    return best.get("statistic") in (rotation.TABLE_STATISTIC, rotation.HEAD_STATISTIC)
+
+
+def _fitted_table_change(ctx: PairContext, cc: dict, item: dict, head: bool, rhead: bool,
+                         rtower: str) -> float | None:
+    """The row distance after the fitted orthogonal map, on the test's held-out rows (a rotation is no change)."""
+    rtable = ctx.rows(ctx.r, rtower, ctx.token_parts, head=rhead)
+    if head:
+        cos = rotation.head_fit_cos(ctx, cc["tower"], rtower, rtable, rhead)
+    else:
+        ctable = ctx.rows(ctx.c, cc["tower"], ctx.token_parts, head=head)
+        cos = rotation.table_fit_cos(ctx, ctable, rtable, cc["tower"], rtower, head, rhead)
+    return None if cos is None else _rms(np.sqrt(np.clip(2.0 - 2.0 * cos, 0.0, None)))
 
 
 def _norm_change(ctx: PairContext, cc: dict, item: dict) -> float | None:

@@ -99,6 +99,7 @@ class Comparison:
             return items
         finally:
             ctx.whiten_memo.clear()
+            ctx.responses.clear()
 
     def alignment(self) -> dict[str, Any]:
         """The row correspondence and residual maps used (after ``run``); see ``alignment.alignment_summary``."""

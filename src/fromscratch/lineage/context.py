@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from concurrent.futures import Future
 from typing import Any
 
@@ -89,6 +89,40 @@ class Once:
             self._futures.clear()
 
 
+class Lru:
+    """A bounded memo shared by threads: the ``size`` most recently used values are kept.
+
+    Two threads asking for a missing key at once may both compute it (values
+    are deterministic, so which one is kept does not matter).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._values: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any, compute) -> Any:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+#: response profiles kept per comparison (a SmolLM2-sized MLP matrix's is 1.2 MB as float32)
+RESPONSE_MEMO = 48
+
+
 class CandidateMemo:
     """Candidate-side work that comparisons of one candidate with several references share (audit).
 
@@ -142,6 +176,7 @@ class PairContext:
         self.prepared: dict[tuple, stats.PreparedUnits] = {}
         self.anchor_memo = Once()     # anchor test results
         self.whiten_memo = Once()     # whitened reference tables (large: cleared when a run ends)
+        self.responses = Lru(RESPONSE_MEMO)  # standardised token-response profiles (rotation tier)
         self.ids_ok = _ids_comparable(cand, ref)
         #: anchor parts that stand for token rows, and those that may align residual streams
         self.token_parts = {"tokens", "ids"} if self.ids_ok else {"tokens"}

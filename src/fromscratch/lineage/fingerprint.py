@@ -42,11 +42,12 @@ from fromscratch.lineage.idrows import id_selection
 from fromscratch.lineage.shapes import attention_shapes
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/8"
+METHOD_VERSION = "lineage-fp/9"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
 ANCHOR_IDS = 1024             # expected rows kept by token id as well (a subset of a string-less model's)
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
 HASHED_COORDS = 96            # expected extra coordinates chosen by content hash
+STRINGLESS_COORDS = 1024      # coordinates a model without token strings keeps (all of them up to this width)
 SKETCH_POSITIONS = 1024
 MAX_POSITION_ROWS = 1024
 
@@ -136,21 +137,27 @@ def _key_normal(keys: np.ndarray) -> np.ndarray:
     return special.ndtri(u)
 
 
-def _select_coords(anchor_keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The residual coordinates kept for block profiles (see module docstring)."""
+def _select_coords(anchor_keys: np.ndarray, rows: np.ndarray, string_less: bool = False) -> np.ndarray:
+    """The residual coordinates kept for block profiles (see module docstring).
+
+    Models with strings hash coordinates by string-keyed rows, string-less ones by
+    id-keyed rows; the two choices are unrelated (SmolLM2, permuted: 49 scored
+    coordinates left), so a string-less model keeps all up to ``STRINGLESS_COORDS``.
+    """
     d = rows.shape[1]
-    if d <= FIXED_COORDS + HASHED_COORDS:
+    if d <= FIXED_COORDS + HASHED_COORDS or (string_less and d <= STRINGLESS_COORDS):
         return np.arange(d)
     fixed = np.arange(FIXED_COORDS)
     if rows.shape[0] < 16:
         return fixed
+    hashed = STRINGLESS_COORDS - FIXED_COORDS if string_less else HASHED_COORDS
     r = _key_normal(anchor_keys)
     a = rows.astype(np.float64)
     a = a - a.mean(axis=0, keepdims=True)
     s = np.linalg.norm(a, axis=0)
     s[s == 0] = 1.0
     proj = np.abs(r @ (a / s))   # ~|N(0,1)| for a unit-norm column unrelated to the keys
-    rate = HASHED_COORDS / (d - FIXED_COORDS)
+    rate = hashed / (d - FIXED_COORDS)
     thr = special.ndtri(1 - rate / 2)
     extra = np.flatnonzero(proj > thr)
     return np.union1d(fixed, extra)
@@ -194,7 +201,7 @@ def unpack_profile(p: np.ndarray) -> np.ndarray:
     if p.dtype != np.int8:
         return p.astype(np.float32)
     scale = np.ascontiguousarray(p[:, :4]).view(np.float32)
-    return p[:, 4:].astype(np.float32) * scale
+    return np.multiply(p[:, 4:], scale, dtype=np.float32)
 
 
 #: at most this many bytes of each tensor go through SHA-256 (a fixed row sample)
@@ -372,7 +379,7 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
             part = arrays[f"anchor_part|{tower}"]
             primary = part != ANCHOR_PARTS.index("ids") if np.any(part != ANCHOR_PARTS.index("ids")) else part >= 0
             coords = _select_coords(arrays[f"anchor_keys|{tower}"][primary],
-                                    arrays[f"anchor_rows|{tower}"][primary].astype(np.float32))
+                                    arrays[f"anchor_rows|{tower}"][primary].astype(np.float32), strings is None)
         else:
             coords = np.arange(min(d, FIXED_COORDS + HASHED_COORDS)) if d <= FIXED_COORDS + HASHED_COORDS else np.arange(FIXED_COORDS)
         arrays[f"coords|{tower}"] = coords.astype(np.int32)

@@ -24,6 +24,7 @@ is multiplied by the number of reference blocks that could have been chosen.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +57,7 @@ class Probes:
     def __init__(self, ctx: PairContext, tower: str, rtower: str) -> None:
         kc = ctx.c.arrays.get(f"probe_keys|{tower}")
         kr = ctx.r.arrays.get(f"probe_keys|{rtower}")
+        self.key = (tower, rtower)
         self.ok = kc is not None and kr is not None
         if not self.ok:
             return
@@ -67,19 +69,41 @@ class Probes:
 
 
 def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: Probes) -> np.ndarray | None:
+    """One matrix's response profile on the shared probes, columns standardised (read-only; memoised).
+
+    The screen, the full test, the multi-view test and neighbouring candidate
+    blocks ask for the same profiles; each is made once and kept in a small
+    LRU (``PairContext.responses``), so memory stays bounded.
+    """
     fp = ctx.c if side == "c" else ctx.r
     got = fp.arrays.get(f"resp|{comp}|{role}|{extra}")
     if got is None:
         return None
-    x = unpack_profile(got)[:, pr.ic if side == "c" else pr.ir]
-    return stats._std_cols(x)
+
+    def make() -> np.ndarray:
+        x = stats._std_cols(unpack_profile(got)[:, pr.ic if side == "c" else pr.ir])
+        x.flags.writeable = False
+        return x
+
+    return ctx.responses.get((side, comp, role, extra, pr.key), make)
 
 
-def _count_test(x: np.ndarray, y: np.ndarray, pr: Probes, units: int, seed: int) -> dict[str, Any]:
+def _halves(ctx: PairContext, comp: str, role: str, y: np.ndarray, pr: Probes) -> tuple[np.ndarray, np.ndarray]:
+    """A reference profile's rows at unit length on each half of the probes (memoised: many candidates meet it)."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        ya, yb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+        ya.flags.writeable = yb.flags.writeable = False
+        return ya, yb
+
+    return ctx.responses.get(("halves", comp, role, pr.key), make)
+
+
+def _count_test(x: np.ndarray, halves: tuple[np.ndarray, np.ndarray], pr: Probes, units: int,
+                seed: int) -> dict[str, Any]:
     if x.shape[0] > units:
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], units, replace=False))]
     xa, xb = stats._unit_rows(x[:, pr.a]), stats._unit_rows(x[:, pr.b])
-    ya, yb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+    ya, yb = halves
     sim = xa @ ya.T
     idx = stats.argmax_abs(sim)
     sgn = np.sign(sim[np.arange(len(xa)), idx])
@@ -99,7 +123,8 @@ def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: b
         y = _profile(ctx, "r", rc["name"], role, "None", pr)
         if x is None or y is None or len(x) == 0 or len(y) == 0:
             continue
-        t = _count_test(x, y, pr, SCREEN_UNITS if screen else MAX_UNITS, seed_of(ctx.seed, "resp", cc["name"], role))
+        t = _count_test(x, _halves(ctx, rc["name"], role, y, pr), pr, SCREEN_UNITS if screen else MAX_UNITS,
+                        seed_of(ctx.seed, "resp", cc["name"], role))
         tests.append({"role": role, **t})
     if not tests:
         return None
@@ -107,7 +132,8 @@ def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: b
     out = {"p_units": p, "p": p, "tests": tests}
     if not screen and p < 0.01:
         views = view_consistency(ctx, cc, rc, None, kind, "None", "None",
-                                 getter=lambda side, comp, role, ex: _profile(ctx, side, comp, role, ex, pr))
+                                 getter=lambda side, comp, role, ex: _profile(ctx, side, comp, role, ex, pr),
+                                 memo_tag=("responses", pr.key))
         out["views"] = views
         out["p"] = max(p, views["p"]) if views else p
     return out
@@ -120,7 +146,7 @@ def pair_pvalues(ctx: PairContext, cc: dict, kind: str) -> list[dict[str, Any]]:
     out = []
     for rc in ctx.rcomps:
         if kind_of(rc) not in COUNTERPART[kind] or f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.r.arrays \
-                or _layernorm(ctx.r, rc["tower"]):
+                or _layernorm(ctx, "r", rc["tower"]):
             continue
         pr = ctx.probes(cc["tower"], rc["tower"])
         got = _pair(ctx, cc, rc, kind, pr, screen=False) if pr.ok else None
@@ -131,10 +157,15 @@ def pair_pvalues(ctx: PairContext, cc: dict, kind: str) -> list[dict[str, Any]]:
     return out
 
 
-def _layernorm(fp, tower: str) -> bool:
-    """Whether a tower normalises with LayerNorm (norms with a bias): centring does not commute with a rotation."""
-    return any(c["kind"] == "norm" and c["tower"] == tower and any(t["role"].endswith("bias") for t in c["tensors"])
-               for c in fp.components())
+def _layernorm(ctx: PairContext, side: str, tower: str) -> bool:
+    """Whether a tower normalises with LayerNorm (norms with a bias): centring does not commute with a rotation.
+
+    Memoised per side and tower (it is asked for every candidate block and every reference block).
+    """
+    fp = ctx.c if side == "c" else ctx.r
+    return ctx.anchor_memo.get(("layernorm", side, tower), lambda: any(
+        c["kind"] == "norm" and c["tower"] == tower and any(t["role"].endswith("bias") for t in c["tensors"])
+        for c in fp.components()))
 
 
 def applies(ctx: PairContext, cc: dict, kind: str) -> bool:
@@ -148,11 +179,21 @@ def applies(ctx: PairContext, cc: dict, kind: str) -> bool:
     """
     if kind not in _SCREEN_ROLE or f"resp|{cc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.c.arrays:
         return False
-    if _layernorm(ctx.c, cc["tower"]):
+    if _layernorm(ctx, "c", cc["tower"]):
         return False
     towers = {rc["tower"] for rc in ctx.rcomps if kind_of(rc) in COUNTERPART[kind]
-              and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" in ctx.r.arrays and not _layernorm(ctx.r, rc["tower"])}
+              and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None" in ctx.r.arrays and not _layernorm(ctx, "r", rc["tower"])}
     return any(ctx.probes(cc["tower"], t).ok for t in sorted(towers))
+
+
+def blind_note(ctx: PairContext, cc: dict, kind: str) -> str | None:
+    """Why the tier could not look at this block when ids paired the rows (a documented blind spot), else None."""
+    if not ctx.ids_ok or kind not in _SCREEN_ROLE or f"probe_keys|{cc['tower']}" not in ctx.c.arrays:
+        return None
+    if any(ctx.probes(cc["tower"], t).ok for t in sorted(ctx.r.meta["towers"])):
+        return None
+    return ("not run: the checkpoints share no probe token (probes are keyed by token string, or by id on a "
+            "checkpoint without strings), so a rotated residual stream is not seen in this block")
 
 
 def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> dict[str, Any] | None:
@@ -160,7 +201,7 @@ def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> d
     if kind not in _SCREEN_ROLE:
         return None
     refs = [rc for rc in ctx.rcomps if kind_of(rc) in COUNTERPART[kind] and f"resp|{rc['name']}|{_SCREEN_ROLE[kind]}|None"
-            in ctx.r.arrays and not _layernorm(ctx.r, rc["tower"])]
+            in ctx.r.arrays and not _layernorm(ctx, "r", rc["tower"])]
     if not refs or f"resp|{cc['name']}|{_SCREEN_ROLE[kind]}|None" not in ctx.c.arrays:
         return None
     n_r = max([rc["layer"] or 0 for rc in refs] + [0]) + 1
@@ -218,6 +259,59 @@ def table_applies(ctable: tuple, rtable: tuple) -> bool:
             and len(np.intersect1d(kc, kr)) >= 64)
 
 
+def table_fit_cos(ctx: PairContext, ctable: tuple, rtable: tuple, tower: str, rtower: str,
+                  head: bool, rhead: bool) -> np.ndarray | None:
+    """Held-out row cosines of ``table_rotation_test`` (None where it does not apply)."""
+    got = _fit(ctx, ctable, rtable, tower, rtower, head, rhead)
+    return None if got is None else got[0]
+
+
+def _fit(ctx: PairContext, ctable: tuple, rtable: tuple, tower: str, rtower: str,
+         head: bool, rhead: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(held-out cosines, the fitted orthogonal map, the held-out rows' keys), memoised per table pair."""
+    kc, xc, _ = ctable
+    kr, xr, _ = rtable
+    if kc is None or kr is None or xc.shape[1] != xr.shape[1]:
+        return None
+
+    def make():
+        common, ic, ir = np.intersect1d(kc, kr, return_indices=True)
+        if len(ic) < 64:
+            return None
+        x, y = xc[ic].astype(np.float64), xr[ir].astype(np.float64)
+        for arr, fp, tw, is_head in ((x, ctx.c, tower, head), (y, ctx.r, rtower, rhead)):
+            g = _final_gain(fp, tw) if is_head else None
+            if g is not None and g.shape[0] == arr.shape[1]:
+                arr *= g[None, :]
+        x -= x.mean(axis=0, keepdims=True)
+        y -= y.mean(axis=0, keepdims=True)
+        rng = np.random.default_rng(seed_of(ctx.seed, "table-rotation", tower, rtower, head, rhead))
+        order = rng.permutation(len(x))
+        a, b = np.sort(order[: len(x) // 2]), np.sort(order[len(x) // 2:])
+        u, _, vt = np.linalg.svd(x[a].T @ y[a])
+        q = u @ vt
+        cos = np.sum(stats._unit_rows(x[b] @ q) * stats._unit_rows(y[b]), axis=1)
+        return cos, q, common[b]
+
+    key = ("orthogonal-fit", tower, rtower, head, rhead, len(kc), len(kr), hashlib.sha256(kc.tobytes()).hexdigest(),
+           hashlib.sha256(kr.tobytes()).hexdigest())
+    return ctx.anchor_memo.get(key, make)
+
+
+def _fit_result(cos: np.ndarray | None, statistic: str) -> dict[str, Any] | None:
+    if cos is None:
+        return None
+    count = int(np.sum(cos > TABLE_ALLOWANCE))
+    p = stats.binom_sf(count - 1, len(cos), RESPONSE_NULL_RATE) if count > 0 else 1.0
+    return {"p": max(stats.P_FLOOR, p), "similarity": float(np.clip(np.median(cos), 0.0, 1.0)),
+            "powered": len(cos) >= 64, "statistic": statistic,
+            "rows_scored": len(cos), "above_allowance": count, "allowance": TABLE_ALLOWANCE}
+
+
+TABLE_STATISTIC = "orthogonal fit on half the shared rows (checked null)"
+HEAD_STATISTIC = "embeddings' orthogonal fit carried over to the head rows of the other half (checked null)"
+
+
 def table_rotation_test(ctx: PairContext, ctable: tuple, rtable: tuple, tower: str, rtower: str,
                         head: bool, rhead: bool) -> dict[str, Any] | None:
     """Embedding-like table under a rotated residual stream: orthogonal fit on half the shared rows.
@@ -229,27 +323,65 @@ def table_rotation_test(ctx: PairContext, ctable: tuple, rtable: tuple, tower: s
     reference row exceeds ``TABLE_ALLOWANCE``, with the same checked binomial
     null as the response tier.
     """
-    kc, xc, _ = ctable
-    kr, xr, _ = rtable
-    if kc is None or kr is None or xc.shape[1] != xr.shape[1]:
+    return _fit_result(table_fit_cos(ctx, ctable, rtable, tower, rtower, head, rhead), TABLE_STATISTIC)
+
+
+def head_applies(ctx: PairContext, tower: str, rtower: str, rtable: tuple) -> bool:
+    """Whether an output head can get the carried-over fit against ``rtable`` (looks at no values)."""
+    cemb = ctx.rows(ctx.c, tower, ctx.token_parts)
+    remb = ctx.rows(ctx.r, rtower, ctx.token_parts)
+    chead = ctx.rows(ctx.c, tower, ctx.token_parts, head=True)
+    tables = (cemb, remb, chead, rtable)
+    if any(t[0] is None for t in tables) or len({t[1].shape[1] for t in tables}) != 1:
+        return False
+    return table_applies(cemb, remb) and len(_shared_keys(tables)) >= 64
+
+
+def _shared_keys(tables: tuple) -> np.ndarray:
+    keys = tables[0][0]
+    for t in tables[1:]:
+        keys = np.intersect1d(keys, t[0])
+    return keys
+
+
+def _rows_of(table: tuple, keys: np.ndarray) -> np.ndarray:
+    _, idx, _ = np.intersect1d(table[0], keys, return_indices=True)
+    return table[1][idx].astype(np.float64)
+
+
+def head_fit_cos(ctx: PairContext, tower: str, rtower: str, rtable: tuple, rhead: bool) -> np.ndarray | None:
+    """Output head under a rotated residual stream: the embeddings' orthogonal map, carried over to the head.
+
+    A rotated copy's head rows are the origin's in the rotated basis (its final
+    norm gain folded in), like its embedding rows, and the same map undoes both.
+    The map is the embedding test's (``table_rotation_test``: Procrustes on the
+    *embedding* rows of one half of the shared tokens); it is scored on the
+    *head* rows of the tokens of the other half (each side's final gain folded
+    in; a tied reference's head is its embedding), so no scored row took part
+    in the fit. Output heads of independent models converge under an orthogonal
+    fit of their own (zoo llama seeds: median 0.60), which is why the map is
+    never fitted on heads; under the embeddings' map they do not (zoo llama
+    seeds, 30 ordered pairs, each head against the reference's head and its
+    embedding: 30,720 scored rows, largest cosine 0.28, none above 0.9). Same
+    allowance and checked binomial null as the embedding test.
+    """
+    fit = _fit(ctx, ctx.rows(ctx.c, tower, ctx.token_parts), ctx.rows(ctx.r, rtower, ctx.token_parts),
+               tower, rtower, False, False)
+    if fit is None:
         return None
-    _, ic, ir = np.intersect1d(kc, kr, return_indices=True)
-    if len(ic) < 64:
+    _, q, held_out = fit
+    keys = _shared_keys(((held_out, None), ctx.rows(ctx.c, tower, ctx.token_parts, head=True), rtable))
+    if len(keys) < 8:
         return None
-    x, y = xc[ic].astype(np.float64), xr[ir].astype(np.float64)
-    for arr, fp, tw, is_head in ((x, ctx.c, tower, head), (y, ctx.r, rtower, rhead)):
-        g = _final_gain(fp, tw) if is_head else None
+    u, v = _rows_of(ctx.rows(ctx.c, tower, ctx.token_parts, head=True), keys), _rows_of(rtable, keys)
+    for arr, fp, tw in ((u, ctx.c, tower), (v, ctx.r, rtower)):
+        g = _final_gain(fp, tw)
         if g is not None and g.shape[0] == arr.shape[1]:
             arr *= g[None, :]
-    x -= x.mean(axis=0, keepdims=True)
-    y -= y.mean(axis=0, keepdims=True)
-    order = np.random.default_rng(seed_of(ctx.seed, "table-rotation", tower, rtower, head, rhead)).permutation(len(x))
-    a, b = np.sort(order[: len(x) // 2]), np.sort(order[len(x) // 2:])
-    u, _, vt = np.linalg.svd(x[a].T @ y[a])
-    pred = x[b] @ (u @ vt)
-    cos = np.sum(stats._unit_rows(pred) * stats._unit_rows(y[b]), axis=1)
-    count = int(np.sum(cos > TABLE_ALLOWANCE))
-    p = stats.binom_sf(count - 1, len(cos), RESPONSE_NULL_RATE) if count > 0 else 1.0
-    return {"p": max(stats.P_FLOOR, p), "similarity": float(np.clip(np.median(cos), 0.0, 1.0)),
-            "powered": len(cos) >= 64, "statistic": "orthogonal fit on half the shared rows (checked null)",
-            "rows_scored": len(cos), "above_allowance": count, "allowance": TABLE_ALLOWANCE}
+        arr -= arr.mean(axis=0, keepdims=True)
+    return np.sum(stats._unit_rows(u @ q) * stats._unit_rows(v), axis=1)
+
+
+def head_rotation_test(ctx: PairContext, tower: str, rtower: str, rtable: tuple, rhead: bool) -> dict[str, Any] | None:
+    """Output head under a rotated residual stream (``head_fit_cos``), with the embedding test's null."""
+    return _fit_result(head_fit_cos(ctx, tower, rtower, rtable, rhead), HEAD_STATISTIC)

@@ -77,7 +77,7 @@ def _row_tests(ctx: PairContext, cc: dict, tower: str, b: str, rows_c: np.ndarra
 
 def _rotation_tests(ctx: PairContext, cc: dict, tower: str, head: bool, rotated: list[tuple],
                     tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rotation-robust table test for each reference table it applies to.
+    """The rotation-robust table tests (embedding fit, or the fit carried over to a head), one per reference table.
 
     Computed only when the other tests found nothing (where they already did,
     it is counted in the Bonferroni factor with p = 1, which can only make the
@@ -87,9 +87,14 @@ def _rotation_tests(ctx: PairContext, cc: dict, tower: str, head: bool, rotated:
     out = []
     ctable = ctx.rows(ctx.c, tower, ctx.token_parts, head=head)
     for rtable, b, use_head, rname in rotated:
-        got = None if done else rotation.table_rotation_test(ctx, ctable, rtable, tower, b, head, use_head)
-        out.append({"p": 1.0, "similarity": 0.0, "powered": False, "statistic": "orthogonal fit on half the "
-                    "shared rows (checked null)", "skipped": True} if got is None else got)
+        if head:
+            got = None if done else rotation.head_rotation_test(ctx, tower, b, rtable, use_head)
+            statistic = rotation.HEAD_STATISTIC
+        else:
+            got = None if done else rotation.table_rotation_test(ctx, ctable, rtable, tower, b, head, use_head)
+            statistic = rotation.TABLE_STATISTIC
+        out.append({"p": 1.0, "similarity": 0.0, "powered": False, "statistic": statistic, "skipped": True}
+                   if got is None else got)
         out[-1]["reference"] = rname
     return out
 
@@ -116,9 +121,12 @@ def table_component(ctx: PairContext, cc: dict, tower: str, part: set[str], head
                               "reference": rname, "statistic": "anchor coordinate-correspondence test",
                               "shared_rows": res.rows, **res.detail})
             tests += _row_tests(ctx, cc, tower, b, rc_, rr, rname)
-            # token embeddings only: output heads converge across independent models under an orthogonal fit
-            # (zoo seed siblings: median held-out cosine 0.60, against 0.07 for embeddings)
+            # token embeddings get an orthogonal fit of their own; output heads converge across independent
+            # models under one (zoo seed siblings: median held-out cosine 0.60, against 0.07 for embeddings)
             if "tokens" in part and not head and not use_head and rotation.table_applies(ctable, rtable):
+                rotated.append((rtable, b, use_head, rname))
+            # an output head: the embeddings' orthogonal map carried over to its rows (heads are never fitted)
+            elif "tokens" in part and head and rotation.head_applies(ctx, tower, b, rtable):
                 rotated.append((rtable, b, use_head, rname))
     tests += _rotation_tests(ctx, cc, tower, head, rotated, tests)
     base = cc["name"].rsplit(".", 1)[-1]

@@ -65,6 +65,28 @@ def _unit_rows(a: np.ndarray) -> np.ndarray:
     return stats._unit_rows(a)
 
 
+def _col_scale(a: np.ndarray) -> np.ndarray:
+    """``stats._std_cols``'s divisor: each column's RMS over all rows (1 where it is 0)."""
+    s = np.sqrt(np.mean(a * a, axis=0, keepdims=True))
+    s[s == 0] = 1.0
+    return s
+
+
+def _picked_unit_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``_unit_rows(a)[rows]`` without normalising the rows not asked for (the same floats, C order)."""
+    a = np.asarray(a, dtype=np.float32)
+    return stats._unit_rows(a[rows] / _col_scale(a))
+
+
+def _first_rows(keys: np.ndarray, pick: np.ndarray) -> np.ndarray | None:
+    """For each picked key, the first row carrying it; None if a key has no row."""
+    uniq, first = np.unique(keys, return_index=True)
+    pos = np.minimum(np.searchsorted(uniq, pick), len(uniq) - 1)
+    if len(uniq) == 0 or not bool(np.all(uniq[pos] == pick)):
+        return None
+    return first[pos]
+
+
 def _matches(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return stats.argmax_abs(x @ y.T)
 
@@ -92,19 +114,10 @@ def _shape(ctx: PairContext, side: str, tower: str) -> dict[str, int] | None:
     return (fp.meta.get("attention_shapes") or {}).get(tower)
 
 
-def _pair(xs: dict, ys: dict, kc: dict, kr: dict, v: str, w: str, pick: np.ndarray) -> dict[str, Any] | None:
-    """Agreement of views v and w on the candidate keys ``pick``."""
-    rows = {}
-    for role in (v, w):
-        first = {}
-        for i, key in enumerate(kc[role]):
-            first.setdefault(int(key), i)
-        sel = [first[int(key)] for key in pick if int(key) in first]
-        if len(sel) != len(pick):
-            return None
-        rows[role] = np.asarray(sel)
-    mv = kr[v][_matches(xs[v][rows[v]], ys[v])]
-    mw = kr[w][_matches(xs[w][rows[w]], ys[w])]
+def _pair(xs: dict, ys: dict, kr: dict, v: str, w: str) -> dict[str, Any]:
+    """Agreement of views v and w on the picked candidate keys (``xs``: their rows, unit length)."""
+    mv = kr[v][_matches(xs[v], ys[v])]
+    mw = kr[w][_matches(xs[w], ys[w])]
     _, first_w = np.unique(mw, return_index=True)
     k = len(first_w)
     c = int(np.sum(mv[first_w] == mw[first_w]))
@@ -114,18 +127,22 @@ def _pair(xs: dict, ys: dict, kc: dict, kr: dict, v: str, w: str, pick: np.ndarr
 
 
 def view_consistency(ctx: PairContext, cc: dict, rc: dict, al: Alignment | None, kind: str,
-                     extra: str, ref_extra: str, getter=None) -> dict[str, Any] | None:
+                     extra: str, ref_extra: str, getter=None, memo_tag: Any = None) -> dict[str, Any] | None:
     """The multi-view test of one candidate/reference block pair (None: fewer than two views to compare).
 
     ``getter(side, component, role, expert)`` supplies each view's rows on
     common columns; by default the unit profiles under the alignment ``al``.
+    ``memo_tag`` names what the getter returns (alignment or probe set), so
+    the reference's normalised views are shared by the candidate blocks that
+    meet the same reference block (``PairContext.responses``).
     """
     if getter is None:
         def getter(side, comp, role, ex):
             return _view(ctx, side, comp, role, ex, al)
+        memo_tag = ("al", al.key, cc["tower"], rc["tower"])
     pairs = []
     for group in VIEW_GROUPS.get(kind, []):
-        xs, ys, kc, kr = {}, {}, {}, {}
+        raw, ys, kc, kr = {}, {}, {}, {}
         for role in group:
             x = getter("c", cc["name"], role, extra)
             y = getter("r", rc["name"], role, ref_extra)
@@ -135,8 +152,9 @@ def view_consistency(ctx: PairContext, cc: dict, rc: dict, al: Alignment | None,
             b = _keys(role, y.shape[0], _shape(ctx, "r", rc["tower"]))
             if a is None or b is None:
                 continue
-            xs[role], ys[role], kc[role], kr[role] = _unit_rows(x), _unit_rows(y), a, b
-        roles = [r for r in group if r in xs]
+            raw[role], kc[role], kr[role] = x, a, b
+            ys[role] = _reference_view(ctx, rc, role, ref_extra, memo_tag, y)
+        roles = [r for r in group if r in raw]
         if len(roles) < 2:
             continue
         common = np.unique(kc[roles[0]])
@@ -144,13 +162,28 @@ def view_consistency(ctx: PairContext, cc: dict, rc: dict, al: Alignment | None,
             common = np.intersect1d(common, kc[r])
         rng = np.random.default_rng(seed_of(ctx.seed, "views", cc["name"], tuple(roles)))
         pick = np.sort(rng.choice(common, size=min(MAX_KEYS, len(common)), replace=False))
+        rows = {r: _first_rows(kc[r], pick) for r in roles}
+        xs = {r: _picked_unit_rows(raw[r], rows[r]) for r in roles if rows[r] is not None}
         for i, v in enumerate(roles):
             for w in roles[i + 1:]:
-                got = _pair(xs, ys, kc, kr, v, w, pick)
-                if got is not None:
-                    pairs.append(got)
+                if v in xs and w in xs:
+                    pairs.append(_pair(xs, ys, kr, v, w))
     if not pairs:
         return None
     # the block agrees when every view pair agrees: the weakest pair decides
     p = max(t["p"] for t in pairs)
     return {"statistic": "multi-view consistency (same reference unit in every matrix)", "p": p, "pairs": pairs}
+
+
+def _reference_view(ctx: PairContext, rc: dict, role: str, ref_extra: str, memo_tag: Any,
+                    y: np.ndarray) -> np.ndarray:
+    """The reference view's rows at unit length (memoised when ``memo_tag`` names the data)."""
+    if memo_tag is None:
+        return _unit_rows(y)
+
+    def make() -> np.ndarray:
+        out = _unit_rows(y)
+        out.flags.writeable = False
+        return out
+
+    return ctx.responses.get(("view", rc["name"], role, ref_extra, memo_tag), make)
