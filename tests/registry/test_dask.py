@@ -19,14 +19,15 @@ def client():
 def test_fingerprint_on_two_workers_is_byte_identical(client, zoo):
     from fromscratch.lineage.fingerprint import build_fingerprint
     from fromscratch.registry import fpfile
-    from fromscratch.registry.distributed import fingerprint_on, plan_groups
+    from fromscratch.registry.distributed import context_task, fingerprint_on, plan_groups
 
     for name in ("llama-s0-moe", "llava-transplant"):
         path = zoo.path(name)
-        assert len(plan_groups(path, 2)) == 2
+        assert len(plan_groups(context_task(str(path)), 3)) == 3
         local = build_fingerprint(path, use_cache=False)
-        remote = fingerprint_on(client, path)
-        assert fpfile.to_bytes(remote) == fpfile.to_bytes(local), name
+        for n in (None, 1, 3):
+            remote = fingerprint_on(client, path, n_groups=n)
+            assert fpfile.to_bytes(remote) == fpfile.to_bytes(local), (name, n)
 
 
 def test_search_on_dask_is_byte_identical(client, zoo, zoo_registry):
