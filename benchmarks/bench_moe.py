@@ -12,9 +12,9 @@ Gaussian drift (relative RMS) on every tensor, re-quantised. Reports the
 verdict, the expert mapping found against the true permutation, peak RSS of the
 fingerprinting process, fingerprint time per dense / MoE layer and for the
 embedding and head, the plain-read to fingerprint speed ratio and the
-extrapolated full-depth (1 dense + 45 MoE layers) time. Then, for Dask, a
-4-shard BF16 TinyLlama-1.1B-shaped checkpoint is fingerprinted in one process
-and on a 2-worker LocalCluster, in the same run (ratio and byte identity).
+extrapolated full-depth (1 dense + 45 MoE layers) time. Then, unless
+``--skip-dask``, ``bench_dask.run`` (one process against a 2-worker
+LocalCluster on a 4-shard 1.1B checkpoint, same run: ratio and byte identity).
 Files are deleted at the end unless ``--keep``.
 """
 
@@ -289,36 +289,6 @@ def tinyllama_sharded(folder: Path, n_shards: int = 4) -> None:
     (folder / "tokenizer.json").write_text(json.dumps(tok))
 
 
-def dask_ratio(work: Path) -> dict:
-    import distributed
-
-    from fromscratch.lineage.fingerprint import build_fingerprint
-    from fromscratch.registry import fpfile
-    from fromscratch.registry.distributed import fingerprint_on
-
-    folder = work / "tinyllama-sharded"
-    if not folder.exists():
-        tinyllama_sharded(folder)
-    child("read", str(folder))  # warm the page cache for both runs
-    # best of two runs each: a cluster is long-lived, so its workers' first imports are not timed
-    t_local, t_dask = [], []
-    for _ in range(2):
-        t = time.perf_counter()
-        local = build_fingerprint(folder, use_cache=False)
-        t_local.append(time.perf_counter() - t)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
-        for _ in range(2):
-            t = time.perf_counter()
-            remote = fingerprint_on(client, folder)
-            t_dask.append(time.perf_counter() - t)
-    t_local, t_dask = min(t_local), min(t_dask)
-    same = fpfile.to_bytes(local) == fpfile.to_bytes(remote)
-    shutil.rmtree(folder, ignore_errors=True)
-    return {"one_process_s": round(t_local, 1), "two_workers_s": round(t_dask, 1),
-            "speedup": round(t_local / t_dask, 2), "byte_identical": same}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/tmp/moebench")
@@ -366,6 +336,8 @@ def main() -> None:
         shutil.rmtree(a, ignore_errors=True)
         shutil.rmtree(b, ignore_errors=True)
     if not args.skip_dask:
+        from bench_dask import run as dask_ratio
+
         out["dask"] = dask_ratio(work)
         print(json.dumps(out["dask"]), flush=True)
     (work / "bench_moe.json").write_text(json.dumps(out, indent=1))

@@ -46,3 +46,25 @@ def test_registry_add_with_dask(client, zoo, tmp_path):
     e1 = add(zoo.path("llama-s2"), "a", registry=tmp_path / "r1")
     e2 = add(zoo.path("llama-s2"), "a", registry=tmp_path / "r2", client=client)
     assert e1.fingerprint == e2.fingerprint
+
+
+def test_early_tensors_need_only_the_header_context(zoo):
+    """What a worker computes for heads before the context exists is what it computes after."""
+    import numpy as np
+
+    from fromscratch.artifacts import open_model
+    from fromscratch.lineage import fingerprint_pass as P
+
+    heads = 0
+    for name in ("llama-s0", "llama-s0-permft-notok", "bert-s0", "llava-transplant", "llama-s0-q80"):
+        with open_model(zoo.path(name)) as m:
+            ctx, hctx = P.context(m), P.header_context(m)
+            keys = [row[0] for row in ctx.todo if row[3]]
+            heads += ("lm_head", "weight", None) in keys
+            assert keys == [row[0] for row in hctx.todo], name
+            assert {t: v["dim"] for t, v in ctx.towers.items()} == {t: v["dim"] for t, v in hctx.towers.items()}
+            full, head = P.block_pass(m, ctx, keys), P.block_pass(m, hctx)
+        assert full[1] == head[1] and full[0].keys() == head[0].keys(), name
+        for k in full[0]:
+            np.testing.assert_array_equal(full[0][k], head[0][k], err_msg=f"{name} {k}")
+    assert heads == 4  # every llama-shaped model (with and without token strings) has its head done early

@@ -58,7 +58,8 @@ class PassContext:
     n_strings: int | None = None
     probe: dict[str, np.ndarray] = field(default_factory=dict)
     gains: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    todo: list[tuple[Key, str, int]] = field(default_factory=list)   # (key, stored name, values) in model order
+    #: (key, stored name, values, ``early``) of the tensors left for step 2, in model order
+    todo: list[tuple[Key, str, int, bool]] = field(default_factory=list)
     comps: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -347,8 +348,51 @@ def context(model: Any, scratch: Scratch | None = None) -> PassContext:
         for t in c.tensors:
             if strings and _is_head(t) and len(t.shape) == 2:
                 token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
-    ctx.todo = [(tkey(t), t.source_name, _numel(t.shape)) for c in comps for t in c.tensors if tkey(t) not in done]
+    ctx.todo = [(tkey(t), t.source_name, _numel(t.shape), early(t)) for c in comps for t in c.tensors
+                if tkey(t) not in done]
     _skeleton(ctx, model, comps, strings)
+    return ctx
+
+
+def early(t: Any) -> bool:
+    """True for a tensor whose summary needs no anchor-derived value (coordinates, probes, gains).
+
+    Heads and other non-block matrices: their entry, and an lm_head's kept rows,
+    need only the tower widths (from the headers) and the token selection, so a
+    cluster can summarise them while another worker computes the context.
+    """
+    return (len(t.shape) >= 2 and t.kind not in F.MATRIX_KINDS and t.kind != "projector"
+            and not t.component.endswith("router") and t.kind != "embedding")
+
+
+def header_context(model: Any) -> PassContext:
+    """The part of the context that ``early`` tensors need: tower widths and the heads' token selection.
+
+    Widths follow ``_anchor_tensor`` and ``_coordinates``, from shapes only.
+    """
+    comps = model.components()
+    strings = token_strings(model)
+    ctx = PassContext(n_strings=None if strings is None else len(strings))
+    for c in comps:
+        for t in c.tensors:
+            if not t.learned or len(t.shape) < 2:
+                continue
+            if _is_token_embedding(c, t) or (c.kind == "embedding" and c.name.endswith("embed_positions")
+                                             and t.role == "weight" and len(t.shape) == 2):
+                ctx.towers.setdefault(t.tower, {"dim": int(t.shape[1])})
+            elif c.kind == "embedding" and c.name.endswith("embed_patches") and t.role in {"patch", "conv1"}:
+                ctx.towers.setdefault(t.tower, {"dim": int(t.shape[0])})
+    for c in comps:
+        if c.tower not in ctx.towers and c.kind in {"attention", "mlp"}:
+            for t in c.tensors:
+                if t.role in {"q", "up", "gate"} and len(t.shape) == 2:
+                    ctx.towers[c.tower] = {"dim": int(t.shape[1])}
+                    break
+    for c in comps:
+        for t in c.tensors:
+            if strings and _is_head(t) and len(t.shape) == 2:
+                token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
+    ctx.todo = [(tkey(t), t.source_name, _numel(t.shape), True) for c in comps for t in c.tensors if early(t)]
     return ctx
 
 
@@ -439,7 +483,7 @@ def _tensor(ctx: PassContext, scratch: Scratch, out: dict, metas: dict, t: Any) 
 def block_pass(model: Any, ctx: PassContext, keys: list[Key] | None = None, *, advance: Any = None,
                scratch: Scratch | None = None) -> tuple[dict[str, np.ndarray], dict[Key, dict[str, Any]]]:
     """Step 2 over the tensors ``keys`` (default: all left by step 1); (arrays, tensor entries) they add."""
-    want = set(k for k, _, _ in ctx.todo) if keys is None else set(keys)
+    want = {row[0] for row in ctx.todo} if keys is None else set(keys)
     scratch = scratch or Scratch(model)
     arrays: dict[str, np.ndarray] = {}
     metas: dict[Key, dict[str, Any]] = {}

@@ -2,7 +2,8 @@
 
 Fingerprinting runs the three steps of ``lineage.fingerprint_pass`` as
 tasks: one task computes the context (the anchor pass over the embeddings, the
-residual coordinates, probe rows, norm gains); then the other tensors are split
+residual coordinates, probe rows, norm gains) while another summarises the
+tensors that need none of it (heads); then the other tensors are split
 into consecutive groups balanced by size, one task each, every task given the
 context (handed from worker to worker, never re-computed) and returning only
 its tensors' summaries. Every task opens the model itself (workers must see
@@ -53,7 +54,17 @@ def blocks_task(location: str, ctx: Any, keys: list[Any]) -> Any:
         return P.block_pass(model, ctx, keys)
 
 
-def plan_groups(ctx: Any, n_groups: int) -> list[list[Any]]:
+def early_task(location: str) -> Any:
+    """Step 2 for the ``early`` tensors (heads), needing only the headers and the tokenizer."""
+    from fromscratch.artifacts import open_model
+    from fromscratch.lineage import fingerprint_pass as P
+
+    with open_model(Path(location)) as model:
+        hctx = P.header_context(model)
+        return P.block_pass(model, hctx)
+
+
+def plan_groups(ctx: Any, n_groups: int, *, skip_early: bool = False) -> list[list[Any]]:
     """Tensor keys per step-2 task: consecutive, balanced by number of values.
 
     Slices of one fused stored tensor stay together (the reader decodes it once
@@ -61,7 +72,9 @@ def plan_groups(ctx: Any, n_groups: int) -> list[list[Any]]:
     """
     units: list[list[tuple[Any, int]]] = []
     last = None
-    for key, stored, n in ctx.todo:
+    for key, stored, n, is_early in ctx.todo:
+        if skip_early and is_early:
+            continue
         if stored != last or not units:
             units.append([])
         units[-1].append((key, n))
@@ -80,9 +93,10 @@ def plan_groups(ctx: Any, n_groups: int) -> list[list[Any]]:
 def fingerprint_on(client: Any, location: str | Path, *, n_groups: int | None = None) -> Fingerprint:
     """Fingerprint ``location`` on the cluster behind ``client``.
 
-    One task computes the context (anchors, coordinates, probes); then
-    ``n_groups`` tasks (default two per worker, so a worker slowed by other
-    load takes fewer) summarise the other tensors given it. Only the context
+    One task computes the context (anchors, coordinates, probes) while another
+    summarises the tensors that do not need it (heads: ``fingerprint_pass.early``);
+    then ``n_groups`` tasks (default two per worker, so a worker slowed by other
+    load takes fewer) summarise the rest given the context. Only the context
     (tens of MB at most) and the parts travel; no task repeats another's reads.
     """
     from fromscratch.lineage import fingerprint_pass as P
@@ -91,9 +105,11 @@ def fingerprint_on(client: Any, location: str | Path, *, n_groups: int | None = 
     if n_groups is None:
         n_groups = 2 * max(1, len(client.scheduler_info().get("workers", {})))
     cfut = client.submit(context_task, loc, pure=False)
+    efut = client.submit(early_task, loc, pure=False)
     ctx = cfut.result()
-    futures = [client.submit(blocks_task, loc, cfut, g, pure=False) for g in plan_groups(ctx, n_groups)]
-    return P.finish(ctx, client.gather(futures))
+    futures = [client.submit(blocks_task, loc, cfut, g, pure=False)
+               for g in plan_groups(ctx, n_groups, skip_early=True)]
+    return P.finish(ctx, [efut.result(), *client.gather(futures)])
 
 
 def _compare_task(cand: Fingerprint, fp_path: str, sha: str, seed: int) -> dict[str, Any]:
