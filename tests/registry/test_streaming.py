@@ -86,3 +86,33 @@ def test_streamed_embedding_never_decoded_whole(zoo, small_blocks, monkeypatch):
         _fingerprint_model(m)
     n_emb = int(np.prod(emb.shape))
     assert sizes and max(sizes) < n_emb
+
+
+def test_stacked_experts_stream_a_few_experts_at_a_time(tmp_path, monkeypatch):
+    """A fused (E, out, in) FP8 experts tensor: same entry and profiles streamed as decoded whole."""
+    from fromscratch.artifacts import open_model
+    from fromscratch.artifacts.model import Model
+    from fromscratch.lineage import fingerprint_pass as P
+
+    rng = np.random.default_rng(2)
+    e, rows, d = 8, 200, 256
+    q = rng.standard_normal((e, rows, d)).astype(ml_dtypes.float8_e4m3fn)
+    scale = np.exp(rng.standard_normal((e, 2, 2))).astype(np.float32)
+    _write(tmp_path / "model.safetensors", {"model.layers.0.mlp.experts.gate_proj": ("F8_E4M3", q),
+                                             "model.layers.0.mlp.experts.gate_proj_scale_inv": ("F32", scale)})
+    monkeypatch.setattr(P, "STREAM_VALUES", 1 << 14)
+    monkeypatch.setattr(P, "BLOCK_VALUES", 3 * rows * d)  # three experts per block, a ragged last one
+    got = []
+    for rows_ok in (True, False):
+        monkeypatch.setattr(Model, "reads_rows", property(lambda self, ok=rows_ok: ok))
+        with open_model(tmp_path / "model.safetensors") as m:
+            [t] = [t for c in m.components() for t in c.tensors]
+            assert t.kind == "experts" and len(t.shape) == 3
+            ctx = P.PassContext(towers={t.tower: {"dim": d}}, arrays={f"coords|{t.tower}": np.arange(0, d, 3)})
+            got.append(P.block_pass(m, ctx, [P.tkey(t)]))
+            whole = m.load(t)
+    (a, ma), (b, mb) = got
+    assert ma == mb and a.keys() == b.keys() and len([k for k in a if k.startswith("prof|")]) == e
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    np.testing.assert_array_equal(a["prof|layers.0.experts|gate|5"], P.q8(whole[5][:, np.arange(0, d, 3)]))

@@ -284,9 +284,11 @@ class SafetensorsReader(ModelReader):
                   lambda b, n: b.view(np_dtype).reshape((n, *rest)), out=out)
         scale = self._scales.get(name)
         if scale is not None:
+            s = self.read(scale, dtype=np.float32)
+            if len(shape) >= 3:  # stacked (E, out, in): one scale grid per leading index
+                return apply_block_scale(out, s[r0:r1])
             if r0 % BLOCK:
                 raise ValueError(f"rows of a block-scaled tensor must start at a multiple of {BLOCK}, not {r0}")
-            s = self.read(scale, dtype=np.float32)
             apply_block_scale(out, s[r0 // BLOCK: -(-r1 // BLOCK)])
         return out
 

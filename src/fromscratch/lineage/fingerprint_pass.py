@@ -413,12 +413,7 @@ def _profiles(ctx: PassContext, out: dict, t: Any, arr: np.ndarray) -> None:
         elif role in F.OUTPUT_ROLES and arr.shape[0] == d:
             out[f"prof|{t.component}|{t.role}|{t.expert}"] = q8(arr[coords, :].T)
     elif t.kind == "experts" and arr.ndim == 3 and d and coords is not None:
-        for e in range(arr.shape[0]):  # stacked experts (E, out, in) stored as one tensor
-            sub = arr[e]
-            if role in F.INPUT_ROLES and sub.shape[1] == d:
-                out[f"prof|{t.component}|{t.role}|{e}"] = q8(np.take(sub, coords, axis=1))
-            elif role in F.OUTPUT_ROLES and sub.shape[0] == d:
-                out[f"prof|{t.component}|{t.role}|{e}"] = q8(sub[coords, :].T)
+        _expert_profiles(out, t, arr, 0, d, coords)
     elif t.kind == "projector" and arr.ndim == 2:
         for tw, info in sorted(ctx.towers.items()):  # a projector reads one tower's residual stream
             tc = ctx.arrays.get(f"coords|{tw}")
@@ -427,6 +422,28 @@ def _profiles(ctx: PassContext, out: dict, t: Any, arr: np.ndarray) -> None:
                 break
     elif arr.ndim == 1 and d and arr.shape[0] == d and not t.role.endswith("bias") and t.learned:
         out[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)
+
+
+def _expert_profiles(out: dict, t: Any, arr: np.ndarray, e0: int, d: int, coords: np.ndarray) -> None:
+    """Profiles of stacked experts (E, out, in) stored as one tensor; ``arr`` holds experts ``e0...``."""
+    for i in range(arr.shape[0]):
+        sub, e = arr[i], e0 + i
+        if t.role in F.INPUT_ROLES and sub.shape[1] == d:
+            out[f"prof|{t.component}|{t.role}|{e}"] = q8(np.take(sub, coords, axis=1))
+        elif t.role in F.OUTPUT_ROLES and sub.shape[0] == d:
+            out[f"prof|{t.component}|{t.role}|{e}"] = q8(sub[coords, :].T)
+
+
+def _streamed_experts(ctx: PassContext, scratch: Scratch, out: dict, metas: dict, t: Any) -> None:
+    """A large stacked-experts tensor, a few experts at a time: its entry and every expert's profiles."""
+    d = ctx.towers.get(t.tower, {}).get("dim")
+    coords = ctx.arrays.get(f"coords|{t.tower}")
+    s = _Summary(tuple(int(x) for x in t.shape))
+    for e0, block in scratch.row_blocks(t):
+        s.add(e0, block)
+        if d and coords is not None:
+            _expert_profiles(out, t, block, e0, d, coords)
+    _store(out, metas, t, s.entry())
 
 
 def _head_wanted(ctx: PassContext, t: Any) -> tuple[np.ndarray, list[int], Any] | None:
@@ -466,6 +483,8 @@ def _streams(t: Any) -> bool:
 def _tensor(ctx: PassContext, scratch: Scratch, out: dict, metas: dict, t: Any) -> None:
     """Every stored piece of one tensor's fingerprint."""
     wanted = _head_wanted(ctx, t)
+    if t.kind == "experts" and len(t.shape) == 3 and _numel(t.shape) > STREAM_VALUES:
+        return _streamed_experts(ctx, scratch, out, metas, t)
     if _streams(t):
         rows = rows_of(scratch, out, metas, t, wanted[0] if wanted else np.zeros(0, np.int64))
         if wanted:
