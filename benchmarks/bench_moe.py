@@ -289,6 +289,26 @@ def tinyllama_sharded(folder: Path, n_shards: int = 4) -> None:
     (folder / "tokenizer.json").write_text(json.dumps(tok))
 
 
+def dask_moe(folder: Path, single_npz: Path, single_s: float) -> dict:
+    """B fingerprinted on a 2-worker LocalCluster (1 thread each), against the single-process child above."""
+    import distributed
+
+    from fromscratch.registry import fpfile
+    from fromscratch.registry.distributed import fingerprint_on
+
+    load = os.getloadavg()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        client.run(lambda: __import__("fromscratch.lineage.fingerprint_pass"))
+        t = time.perf_counter()
+        remote = fingerprint_on(client, folder)
+        t_dask = time.perf_counter() - t
+    return {"one_process_s": round(single_s, 1), "two_workers_s": round(t_dask, 1),
+            "speedup": round(single_s / t_dask, 2),
+            "byte_identical": fpfile.to_bytes(remote) == single_npz.read_bytes(),
+            "load_before": [round(x, 1) for x in load], "load_after": [round(x, 1) for x in os.getloadavg()]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/tmp/moebench")
@@ -332,6 +352,9 @@ def main() -> None:
         "extrapolated_read_s": round(read["seconds"] / read["bytes"] * 110e9, 0),
     })
     print(json.dumps(out, indent=1), flush=True)
+    if not args.skip_dask:
+        out["dask_moe"] = dask_moe(b, work / "b.npz", full)
+        print(json.dumps(out["dask_moe"]), flush=True)
     if not args.keep:
         shutil.rmtree(a, ignore_errors=True)
         shutil.rmtree(b, ignore_errors=True)
