@@ -12,9 +12,9 @@ Gaussian drift (relative RMS) on every tensor, re-quantised. Reports the
 verdict, the expert mapping found against the true permutation, peak RSS of the
 fingerprinting process, fingerprint time per dense / MoE layer and for the
 embedding and head, the plain-read to fingerprint speed ratio and the
-extrapolated full-depth (1 dense + 45 MoE layers) time. Then, for Dask, a
-4-shard BF16 TinyLlama-1.1B-shaped checkpoint is fingerprinted in one process
-and on a 2-worker LocalCluster, in the same run (ratio and byte identity).
+extrapolated full-depth (1 dense + 45 MoE layers) time. Then, unless
+``--skip-dask``, ``bench_dask.run`` (one process against a 2-worker
+LocalCluster on a 4-shard 1.1B checkpoint, same run: ratio and byte identity).
 Files are deleted at the end unless ``--keep``.
 """
 
@@ -78,32 +78,56 @@ def _quant(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q.astype(ml_dtypes.float8_e4m3fn), scale
 
 
-def _value(name: str, shape: tuple[int, ...], role_perm: dict, perm: np.ndarray | None, drift: float) -> np.ndarray:
-    """A's tensor ``name`` (seeded by name), or its disguised version in B."""
+#: rows generated at a time for the embedding and head (the generator itself stays within ~1 GB)
+GEN_ROWS = 8192
+
+
+def _value_blocks(name: str, shape: tuple[int, ...], role_perm: dict, perm: np.ndarray | None, drift: float):
+    """A's tensor ``name`` (seeded by name), or its disguised version in B, in row blocks.
+
+    ``rng.random`` fills row-major, so consecutive row blocks drawn from one generator are
+    the rows of the whole tensor; a tensor whose rows are permuted (shape[0] == H) is
+    made whole (at most 4096 x 12288). The drift's RMS is taken over the whole tensor
+    (a first pass over the same blocks).
+    """
     import zlib
 
     src = role_perm.get(name, name)
-    rng = np.random.default_rng(zlib.crc32(src.encode()))
-    # uniform values (RMS 0.02): a third of the cost of Gaussian ones, and the tests are distribution-free
-    w = rng.random(shape, dtype=np.float32)
-    w -= 0.5
-    w *= 0.02 * np.sqrt(12.0)
-    if len(shape) == 1 and "norm" in name:
-        w += 1.0
-    if perm is not None:
-        if len(shape) == 1 and shape[0] == H and "bias" not in name:
-            w = w[perm]
-        elif len(shape) == 2 and shape[1] == H:
-            w = np.ascontiguousarray(w[:, perm])
-        elif len(shape) == 2 and shape[0] == H:
-            w = np.ascontiguousarray(w[perm, :])
-    if drift:
-        noise = np.random.default_rng(zlib.crc32(("drift" + name).encode())).random(shape, dtype=np.float32)
+    whole = len(shape) != 2 or shape[0] <= 4 * GEN_ROWS or (perm is not None and shape[0] == H)
+    step = shape[0] if whole or not shape else GEN_ROWS
+
+    def clean():
+        rng = np.random.default_rng(zlib.crc32(src.encode()))
+        for r0 in range(0, max(shape[0], 1) if shape else 1, max(step, 1)):
+            rows = min(step, shape[0] - r0) if shape else None
+            # uniform values (RMS 0.02): a third of the cost of Gaussian ones; the tests are distribution-free
+            w = rng.random(shape if whole else (rows,) + tuple(shape[1:]), dtype=np.float32)
+            w -= 0.5
+            w *= 0.02 * np.sqrt(12.0)
+            if len(shape) == 1 and "norm" in name:
+                w += 1.0
+            if perm is not None:
+                if len(shape) == 1 and shape[0] == H and "bias" not in name:
+                    w = w[perm]
+                elif len(shape) == 2 and shape[1] == H:
+                    w = np.ascontiguousarray(w[:, perm])
+                elif len(shape) == 2 and shape[0] == H:
+                    w = np.ascontiguousarray(w[perm, :])
+            yield w
+
+    if not drift:
+        yield from clean()
+        return
+    ss = sum(float(np.dot(w.reshape(-1).astype(np.float64), w.reshape(-1))) for w in clean())
+    rms = np.sqrt(ss / max(int(np.prod(shape)), 1))
+    nrng = np.random.default_rng(zlib.crc32(("drift" + name).encode()))
+    for w in clean():
+        noise = nrng.random(w.shape, dtype=np.float32)
         noise -= 0.5
-        noise *= drift * float(np.sqrt(np.mean(w * w))) * np.sqrt(12.0)  # relative RMS = drift
+        noise *= drift * rms * np.sqrt(12.0)  # relative RMS = drift
         w += noise
         del noise
-    return w
+        yield w
 
 
 def write_checkpoint(folder: Path, *, disguise: bool, seed: int = 7) -> dict:
@@ -142,16 +166,16 @@ def write_checkpoint(folder: Path, *, disguise: bool, seed: int = 7) -> dict:
         with open(folder / fname, "wb") as fh:
             fh.write(struct.pack("<Q", len(h)) + h)
             for name, shape, kind in group:
-                w = _value(name, shape, role_perm, perm, 0.2 if disguise else 0.0)
-                if kind == "F8":
-                    q, s = _quant(w)
-                    fh.write(q.tobytes())
-                    fh.write(s.tobytes())
-                elif kind == "BF16":
-                    fh.write(w.astype(ml_dtypes.bfloat16).tobytes())
-                else:
-                    fh.write(w.astype(np.float32).tobytes())
-                del w
+                for w in _value_blocks(name, shape, role_perm, perm, 0.2 if disguise else 0.0):
+                    if kind == "F8":  # F8 tensors are at most 12,288 rows: one block
+                        q, s = _quant(w)
+                        fh.write(q.tobytes())
+                        fh.write(s.tobytes())
+                    elif kind == "BF16":
+                        fh.write(w.astype(ml_dtypes.bfloat16).tobytes())
+                    else:
+                        fh.write(w.astype(np.float32).tobytes())
+                    del w
     (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     cfg = {"architectures": ["Glm4MoeForCausalLM"], "model_type": "glm4_moe", "hidden_size": H, "vocab_size": V,
            "num_hidden_layers": 2, "num_attention_heads": NQ, "num_key_value_heads": NKV, "head_dim": HD,
@@ -182,21 +206,22 @@ else:
     from pathlib import Path
     from fromscratch.artifacts import open_model
     from fromscratch.lineage.fingerprint import _fingerprint_model
+    from fromscratch.progress import Bars
     from fromscratch.registry import fpfile
 
     class Clock:
         # the pass calls add_task once (after its anchor pass), then advance once per tensor
         def __init__(self):
             self.marks = []
-        def add_task(self, label, total):
+        def add_task(self, label, total, completed=0):
             self.marks.append(time.perf_counter())
-        def advance(self, task):
+        def advance(self, task, n=1):
             self.marks.append(time.perf_counter())
 
     clock = Clock()
     t = time.perf_counter()
     with open_model(path) as m:
-        fp = _fingerprint_model(m, progress=clock)
+        fp = _fingerprint_model(m, progress=Bars(clock))
         anchors = {(c.name, tt.role, tt.expert) for c in m.components() for tt in c.tensors
                    if c.kind == "embedding" and c.name.endswith("embed_tokens") and tt.role == "weight"}
         todo = [(c.layer, c.name) for c in m.components() for tt in c.tensors
@@ -217,7 +242,9 @@ print(json.dumps(out))
 
 def child(*args: str) -> dict:
     env = dict(os.environ, SRC=str(ROOT / "src"))
-    res = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=env, check=True)
+    res = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=env)
+    if res.returncode:
+        sys.exit(f"child {args[0]} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -262,34 +289,24 @@ def tinyllama_sharded(folder: Path, n_shards: int = 4) -> None:
     (folder / "tokenizer.json").write_text(json.dumps(tok))
 
 
-def dask_ratio(work: Path) -> dict:
+def dask_moe(folder: Path, single_npz: Path, single_s: float) -> dict:
+    """B fingerprinted on a 2-worker LocalCluster (1 thread each), against the single-process child above."""
     import distributed
 
-    from fromscratch.lineage.fingerprint import build_fingerprint
     from fromscratch.registry import fpfile
     from fromscratch.registry.distributed import fingerprint_on
 
-    folder = work / "tinyllama-sharded"
-    if not folder.exists():
-        tinyllama_sharded(folder)
-    child("read", str(folder))  # warm the page cache for both runs
-    # best of two runs each: a cluster is long-lived, so its workers' first imports are not timed
-    t_local, t_dask = [], []
-    for _ in range(2):
-        t = time.perf_counter()
-        local = build_fingerprint(folder, use_cache=False)
-        t_local.append(time.perf_counter() - t)
+    load = os.getloadavg()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=40) as cluster, distributed.Client(cluster) as client:
-        for _ in range(2):
-            t = time.perf_counter()
-            remote = fingerprint_on(client, folder)
-            t_dask.append(time.perf_counter() - t)
-    t_local, t_dask = min(t_local), min(t_dask)
-    same = fpfile.to_bytes(local) == fpfile.to_bytes(remote)
-    shutil.rmtree(folder, ignore_errors=True)
-    return {"one_process_s": round(t_local, 1), "two_workers_s": round(t_dask, 1),
-            "speedup": round(t_local / t_dask, 2), "byte_identical": same}
+        client.run(lambda: __import__("fromscratch.lineage.fingerprint_pass"))
+        t = time.perf_counter()
+        remote = fingerprint_on(client, folder)
+        t_dask = time.perf_counter() - t
+    return {"one_process_s": round(single_s, 1), "two_workers_s": round(t_dask, 1),
+            "speedup": round(single_s / t_dask, 2),
+            "byte_identical": fpfile.to_bytes(remote) == single_npz.read_bytes(),
+            "load_before": [round(x, 1) for x in load], "load_after": [round(x, 1) for x in os.getloadavg()]}
 
 
 def main() -> None:
@@ -335,10 +352,15 @@ def main() -> None:
         "extrapolated_read_s": round(read["seconds"] / read["bytes"] * 110e9, 0),
     })
     print(json.dumps(out, indent=1), flush=True)
+    if not args.skip_dask:
+        out["dask_moe"] = dask_moe(b, work / "b.npz", full)
+        print(json.dumps(out["dask_moe"]), flush=True)
     if not args.keep:
         shutil.rmtree(a, ignore_errors=True)
         shutil.rmtree(b, ignore_errors=True)
     if not args.skip_dask:
+        from bench_dask import run as dask_ratio
+
         out["dask"] = dask_ratio(work)
         print(json.dumps(out["dask"]), flush=True)
     (work / "bench_moe.json").write_text(json.dumps(out, indent=1))

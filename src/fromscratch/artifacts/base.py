@@ -96,6 +96,19 @@ class ModelReader(ABC):
         out[...] = self.read(name, dtype=np.float32)
         return out
 
+    #: True where ``read_rows_into`` decodes a row range without reading the rest of the tensor
+    reads_rows: bool = False
+
+    def read_rows_into(self, name: str, r0: int, r1: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``r0:r1`` of a tensor (dimension 0) as float32 into ``out``; returns ``out``.
+
+        Lets a caller summarise a tensor larger than its memory budget one row
+        block at a time. This default reads the whole tensor; readers that can
+        seek to a row range set ``reads_rows``.
+        """
+        out[...] = self.read(name, dtype=np.float32)[r0:r1]
+        return out
+
     def iter_tensors(self, dtype: Any = np.float32) -> Iterator[tuple[TensorInfo, np.ndarray]]:
         """Yield tensors one at a time; peak memory is about one tensor."""
         for info in self.tensor_infos():

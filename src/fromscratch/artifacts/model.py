@@ -84,6 +84,17 @@ class Model:
         start, stop = t.rows
         return np.array(full[start:stop], copy=True)
 
+    @property
+    def reads_rows(self) -> bool:
+        """True where ``load_rows`` reads only the rows asked for."""
+        return bool(self.reader.reads_rows)
+
+    def load_rows(self, t: CanonicalTensor, r0: int, r1: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``r0:r1`` of a whole canonical tensor (``t.rows`` None) as float32 into ``out``."""
+        if t.rows is not None:
+            raise ValueError("load_rows reads whole stored tensors, not fused slices")
+        return self.reader.read_rows_into(t.source_name, r0, r1, out)
+
     def read(self, name: str, dtype: Any = np.float32) -> np.ndarray:
         """A stored tensor by its stored name."""
         return self.reader.read(name, dtype=dtype)

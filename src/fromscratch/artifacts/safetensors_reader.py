@@ -267,6 +267,31 @@ class SafetensorsReader(ModelReader):
             return apply_block_scale(out, self.read(scale, dtype=np.float32))
         return self._read_into(name, out)
 
+    reads_rows = True
+
+    def read_rows_into(self, name: str, r0: int, r1: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``r0:r1``; with FP8 block scales ``r0`` must start a 128-row block."""
+        e = self._entries.get(name)
+        if e is None:
+            raise KeyError(name)
+        shape = e.info.shape
+        rest = tuple(shape[1:])
+        if not shape or not 0 <= r0 <= r1 <= shape[0] or out.shape != (r1 - r0, *rest):
+            raise ValueError(f"rows {r0}:{r1} of {name} {shape} into {out.shape}")
+        np_dtype = NUMPY_DTYPES[e.dtype]
+        row_bytes = e.info.nbytes // max(shape[0], 1)
+        read_rows(e.file, e.start + r0 * row_bytes, r1 - r0, row_bytes, rest, out.dtype,
+                  lambda b, n: b.view(np_dtype).reshape((n, *rest)), out=out)
+        scale = self._scales.get(name)
+        if scale is not None:
+            s = self.read(scale, dtype=np.float32)
+            if len(shape) >= 3:  # stacked (E, out, in): one scale grid per leading index
+                return apply_block_scale(out, s[r0:r1])
+            if r0 % BLOCK:
+                raise ValueError(f"rows of a block-scaled tensor must start at a multiple of {BLOCK}, not {r0}")
+            apply_block_scale(out, s[r0 // BLOCK: -(-r1 // BLOCK)])
+        return out
+
     def _read_into(self, name: str, out: np.ndarray) -> np.ndarray:
         e = self._entries.get(name)
         if e is None:

@@ -167,35 +167,6 @@ def _stable_key(*parts: Any) -> int:
     return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little") >> 1
 
 
-def _anchor_token_rows(model: Any, tensor, strings: list[str],
-                       selection: dict[int, tuple[list[int], list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of the hash-selected tokens; ``selection`` memoises the choice within one pass."""
-    mat = model.load(tensor)
-    n_rows = min(mat.shape[0], len(strings))
-    memo = selection.get(n_rows)
-    if memo is not None:
-        ids, keys = memo
-        rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
-        return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
-    frac = min(1.0, ANCHOR_TOKENS / max(n_rows, 1))
-    limit = int(frac * float(1 << 63))
-    seen: set[str] = set()
-    ids: list[int] = []
-    keys: list[int] = []
-    for i in range(n_rows):
-        s = strings[i]
-        if not s or s in seen:
-            continue
-        k = token_key(s)
-        if k < limit:
-            seen.add(s)
-            ids.append(i)
-            keys.append(k)
-    selection[n_rows] = (ids, keys)
-    rows = mat[np.asarray(ids, dtype=np.int64)] if ids else np.zeros((0, mat.shape[1]), np.float32)
-    return np.asarray(keys, dtype=np.int64), rows.astype(np.float32), mat
-
-
 def unpack_profile(p: np.ndarray) -> np.ndarray:
     """Inverse of ``_q8``: float32 profiles (units x coordinates)."""
     if p.dtype != np.int8:
@@ -256,219 +227,19 @@ def _progress(total: int, enabled: Any, label: str):
     return display.__enter__().task(label, total), display
 
 
-class _Scratch:
-    """One float32 buffer reused for every tensor of a pass.
-
-    Fresh memory for each tensor costs a page fault and a kernel-zeroed page per
-    4 KiB, about as much as decoding BF16 itself; the pass holds one tensor at a
-    time and keeps no view of it, so one buffer (the size of the largest tensor)
-    serves them all. Readers that cannot decode in place ignore it.
-    """
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.buf: np.ndarray | None = None
-
-    def load(self, t) -> np.ndarray:
-        if t.rows is not None or not getattr(getattr(self.model, "reader", None), "reads_into", False):
-            return self.model.load(t)
-        n = 1
-        for d in t.shape:
-            n *= int(d)
-        if self.buf is None or self.buf.size < n:
-            self.buf = None  # free the old buffer before allocating the larger one
-            self.buf = np.empty(n, dtype=np.float32)
-        return self.model.load(t, out=self.buf[:n].reshape(tuple(t.shape)))
-
-
 def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
-    comps = model.components()
-    scratch = _Scratch(model)
-    arrays: dict[str, np.ndarray] = {}
-    tensors_meta: dict[tuple[str, str, int | None], dict[str, Any]] = {}
-    towers: dict[str, dict[str, Any]] = {}
-    anchor_parts: dict[str, list[tuple[np.ndarray, np.ndarray, str]]] = {}
-    strings = token_strings(model)
-    selection: dict[int, tuple[list[int], list[int]]] = {}
-    loaded_anchor: dict[tuple[str, str, int | None], np.ndarray] = {}
+    """The whole pass in this process: context, every other tensor, metadata (see ``fingerprint_pass``)."""
+    from fromscratch.lineage import fingerprint_pass as P
 
-    def tkey(t) -> tuple[str, str, int | None]:
-        return (t.component, t.role, t.expert)
-
-    def record(t, arr: np.ndarray) -> None:
-        pos = _sketch_positions(tuple(arr.shape))
-        flat = arr.reshape(-1)
-        arrays[f"sk|{t.component}|{t.role}|{t.expert}"] = flat[pos].astype(np.float32)
-        sk = arrays[f"sk|{t.component}|{t.role}|{t.expert}"]
-        if flat.size <= (1 << 20):
-            constant = bool(flat.size > 0 and float(flat.max()) == float(flat.min()))
-        else:  # a large tensor whose 1,024 sampled values are all equal is constant
-            constant = bool(sk.size > 0 and float(sk.max()) == float(sk.min()))
-        tensors_meta[tkey(t)] = {
-            "role": t.role, "expert": t.expert, "shape": list(arr.shape), "dtype": t.dtype,
-            "learned": bool(t.learned), "sha256": _hash_tensor(arr),
-            "rms": float(np.linalg.norm(flat) / np.sqrt(flat.size)) if flat.size else 0.0,
-            "constant": constant,
-        }
-
-    # pass 1: anchors (define each tower's residual dimension and coordinates)
-    for c in comps:
-        for t in c.tensors:
-            if not t.learned:
-                continue
-            tower = t.tower
-            if c.kind == "embedding" and c.name.endswith("embed_tokens") and t.role == "weight" and len(t.shape) == 2:
-                if strings:
-                    keys, rows, full = _anchor_token_rows(scratch, t, strings, selection)
-                    anchor_parts.setdefault(tower, []).append((keys, rows, "tokens"))
-                    ids, id_keys = id_selection(full.shape[0], ANCHOR_IDS)  # for checkpoints without strings
-                    anchor_parts[tower].append((id_keys, full[ids].astype(np.float32), "ids"))
-                    towers.setdefault(tower, {"dim": int(t.shape[1])})
-                    record(t, full)
-                    loaded_anchor[tkey(t)] = None  # recorded
-                    del full
-                else:  # no token strings: token ids are the rows (see idrows)
-                    full = scratch.load(t)
-                    ids, keys = id_selection(full.shape[0], ANCHOR_TOKENS)
-                    anchor_parts.setdefault(tower, []).append((keys, full[ids].astype(np.float32), "ids"))
-                    towers.setdefault(tower, {"dim": int(t.shape[1])})
-                    record(t, full)
-                    loaded_anchor[tkey(t)] = None
-                    del full
-            elif c.kind == "embedding" and c.name.endswith("embed_positions") and t.role == "weight" and len(t.shape) == 2:
-                mat = scratch.load(t)
-                n = min(mat.shape[0], MAX_POSITION_ROWS)
-                keys = np.asarray([_stable_key("pos", i) for i in range(n)], dtype=np.int64)
-                anchor_parts.setdefault(tower, []).append((keys, mat[:n].astype(np.float32), "positions"))
-                towers.setdefault(tower, {"dim": int(t.shape[1])})
-                record(t, mat)
-                loaded_anchor[tkey(t)] = None
-            elif c.kind == "embedding" and c.name.endswith("embed_patches") and t.role in {"patch", "conv1"} and len(t.shape) >= 2:
-                mat = scratch.load(t)
-                flat = mat.reshape(mat.shape[0], -1).T  # (input features, d)
-                keys = np.asarray([_stable_key("feat", tower, t.role, tuple(mat.shape[1:]), i)
-                                   for i in range(flat.shape[0])], dtype=np.int64)
-                anchor_parts.setdefault(tower, []).append((keys, flat.astype(np.float32), t.role))
-                towers.setdefault(tower, {"dim": int(mat.shape[0])})
-                record(t, mat)
-                loaded_anchor[tkey(t)] = None
-    for tower, parts in anchor_parts.items():
-        d = towers[tower]["dim"]
-        parts = [p for p in parts if p[1].shape[1] == d]
-        if not parts:
-            continue
-        keys = np.concatenate([p[0] for p in parts])
-        rows = np.concatenate([p[1] for p in parts])
-        arrays[f"anchor_part|{tower}"] = np.concatenate(
-            [np.full(len(p[0]), ANCHOR_PARTS.index(p[2]), dtype=np.int8) for p in parts])
-        arrays[f"anchor_keys|{tower}"] = keys
-        arrays[f"anchor_rows|{tower}"] = rows.astype(np.float16)
-        towers[tower]["anchor"] = sorted({p[2] for p in parts})
-    # towers without an anchor: take the dimension from the norms / config
-    cfg = model.config or {}
-    for c in comps:
-        if c.tower not in towers and c.kind in {"attention", "mlp"}:
-            for t in c.tensors:
-                if t.role in {"q", "up", "gate"} and len(t.shape) == 2:
-                    towers[c.tower] = {"dim": int(t.shape[1])}
-                    break
-    for tower, info in towers.items():
-        d = info["dim"]
-        if f"anchor_rows|{tower}" in arrays:
-            # the rows a model is primarily keyed by (token strings when it has them) choose the coordinates
-            part = arrays[f"anchor_part|{tower}"]
-            primary = part != ANCHOR_PARTS.index("ids") if np.any(part != ANCHOR_PARTS.index("ids")) else part >= 0
-            coords = _select_coords(arrays[f"anchor_keys|{tower}"][primary],
-                                    arrays[f"anchor_rows|{tower}"][primary].astype(np.float32), strings is None)
-        else:
-            coords = np.arange(min(d, FIXED_COORDS + HASHED_COORDS)) if d <= FIXED_COORDS + HASHED_COORDS else np.arange(FIXED_COORDS)
-        arrays[f"coords|{tower}"] = coords.astype(np.int32)
-
-    # probes for token-response profiles, and the norm gains in front of each block's readers
-    probe: dict[str, np.ndarray] = {}
-    for tower in towers:
-        k, r = arrays.get(f"anchor_keys|{tower}"), arrays.get(f"anchor_rows|{tower}")
-        if k is not None:
-            part = arrays[f"anchor_part|{tower}"]
-            sel = np.isin(part, [ANCHOR_PARTS.index("tokens")]) if np.any(part == 0) else part == ANCHOR_PARTS.index("ids")
-            if int(np.sum(sel)) >= 16:
-                arrays[f"probe_keys|{tower}"], probe[tower] = responses.probes(k[sel], r[sel].astype(np.float32))
-    gains: dict[tuple[str, str], np.ndarray] = {}
-    for c in comps:
-        if c.kind == "norm" and probe:
-            for t in c.tensors:
-                if len(t.shape) == 1 and tkey(t) not in loaded_anchor:
-                    gains[(c.name, t.role)] = np.asarray(model.load(t), np.float32).reshape(-1)
-
-    # pass 2: everything else, one tensor at a time
-    todo = [t for c in comps for t in c.tensors if tkey(t) not in loaded_anchor]
-    advance, display = _progress(len(todo), progress, f"fingerprint {Path(str(model.path)).name}")
+    scratch = P.Scratch(model)
+    ctx = P.context(model, scratch)
+    advance, display = _progress(len(ctx.todo), progress, f"fingerprint {Path(str(model.path)).name}")
     try:
-        for t in todo:
-            arr = scratch.load(t)
-            record(t, arr)
-            tower = t.tower
-            d = towers.get(tower, {}).get("dim")
-            coords = arrays.get(f"coords|{tower}")
-            base_role = t.role
-            if tower in probe and t.kind in MATRIX_KINDS and arr.ndim == 2:
-                _record_response(arrays, t, arr, probe[tower], gains)
-            if (t.kind in MATRIX_KINDS or t.component.endswith(("router",))) and arr.ndim == 2 and d and coords is not None:
-                if base_role in INPUT_ROLES and arr.shape[1] == d:
-                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(np.take(arr, coords, axis=1))
-                elif base_role in OUTPUT_ROLES and arr.shape[0] == d:
-                    arrays[f"prof|{t.component}|{t.role}|{t.expert}"] = _q8(arr[coords, :].T)
-            elif t.kind == "experts" and arr.ndim == 3 and d and coords is not None:
-                # stacked experts (E, out, in) stored as one tensor
-                for e in range(arr.shape[0]):
-                    sub = arr[e]
-                    if base_role in INPUT_ROLES and sub.shape[1] == d:
-                        arrays[f"prof|{t.component}|{t.role}|{e}"] = _q8(np.take(sub, coords, axis=1))
-                    elif base_role in OUTPUT_ROLES and sub.shape[0] == d:
-                        arrays[f"prof|{t.component}|{t.role}|{e}"] = _q8(sub[coords, :].T)
-            elif t.kind == "projector" and arr.ndim == 2:
-                # a projector reads one tower's residual stream: profile its units there
-                for tw, info in sorted(towers.items()):
-                    tc = arrays.get(f"coords|{tw}")
-                    if arr.shape[1] == info["dim"] and tc is not None and tw != "text":
-                        arrays[f"prof|{t.component}|{t.role}|{tw}"] = _q8(np.take(arr, tc, axis=1))
-                        break
-            elif arr.ndim == 1 and d and arr.shape[0] == d and not t.role.endswith("bias") and t.learned:
-                arrays[f"vec|{t.component}|{t.role}|{t.expert}"] = arr.astype(np.float32)
-            if t.role == "weight" and t.component.endswith("lm_head") and strings and arr.ndim == 2 and d and arr.shape[1] == d:
-                keys, rows, _ = _anchor_token_rows(_Loaded(arr), None, strings, selection)
-                ids, id_keys = id_selection(arr.shape[0], ANCHOR_IDS)
-                arrays[f"head_keys|{tower}"] = np.concatenate([keys, id_keys])
-                arrays[f"head_rows|{tower}"] = np.concatenate([rows, arr[ids]]).astype(np.float16)
-                arrays[f"head_part|{tower}"] = np.asarray([ANCHOR_PARTS.index("tokens")] * len(keys)
-                                                          + [ANCHOR_PARTS.index("ids")] * len(ids), dtype=np.int8)
-            elif t.role == "weight" and t.component.endswith("lm_head") and not strings and arr.ndim == 2 and d \
-                    and arr.shape[1] == d:
-                ids, keys = id_selection(arr.shape[0], ANCHOR_TOKENS)
-                arrays[f"head_keys|{tower}"] = keys
-                arrays[f"head_rows|{tower}"] = arr[ids].astype(np.float16)
-                arrays[f"head_part|{tower}"] = np.full(len(ids), ANCHOR_PARTS.index("ids"), dtype=np.int8)
-            del arr
-            if advance:
-                advance(1)
+        part = P.block_pass(model, ctx, advance=advance, scratch=scratch)
     finally:
         if display is not None:
             display.__exit__(None, None, None)
-
-    comp_meta = []
-    for c in comps:
-        comp_meta.append({
-            "name": c.name, "kind": c.kind, "layer": c.layer, "tower": c.tower,
-            "parameters": int(c.parameters), "learned_parameters": int(c.learned_parameters),
-            "tensors": [tensors_meta[tkey(t)] for t in c.tensors if tkey(t) in tensors_meta],
-        })
-    meta = {
-        "method": METHOD_VERSION, "path": str(model.path), "format": model.format,
-        "parameters": int(model.parameters), "towers": towers, "components": comp_meta,
-        "has_tokenizer": strings is not None, "claims": _plain(model.claims),
-        "row_keys": "tokens" if strings else "ids", "attention_shapes": attention_shapes(model.config),
-    }
-    return Fingerprint(meta, arrays)
+    return P.finish(ctx, [part])
 
 
 def _record_response(arrays: dict, t, arr: np.ndarray, probe_rows: np.ndarray,
@@ -481,16 +252,6 @@ def _record_response(arrays: dict, t, arr: np.ndarray, probe_rows: np.ndarray,
     got = responses.response(arr, t.role, probe_rows, gain)
     if got is not None:
         arrays[f"resp|{t.component}|{t.role}|{t.expert}"] = got
-
-
-class _Loaded:
-    """Adapter so an array already in memory can go through ``_anchor_token_rows``."""
-
-    def __init__(self, arr: np.ndarray) -> None:
-        self.arr = arr
-
-    def load(self, _t) -> np.ndarray:
-        return self.arr
 
 
 def _plain(obj: Any) -> Any:

@@ -1,13 +1,14 @@
 """Fingerprinting and comparisons on an existing Dask cluster.
 
-Fingerprinting a model splits it into tensor groups (consecutive blocks,
-balanced by parameter count), one task each. Every task opens the model itself
-(workers must see the same path: a shared file system), runs the ordinary
-streaming pass of ``lineage.fingerprint`` on a view of the model restricted to
-its group plus what that pass needs to fix the residual coordinates (the
-embedding components and the first block of each tower), and returns a partial
-fingerprint. The parts are merged in the model's own component order; since
-every value is computed by the same code from the same tensor, the merged
+Fingerprinting runs the three steps of ``lineage.fingerprint_pass`` as
+tasks: one task computes the context (the anchor pass over the embeddings, the
+residual coordinates, probe rows, norm gains) while another summarises the
+tensors that need none of it (heads); then the other tensors are split
+into consecutive groups balanced by size, one task each, every task given the
+context (handed from worker to worker, never re-computed) and returning only
+its tensors' summaries. Every task opens the model itself (workers must see
+the same path: a shared file system); headers only are read to open it. Since
+each summary depends only on its tensor and the context, the merged
 fingerprint has the same canonical bytes as a single-process pass (tested).
 
 Comparisons send the candidate fingerprint once (scattered) and one task per
@@ -35,95 +36,80 @@ def connect(address: str) -> Any:
         raise InputError(address, f"cannot reach the Dask scheduler: {exc}") from None
 
 
-class _ModelView:
-    """A model whose ``components()`` is a subset; everything else is the full model's."""
-
-    def __init__(self, model: Any, keep: set[str]) -> None:
-        self._model = model
-        self._keep = keep
-
-    def components(self) -> list[Any]:
-        return [c for c in self._model.components() if c.name in self._keep]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-
-def _always(comps: list[Any]) -> set[str]:
-    """Components every part needs so that towers and coordinates come out as in a full pass."""
-    keep = {c.name for c in comps if c.kind == "embedding"}
-    seen: set[str] = set()
-    for c in comps:
-        if c.kind in {"attention", "mlp"} and c.tower not in seen:
-            seen.add(c.tower)
-            keep.add(c.name)
-    from fromscratch.lineage.responses import norm_component
-
-    names = {c.name for c in comps}
-    keep |= {n for n in (norm_component(k) for k in list(keep)) if n in names}  # the gains they are read with
-    return keep
-
-
-def plan_groups(location: str | Path, n_groups: int) -> list[list[str]]:
-    """Component names per task: consecutive, balanced by parameters, headers only."""
+def context_task(location: str) -> Any:
+    """Step 1 on a worker: the anchor pass (``fingerprint_pass.context``)."""
     from fromscratch.artifacts import open_model
-    from fromscratch.lineage.responses import norm_component
-
-    with open_model(Path(location), headers_only=True) as model:
-        comps = model.components()
-    always = _always(comps)
-    # a block's components stay together: its matrices' token-response profiles need the
-    # block's own norm gains, which a part without them would not see
-    units: dict[str, list[Any]] = {}
-    for c in comps:
-        if c.name not in always:
-            units.setdefault(norm_component(c.name) or c.name, []).append(c)
-    total = sum(int(c.parameters) for c in comps if c.name not in always) or 1
-    groups: list[list[str]] = [[] for _ in range(max(1, n_groups))]
-    acc = 0
-    for unit in units.values():
-        g = min(len(groups) - 1, int(acc * len(groups) / total))
-        groups[g].extend(c.name for c in unit)
-        acc += sum(int(c.parameters) for c in unit)
-    base = sorted(always)
-    return [base + g for g in groups if g] or [base]
-
-
-def fingerprint_part(location: str, names: list[str]) -> Fingerprint:
-    """One task: the streaming fingerprint pass over a view of the model."""
-    from fromscratch.artifacts import open_model
-    from fromscratch.lineage.fingerprint import _fingerprint_model
+    from fromscratch.lineage import fingerprint_pass as P
 
     with open_model(Path(location)) as model:
-        return _fingerprint_model(_ModelView(model, set(names)))
+        return P.context(model)
 
 
-def merge_parts(location: str | Path, parts: list[Fingerprint]) -> Fingerprint:
-    """One fingerprint from the parts, components in the model's own order."""
+def blocks_task(location: str, ctx: Any, keys: list[Any]) -> Any:
+    """Step 2 on a worker: the tensors ``keys``; returns (arrays, tensor entries)."""
     from fromscratch.artifacts import open_model
+    from fromscratch.lineage import fingerprint_pass as P
 
-    with open_model(Path(location), headers_only=True) as model:
-        order = [c.name for c in model.components()]
-    arrays: dict[str, Any] = {}
-    comps: dict[str, dict[str, Any]] = {}
-    for p in parts:
-        for k, v in p.arrays.items():
-            arrays.setdefault(k, v)
-        for c in p.meta["components"]:
-            comps.setdefault(c["name"], c)
-    meta = dict(parts[0].meta)
-    meta["components"] = [comps[n] for n in order if n in comps]
-    return Fingerprint(meta, arrays)
+    with open_model(Path(location)) as model:
+        return P.block_pass(model, ctx, keys)
+
+
+def early_task(location: str) -> Any:
+    """Step 2 for the ``early`` tensors (heads), needing only the headers and the tokenizer."""
+    from fromscratch.artifacts import open_model
+    from fromscratch.lineage import fingerprint_pass as P
+
+    with open_model(Path(location)) as model:
+        hctx = P.header_context(model)
+        return P.block_pass(model, hctx)
+
+
+def plan_groups(ctx: Any, n_groups: int, *, skip_early: bool = False) -> list[list[Any]]:
+    """Tensor keys per step-2 task: consecutive, balanced by number of values.
+
+    Slices of one fused stored tensor stay together (the reader decodes it once
+    for all its slices).
+    """
+    units: list[list[tuple[Any, int]]] = []
+    last = None
+    for key, stored, n, is_early in ctx.todo:
+        if skip_early and is_early:
+            continue
+        if stored != last or not units:
+            units.append([])
+        units[-1].append((key, n))
+        last = stored
+    total = sum(n for u in units for _, n in u) or 1
+    groups: list[list[Any]] = [[] for _ in range(max(1, n_groups))]
+    acc = 0
+    for unit in units:
+        size = sum(n for _, n in unit)
+        g = min(len(groups) - 1, int((acc + size / 2) * len(groups) / total))
+        groups[g].extend(k for k, _ in unit)
+        acc += size
+    return [g for g in groups if g]
 
 
 def fingerprint_on(client: Any, location: str | Path, *, n_groups: int | None = None) -> Fingerprint:
-    """Fingerprint ``location`` on the cluster behind ``client`` (one task per tensor group)."""
+    """Fingerprint ``location`` on the cluster behind ``client``.
+
+    One task computes the context (anchors, coordinates, probes) while another
+    summarises the tensors that do not need it (heads: ``fingerprint_pass.early``);
+    then ``n_groups`` tasks (default two per worker, so a worker slowed by other
+    load takes fewer) summarise the rest given the context. Only the context
+    (tens of MB at most) and the parts travel; no task repeats another's reads.
+    """
+    from fromscratch.lineage import fingerprint_pass as P
+
     loc = str(Path(location).resolve())
     if n_groups is None:
-        n_groups = max(1, len(client.scheduler_info().get("workers", {})))
-    groups = plan_groups(loc, n_groups)
-    futures = [client.submit(fingerprint_part, loc, g, pure=False) for g in groups]
-    return merge_parts(loc, client.gather(futures))
+        n_groups = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    cfut = client.submit(context_task, loc, pure=False)
+    efut = client.submit(early_task, loc, pure=False)
+    ctx = cfut.result()
+    futures = [client.submit(blocks_task, loc, cfut, g, pure=False)
+               for g in plan_groups(ctx, n_groups, skip_early=True)]
+    return P.finish(ctx, [efut.result(), *client.gather(futures)])
 
 
 def _compare_task(cand: Fingerprint, fp_path: str, sha: str, seed: int) -> dict[str, Any]:
