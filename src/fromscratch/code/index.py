@@ -27,7 +27,7 @@ from fromscratch.code.lang import SourceFile
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
 
-FORMAT = "fromscratch.code-index/2"  # 2: rank-score pair null and port null (1: file-score and outlier nulls)
+FORMAT = "fromscratch.code-index/3"  # 3: + rank-margin null; 2: rank-score pair null and port null; 1: file-score nulls
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Index:
     digest: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))  # per unit
     null: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     null_port: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    null_margin: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # derived on first use, never saved
     _matT: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
@@ -213,7 +214,7 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
     )
     from fromscratch.code.score import calibration_null  # the null needs the scorer
 
-    index.null, index.null_port = calibration_null(index, parsed, size=null_size)
+    index.null, index.null_port, index.null_margin = calibration_null(index, parsed, size=null_size)
     return index
 
 
@@ -228,7 +229,7 @@ def save_index(index: Index, path: str | Path) -> None:
         "text_off": np.cumsum([0] + [len(t) for t in texts]).astype(np.int64),
         "unit_file": index.unit_file, "unit_start": index.unit_start, "unit_end": index.unit_end,
         "file_units": index.file_units, "null": index.null.astype(np.float32), "digest": index.digest,
-        "null_port": index.null_port.astype(np.float32),
+        "null_port": index.null_port.astype(np.float32), "null_margin": index.null_margin.astype(np.float32),
     }
     for c in CHANNELS:
         arrays[f"{c}_vocab"] = index.vocab[c]
@@ -275,6 +276,7 @@ def load_index(path: str | Path) -> Index:
                          unit_start=z["unit_start"], unit_end=z["unit_end"], unit_name=meta["unit_name"],
                          file_units=z["file_units"], vocab=vocab, idf=idf, mat=mat, mass=mass,
                          n_docs=int(meta["n_docs"]), null=z["null"], digest=z["digest"], null_port=z["null_port"],
+                         null_margin=z["null_margin"],
                          skipped=[tuple(s) for s in meta.get("skipped", [])])
     except InputError:
         raise
