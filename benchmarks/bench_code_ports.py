@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import shutil
@@ -227,9 +228,30 @@ def main() -> None:
         report["tools"]["copydetect"] = {**top1(rk, sub), **tm, "note": "ground-truth candidates only"}
         report["tools"]["fromscratch_on_copydetect_subset"] = top1(rk_ours, sub)
         print("copydetect", report["tools"]["copydetect"], flush=True)
+    report["ratios"] = ratios(report["tools"], len(cands))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(json.dumps(report, indent=2, sort_keys=True))
+    print("RATIOS", json.dumps(report["ratios"]), flush=True)
+
+
+def ratios(tools: dict, n_cands: int) -> dict:
+    """Wall-time ratios of the other tools over fromscratch on the same job in this run, with the load average.
+
+    copydetect runs on a subset of candidates (it compares every pair): it is compared with fromscratch's index
+    time plus its per-candidate query time on as many candidates, and extrapolated to the whole job."""
+    ours = tools["fromscratch"]
+    out: dict = {"load_average_1_5_15": [round(x, 2) for x in os.getloadavg()], "fromscratch_seconds": round(ours["seconds"], 1)}
+    for name, t in tools.items():
+        if name.startswith("dolos"):
+            out[f"{name} / fromscratch"] = round(t["seconds"] / ours["seconds"], 2)
+    cd = tools.get("copydetect")
+    if cd:
+        n = tools["fromscratch_on_copydetect_subset"]["n"]
+        per_q = ours["query_seconds"] / max(1, n_cands)
+        out["copydetect / fromscratch (same candidates)"] = round(cd["seconds"] / (ours["index_seconds"] + n * per_q), 2)
+        out["copydetect / fromscratch (whole job, extrapolated)"] = round(cd["seconds"] * n_cands / max(1, n) / ours["seconds"], 2)
+    return out
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import random
 import numpy as np
 import pytest
 
-from fromscratch.code.api import ALPHA_PORT, analyse
+from fromscratch.code.api import ALPHA_FAMILY, ALPHA_PORT, analyse
 from fromscratch.code.index import index_from_sources
 from fromscratch.code.lang import PythonLanguage
 from fromscratch.code.port import T_LINK_UNIT, gap_statistic, linked_files
@@ -162,6 +162,30 @@ def test_independent_file_in_the_other_framework_is_independent(corpus, tmp_path
 
 def test_null_has_enough_values_for_the_port_level(corpus):
     assert len(corpus.null_port) >= 1 / ALPHA_PORT
+    # the margin null is one maximum per pseudo-candidate, so p <= ALPHA_FAMILY is reachable on any
+    # corpus with >= 1 / ALPHA_FAMILY pseudo-candidates (a per-reference Bonferroni over pooled pair
+    # scores needed 1 / (ALPHA_FAMILY / N) values and could not fire on a large corpus)
+    assert len(corpus.null_margin) >= 1 / ALPHA_FAMILY
+    assert np.all(np.diff(corpus.null_margin) >= 0)
+
+
+def test_rank_margin_names_the_reference_that_stands_out(corpus, tmp_path):
+    """A port's rank score stands clear of every reference not linked to its origin; an independent
+    file's best reference does not."""
+    port = tmp_path / "port.py"
+    port.write_text(framework_b(_vocab(37)))
+    res = analyse(port, [], indices=[corpus])["files"][0]
+    assert res["margin_test"]["reference_file"] == "fw/m037/modeling_m037.py"
+    assert res["margin_test"]["p_value"] <= ALPHA_FAMILY
+    assert "rank_margin" in res["origin_details"][0]["rules"]
+    assert any(e["kind"] == "margin" for e in res["evidence"])
+    own = tmp_path / "own.py"
+    names = _vocab(10_000)
+    names.update(a1=_vocab(3)["a1"], c2=_vocab(50)["c2"], a4=_vocab(80)["a4"])
+    own.write_text(framework_b(names))
+    res = analyse(own, [], indices=[corpus])["files"][0]
+    assert res["margin_test"]["p_value"] > ALPHA_FAMILY
+    assert all("rank_margin" not in d["rules"] for d in res["origin_details"])
 
 
 def test_a_file_of_one_empty_decorated_class_is_not_a_copy_of_anything(tmp_path):

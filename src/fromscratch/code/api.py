@@ -32,7 +32,7 @@ SCHEMA = "fromscratch.code/1"
 T_FILE_COPIED = 0.80    # code (file) score at/above which the file is "copied" from that reference
 T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -> "adapted"
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
-ALPHA_FAMILY = 0.01     # family-wise level for the p-value route to "adapted" (Bonferroni over references)
+ALPHA_FAMILY = 0.01     # family-wise level of the rank-margin test (max-statistic null over the whole index)
 ALPHA_PORT = 0.01       # level of the port test (identifier-containment gap) on the best reference
 SPECIFIC_HOLDER = 0.05  # a copyright holder on at most this share of the reference files points at files
 NOTICE_DECLARES = True  # a kept specific copyright notice of a top-ranked reference declares it
@@ -175,7 +175,8 @@ class _Scan:
     hits: list[_Hit]
     queries: dict[int, object]
     port: dict | None
-    ported: list[tuple[Index, int]]
+    margin: dict | None
+    ported: list[tuple[Index, int, str]]  # (index, file, rule): j* of a test that rejected at its level
     declared_files: list[str]  # every reference file a declaration names, ranked or not
 
 
@@ -183,13 +184,25 @@ def _declared_ids(index: Index, decls: list[declared.Declared]) -> list[int]:
     return [i for i, name in enumerate(index.files) if any(declared.names_reference(d, name) for d in decls)]
 
 
+def _test(index: Index, values: np.ndarray, null: np.ndarray, best: dict | None) -> tuple[dict | None, int, float | None]:
+    """One gap test (`port.gap_statistic` against its pseudo-candidate null): (the better of `best` and this
+    index's result, j*, p)."""
+    stat, top = gap_statistic(index, values)
+    p = p_value(null, stat) if stat is not None else None
+    if top >= 0 and (best is None or (p is not None and (best["p_value"] is None or p < best["p_value"]))):
+        best = {"reference_file": index.files[top], "statistic": None if stat is None else round(stat, 6),
+                "p_value": None if p is None else round(p, 6)}
+    return best, top, p
+
+
 def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) -> _Scan:
-    """Query every index; keep the best references by rank and by code score, the port test's j* and
-    every declared file."""
+    """Query every index; keep the best references by rank and by code score, the j* of the port and
+    rank-margin tests and every declared file."""
     hits: list[_Hit] = []
     queries: dict[int, object] = {}
     port: dict | None = None
-    ported: list[tuple[Index, int]] = []
+    margin: dict | None = None
+    ported: list[tuple[Index, int, str]] = []
     declared_files: list[str] = []
     for index in indices:
         named = _declared_ids(index, decls)
@@ -199,17 +212,16 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
         total = q.mass.sum()
         if total <= 0:
             continue
-        stat, top = gap_statistic(index, q.ident_cont)
-        p_port = p_value(index.null_port, stat) if stat is not None else None
-        if top >= 0 and (port is None or (p_port is not None and (port["p_value"] is None or p_port < port["p_value"]))):
-            port = {"reference_file": index.files[top], "statistic": None if stat is None else round(stat, 6),
-                    "p_value": None if p_port is None else round(p_port, 6)}
+        port, top, p_port = _test(index, q.ident_cont, index.null_port, port)
         if p_port is not None and p_port <= ALPHA_PORT:
-            ported.append((index, top))
+            ported.append((index, top, "port_test"))
+        margin, top, p_margin = _test(index, q.rank, index.null_margin, margin)
+        if p_margin is not None and p_margin <= ALPHA_FAMILY:
+            ported.append((index, top, "rank_margin"))
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
         order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
         order += [int(i) for i in np.argsort(-q.file_score, kind="stable")[:20] if int(i) not in order]
-        order += [fid for ix, fid in ported if ix is index and fid not in order]
+        order += [fid for ix, fid, _ in ported if ix is index and fid not in order]
         order += [fid for fid in named if fid not in order]
         chans = {c: (q.mass @ _channel_file_scores(q, index, c)) / total for c in ("tok", "ident", "struct")}
         for fid in order:
@@ -220,7 +232,7 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
                              float(cover[fid]), float(chans["tok"][fid]), float(chans["ident"][fid]),
                              float(chans["struct"][fid])))
     hits.sort(key=lambda h: (-h.rank, h.index.files[h.file_id]))
-    return _Scan(hits, queries, port, ported, declared_files)
+    return _Scan(hits, queries, port, margin, ported, declared_files)
 
 
 def _name(h: _Hit) -> str:
@@ -268,7 +280,7 @@ def _claims(scan: _Scan, decls: list[declared.Declared]) -> tuple[list[dict], se
     return claims, confirmed
 
 
-def _rules(h: _Hit, n_refs: int, ported: list[tuple[Index, int]], confirmed: set[int]) -> list[str]:
+def _rules(h: _Hit, ported: list[tuple[Index, int, str]], confirmed: set[int]) -> list[str]:
     """Which copied/adapted rules a reference meets for this candidate (empty: not an origin)."""
     rules = []
     if h.score >= T_FILE_COPIED:
@@ -277,19 +289,16 @@ def _rules(h: _Hit, n_refs: int, ported: list[tuple[Index, int]], confirmed: set
         rules.append("cover")
     if h.score >= T_FILE_ADAPTED:
         rules.append("file_adapted")
-    if h.p is not None and h.p * n_refs <= ALPHA_FAMILY:
-        rules.append("rank_p_value")
-    if any(ix is h.index and fid == h.file_id for ix, fid in ported):
-        rules.append("port_test")
+    rules += sorted({rule for ix, fid, rule in ported if ix is h.index and fid == h.file_id})
     if id(h) in confirmed:
         rules.append("declared")
     return rules
 
 
-def _origins(scan: _Scan, n_refs: int, confirmed: set[int]) -> tuple[list, list[dict]]:
+def _origins(scan: _Scan, confirmed: set[int]) -> tuple[list, list[dict]]:
     """The minimal explaining set among the references that meet a rule (origins.py), and the
     references that meet one but were left out, with the share they would still add."""
-    eligible = [(h, r) for h in scan.hits if (r := _rules(h, n_refs, scan.ported, confirmed))]
+    eligible = [(h, r) for h in scan.hits if (r := _rules(h, scan.ported, confirmed))]
     if not eligible:
         return [], []
     # the first origin: a confirmed declared origin (the declaration tells siblings apart), else the best-ranked
@@ -348,6 +357,11 @@ def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) 
                          "detail": f"the file has {port['statistic']:.3f} more of this reference's identifier vocabulary "
                                    f"(share by weight) than of any reference not linked to it; p = {port['p_value']} against reference "
                                    f"files scored against the files they are not linked to"})
+    m = scan.margin
+    if m is not None and m["p_value"] is not None:
+        evidence.append({"kind": "margin", "reference_file": m["reference_file"], "score": m["p_value"],
+                         "detail": f"its rank score stands {m['statistic']:.3f} above that of every reference not linked "
+                                   f"to it; p = {m['p_value']} against the same margin of reference files scored as candidates"})
     return evidence
 
 
@@ -385,7 +399,7 @@ def _licence_check(notices: attr.Notices, project: tuple[str | None, str | None]
             "finding": any(r["compatible"] is False for r in rows)}
 
 
-def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, cache: _RefCache,
+def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: _RefCache,
                   project: tuple[str | None, str | None] = (None, None)) -> tuple[dict, list[dict]]:
     notices = attr.extract(sf.text)
     decls = declared.parse_declarations(notices.mentions)
@@ -395,7 +409,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         more, also_confirmed = _notice_claims(scan, notices, cache)
         claims += more
         confirmed |= also_confirmed
-    chosen, also = _origins(scan, n_refs, confirmed)
+    chosen, also = _origins(scan, confirmed)
     origin_hits = [h for h, _, _ in chosen]
     relation = "independent"
     if chosen:
@@ -418,6 +432,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], n_refs: int, c
         "declared_origins": claims,
         "evidence": evidence,
         "port_test": scan.port,
+        "margin_test": scan.margin,
     }
     if sf.note:
         entry["note"] = sf.note
@@ -446,7 +461,7 @@ def _skipped_entry(rel: str, reason: str) -> dict:
     return {"file": rel, "ranking": [], "relation": "independent", "origins": [], "origin_details": [],
             "also_matching": [], "attribution": {"licence": None, "copyright": [], "mentions": [], "attributed": None},
             "licence_check": {"project_licence": None, "project_licence_source": None, "origins": [], "finding": False},
-            "declared_origins": [], "evidence": [], "port_test": None, "note": f"skipped: {reason}"}
+            "declared_origins": [], "evidence": [], "port_test": None, "margin_test": None, "note": f"skipped: {reason}"}
 
 
 def analyse(candidate: str | Path, against: list[str | Path], *, progress: Callable[[int], None] | None = None,
@@ -466,7 +481,7 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
         if isinstance(res, Skipped) or not res.units:
             files.append(_skipped_entry(rel, res.reason if isinstance(res, Skipped) else "no code"))
         else:
-            entry, m = _analyse_file(rel, res, indices, n_refs, cache, project)
+            entry, m = _analyse_file(rel, res, indices, cache, project)
             files.append(entry)
             matches.extend(m)
         if progress:
@@ -479,6 +494,6 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
                        "skipped": [{"file": f, "reason": r} for ix in indices for f, r in ix.skipped]},
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
-                       "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP,
+                       "margin_alpha": ALPHA_FAMILY, "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP,
                        "origin_join_share": origins_mod.T_JOIN},
     }

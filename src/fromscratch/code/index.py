@@ -27,7 +27,7 @@ from fromscratch.code.lang import SourceFile
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
 
-FORMAT = "fromscratch.code-index/2"  # 2: rank-score pair null and port null (1: file-score and outlier nulls)
+FORMAT = "fromscratch.code-index/3"  # 3: + rank-margin null; 2: rank-score pair null and port null; 1: file-score nulls
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Index:
     """A fingerprinted reference corpus (see module docstring)."""
 
     files: list[str]                 # reference_file names (root prefix + relative path)
-    groups: list[str]                # the folder of each file: files of one model share it
+    groups: list[str]                # the model of each file (`_groups`): files of one model share it
     texts: list[str]                 # source text, for line-level evidence and the HTML view
     unit_file: np.ndarray            # int32 [n_units]
     unit_start: np.ndarray           # int32 [n_units]
@@ -50,6 +50,7 @@ class Index:
     digest: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))  # per unit
     null: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     null_port: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    null_margin: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # derived on first use, never saved
     _matT: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
@@ -132,8 +133,20 @@ def parse_refs(spec: str | Path) -> tuple[str, Path]:
     return p.resolve().name or "ref", p
 
 
-def _group(name: str) -> str:
-    return str(PurePosixPath(name).parent)
+GROUP_MAX = 10  # a folder with more files than this is a collection of models, not one model
+
+
+def _groups(files: list[str]) -> list[str]:
+    """The model each reference file belongs to: its folder, when the folder is one model's
+    (transformers' `models/llama/` holds its PyTorch, TF and Flax files, which must not count as
+    unrelated to each other); the file itself in a flat collection such as vLLM's
+    `model_executor/models/` or ggml's `ggml-cuda/` (hundreds of models or kernels in one folder,
+    which would otherwise all be "the same model" and leave no unrelated files for the nulls)."""
+    folders = [str(PurePosixPath(n).parent) for n in files]
+    size: dict[str, int] = {}
+    for f in folders:
+        size[f] = size.get(f, 0) + 1
+    return [f if size[f] <= GROUP_MAX else n for f, n in zip(folders, files)]
 
 
 def build_index(refs: list[str | Path], *, progress=None, null_size: int = 200) -> Index:
@@ -205,7 +218,7 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
         vocab[c], idf[c], mat[c] = voc, w, m
         mass[c] = np.asarray(m @ w.astype(np.float64)).astype(np.float32).ravel()
     index = Index(
-        files=files, groups=[_group(n) for n in files], texts=[sf.text for _, sf in parsed],
+        files=files, groups=_groups(files), texts=[sf.text for _, sf in parsed],
         unit_file=np.asarray(unit_file, dtype=np.int32), unit_start=np.asarray(unit_start, dtype=np.int32),
         unit_end=np.asarray(unit_end, dtype=np.int32), unit_name=unit_name,
         file_units=np.asarray(file_units, dtype=np.int64), vocab=vocab, idf=idf, mat=mat, mass=mass,
@@ -213,7 +226,7 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
     )
     from fromscratch.code.score import calibration_null  # the null needs the scorer
 
-    index.null, index.null_port = calibration_null(index, parsed, size=null_size)
+    index.null, index.null_port, index.null_margin = calibration_null(index, parsed, size=null_size)
     return index
 
 
@@ -228,7 +241,7 @@ def save_index(index: Index, path: str | Path) -> None:
         "text_off": np.cumsum([0] + [len(t) for t in texts]).astype(np.int64),
         "unit_file": index.unit_file, "unit_start": index.unit_start, "unit_end": index.unit_end,
         "file_units": index.file_units, "null": index.null.astype(np.float32), "digest": index.digest,
-        "null_port": index.null_port.astype(np.float32),
+        "null_port": index.null_port.astype(np.float32), "null_margin": index.null_margin.astype(np.float32),
     }
     for c in CHANNELS:
         arrays[f"{c}_vocab"] = index.vocab[c]
@@ -275,6 +288,7 @@ def load_index(path: str | Path) -> Index:
                          unit_start=z["unit_start"], unit_end=z["unit_end"], unit_name=meta["unit_name"],
                          file_units=z["file_units"], vocab=vocab, idf=idf, mat=mat, mass=mass,
                          n_docs=int(meta["n_docs"]), null=z["null"], digest=z["digest"], null_port=z["null_port"],
+                         null_margin=z["null_margin"],
                          skipped=[tuple(s) for s in meta.get("skipped", [])])
     except InputError:
         raise

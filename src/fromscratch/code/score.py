@@ -64,11 +64,10 @@ def combine(s: dict[str, np.ndarray], present: dict[str, np.ndarray]) -> np.ndar
     return np.maximum(s["tok"], mix)
 
 
-def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Query:
-    """Score every unit of `sf` against every reference unit sharing a feature with it."""
-    n_u = len(sf.units)
-    n_r = len(index.unit_file)
-    feats = [unit_features(u.masked, u.idents, u.struct) for u in sf.units]
+def _channel_similarities(index, feats: list[dict[str, set[int]]]) -> tuple[dict, dict, np.ndarray]:
+    """Per channel: the sparse candidate-unit x reference-unit similarity, each candidate unit's
+    weighted size, and the units' combined informative mass."""
+    n_u, n_r = len(feats), len(index.unit_file)
     mass = np.zeros(n_u)
     unseen_w = index.idf_unseen()
     chan: dict[str, sp.csr_matrix] = {}
@@ -82,10 +81,9 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
             w = idf[col].astype(np.float64)
             m[i] = w.sum() + unseen * unseen_w
             nz = w > 0
-            col, w = col[nz], w[nz]
-            cols_l.append(col)
-            lens.append(len(col))
-            data.append(w)
+            cols_l.append(col[nz])
+            lens.append(int(nz.sum()))
+            data.append(w[nz])
         indptr = np.zeros(n_u + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(lens)
         q = sp.csr_matrix((np.concatenate(data) if data else np.zeros(0),
@@ -97,10 +95,23 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         chan[c] = sp.csr_matrix((np.minimum(vals, 1.0), (shared.row, shared.col)), shape=(n_u, n_r))
         mass_c[c] = m
         mass += ALPHA[c] * m
-    # identical normalised token streams are copies whatever their features weigh
-    # (a widely copied helper consists of common features only)
+    return chan, mass_c, mass
+
+
+def _pair_scores(index, sf: SourceFile, chan: dict, mass_c: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, unit score, file-score unit score) over every candidate/reference unit pair that
+    shares a feature or a whole-unit digest.
+
+    An equal digest makes the pair a copy (the unit-level answer, e.g. a one-line method copied
+    with a model name changed; identical normalised streams are copies whatever their features
+    weigh). For the FILE score, tokens (digest or fingerprints) count only for functions, methods
+    and units long enough to be specific: a short class body or module remainder
+    (`@N(S) class N(N.N): pass`, `N = N; N = S`) is identical once masked in many unrelated files,
+    and its weight (its rare names) would otherwise lift the whole file. Its names and structure
+    still count.
+    """
+    n_r = len(index.unit_file)
     d_rows, d_cols = index.digest_matches([unit_digest(u.masked) for u in sf.units])
-    # union of pairs that share anything, then the combined score on those pairs
     coos = {c: chan[c].tocoo() for c in CHANNELS}
     all_keys = [coos[c].row.astype(np.int64) * n_r + coos[c].col for c in CHANNELS]
     all_keys.append(d_rows * n_r + d_cols)
@@ -112,12 +123,6 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         arr[inv[off:off + len(k)]] = coos[c].data
         s_vals[c] = arr
         off += len(k)
-    # An equal digest makes the pair a copy (`sim`: the unit-level answer, e.g. a one-line
-    # method copied with a model name changed). For the FILE score, tokens (digest or
-    # fingerprints) count only for functions, methods and units long enough to be specific:
-    # a short class body or module remainder (`@N(S) class N(N.N): pass`, `N = N; N = S`)
-    # is identical once masked in many unrelated files, and its weight (its rare names) would
-    # otherwise lift the whole file. Its names and structure still count.
     d_idx = inv[off:]
     specific = np.array([len(u.masked) >= MIN_BODY_TOKENS or u.kind in ("function", "method")
                          for u in sf.units], dtype=bool)
@@ -131,12 +136,18 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
 
     tok_all = s_vals["tok"].copy()
     tok_all[d_idx] = 1.0
-    vals = scored(tok_all)
     tok_file = np.where(specific[rows], s_vals["tok"], 0.0)  # a short body's one whole-stream hash is no evidence
     tok_file[d_idx[specific[d_rows]]] = 1.0
-    vals_file = scored(tok_file)
+    return rows, cols, scored(tok_all), scored(tok_file)
+
+
+def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Query:
+    """Score every unit of `sf` against every reference unit sharing a feature with it."""
+    n_u, n_r, n_files = len(sf.units), len(index.unit_file), len(index.files)
+    feats = [unit_features(u.masked, u.idents, u.struct) for u in sf.units]
+    chan, mass_c, mass = _channel_similarities(index, feats)
+    rows, cols, vals, vals_file = _pair_scores(index, sf, chan, mass_c)
     total = sp.coo_matrix((vals, (rows, cols)), shape=(n_u, n_r))
-    n_files = len(index.files)
     best = np.zeros((n_u, n_files))
     if len(vals_file):
         np.maximum.at(best, (rows, index.unit_file[cols]), vals_file)
@@ -172,8 +183,9 @@ def _order_key(name: str) -> bytes:
     return hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
 
 
-def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """Two nulls from reference files scored as if they were candidates.
+def calibration_null(index, parsed: list[tuple[str, SourceFile]], *,
+                     size: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three nulls from reference files scored as if they were candidates.
 
     Each of up to `size` reference files (a fixed, name-hashed sample) is scored
     against the index, leaving out itself and every file of its own folder (its own
@@ -183,16 +195,21 @@ def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int =
        scores against code it was not taken from, in the same corpus and role. Copy
        families inside the corpus land in this pool too and only make p-values
        larger (conservative). Sorted, subsampled to at most 20,000 values.
-    2. Port null: `port.gap_statistic` over the files the pseudo-candidate is not
-       linked to, i.e. the statistic when the corpus holds no origin of the file.
-       One value per pseudo-candidate.
+    2. Port null: `port.gap_statistic` of the identifier containment over the files
+       the pseudo-candidate is not linked to, i.e. the statistic when the corpus holds
+       no origin of the file. One value per pseudo-candidate.
+    3. Margin null: the same gap statistic on the rank score (how far the best
+       reference stands above the best one not linked to it). It is a maximum over
+       the whole index already, so one value per pseudo-candidate is a null for the
+       family-wise question "does any reference stand out", which a per-reference
+       Bonferroni over the pair null could never answer at 1 % on a large corpus.
     """
     empty = np.zeros(0, dtype=np.float32)
     if len(parsed) < 3:
-        return empty, empty
+        return empty, empty, empty
     by_name = {n: i for i, n in enumerate(index.files)}
     order = sorted(parsed, key=lambda x: _order_key(x[0]))[:size]
-    vals, gaps = [], []
+    vals, gaps, margins = [], [], []
     for name, sf in order:
         fi = by_name[name]
         same = {j for j, g in enumerate(index.groups) if g == index.groups[fi]}
@@ -204,10 +221,13 @@ def calibration_null(index, parsed: list[tuple[str, SourceFile]], *, size: int =
             gap = pseudo_candidate_gap(index, fi, q.ident_cont)
             if gap is not None:
                 gaps.append(gap)
+            margin = pseudo_candidate_gap(index, fi, q.rank)
+            if margin is not None:
+                margins.append(margin)
     pool = np.sort(np.concatenate(vals)).astype(np.float32) if vals else empty
     if len(pool) > 20000:
         pool = pool[np.linspace(0, len(pool) - 1, 20000).round().astype(np.int64)]
-    return pool, np.sort(np.asarray(gaps, dtype=np.float32))
+    return pool, np.sort(np.asarray(gaps, dtype=np.float32)), np.sort(np.asarray(margins, dtype=np.float32))
 
 
 def p_value(null: np.ndarray, score: float) -> float | None:

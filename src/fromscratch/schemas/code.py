@@ -44,6 +44,8 @@ class CodeFile(Result):
     attribution: Attribution
     evidence: list[Evidence] = []
     port_test: PortTest | None = None
+    margin_test: PortTest | None = Field(default=None, description="rank-margin test: j*, its margin over the best "
+                                         "unlinked reference, and the p-value against the index's margin null")
 
 
 class Match(Result):
