@@ -191,7 +191,8 @@ def submissions(zoo, where: Path, chains: dict | None = None) -> dict[str, dict]
     for team, (model, _) in TEAMS.items():
         sub = chains[CHAINS[team]] if team in CHAINS else None
         out[team] = {"model": str(zoo.path(model)) if sub is None else sub["model"],
-                     "code": str(MATERIAL / "teams" / team / "code"), "bom": str(MATERIAL / "teams" / team / "bom.toml"),
+                     "code": str(MATERIAL / "teams" / team / "code"),
+                     "bom": str(MATERIAL / "teams" / team / "bom.toml"),
                      "chain": [] if sub is None else list(sub["chain"]),
                      "chain_init": [] if sub is None else list(sub["init_options"]),
                      "reveal": str(where / "reveals" / f"{team}.json")}

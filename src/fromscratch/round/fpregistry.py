@@ -30,7 +30,8 @@ def registry_seal(location: str | Path) -> dict[str, Any]:
 
     root = Path(location)
     if not (root / "index.sqlite").is_file():
-        raise InputError(root, "not a fingerprint registry (no index.sqlite; create one with `fromscratch registry add`)")
+        raise InputError(root, "not a fingerprint registry (no index.sqlite; create one with "
+                               "`fromscratch registry add`)")
     with Registry(root) as reg:
         rows = [[e.name, e.digest, e.format, e.method, e.source, e.fingerprint] for e in reg.entries()]
     text = json.dumps(["fromscratch.registry-digest/1", rows], separators=(",", ":"), ensure_ascii=False)

@@ -362,8 +362,9 @@ def plan_from_folder(out_dir: Path, entries: list[dict[str, Any]]) -> RoundPlan:
         raise InputError(human, "human scores file not found")
     keep = tuple(it["copy"] for it in opened["sealed"] if "copy" in it)
     fp_reg = next((Path(it["path"]) for it in opened["sealed"] if it["role"] == "fingerprint-registry"), None)
-    return RoundPlan(fp_registry=fp_reg, fp_registry_sealed=fp_reg is not None, name=spec.round.name, seed=spec.round.seed, resamples=spec.round.resamples,
-                     protocol=sealed / "protocol.toml", teams=teams, benchmarks=dict(spec.benchmarks), base=spec.base,
+    return RoundPlan(name=spec.round.name, seed=spec.round.seed, resamples=spec.round.resamples,
+                     fp_registry=fp_reg, fp_registry_sealed=fp_reg is not None, protocol=sealed / "protocol.toml",
+                     teams=teams, benchmarks=dict(spec.benchmarks), base=spec.base,
                      references=refs, code_refs=code_refs, policy=str(policy_path) if policy_path else
                      (pol or {}).get("name"), policy_path=policy_path, human=human, protocol_text=effective, keep=keep)
 
