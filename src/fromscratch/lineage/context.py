@@ -90,37 +90,50 @@ class Once:
 
 
 class Lru:
-    """A bounded memo shared by threads: the ``size`` most recently used values are kept.
+    """A memo shared by threads, bounded in bytes: the most recently used values that fit are kept.
 
     Two threads asking for a missing key at once may both compute it (values
     are deterministic, so which one is kept does not matter).
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
-        self._values: OrderedDict[Any, Any] = OrderedDict()
+        self._values: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
 
     def get(self, key: Any, compute) -> Any:
         with self._lock:
             if key in self._values:
                 self._values.move_to_end(key)
-                return self._values[key]
+                return self._values[key][0]
         value = compute()
+        size = _nbytes(value)
         with self._lock:
-            self._values[key] = value
-            self._values.move_to_end(key)
-            while len(self._values) > self.size:
-                self._values.popitem(last=False)
+            if key not in self._values:
+                self._values[key] = (value, size)
+                self._bytes += size
+            while self._bytes > self.max_bytes and len(self._values) > 1:
+                _, (_, gone) = self._values.popitem(last=False)
+                self._bytes -= gone
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._bytes = 0
 
 
-#: response profiles kept per comparison (a SmolLM2-sized MLP matrix's is 1.2 MB as float32)
-RESPONSE_MEMO = 48
+def _nbytes(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
+    return 64
+
+
+#: bytes of standardised response profiles kept per comparison (a SmolLM2 MLP matrix's is 1.2 MB)
+RESPONSE_MEMO_BYTES = 24 << 20
 
 
 class CandidateMemo:
@@ -176,7 +189,7 @@ class PairContext:
         self.prepared: dict[tuple, stats.PreparedUnits] = {}
         self.anchor_memo = Once()     # anchor test results
         self.whiten_memo = Once()     # whitened reference tables (large: cleared when a run ends)
-        self.responses = Lru(RESPONSE_MEMO)  # standardised token-response profiles (rotation tier)
+        self.responses = Lru(RESPONSE_MEMO_BYTES)  # standardised token-response profiles (rotation tier)
         self.ids_ok = _ids_comparable(cand, ref)
         #: anchor parts that stand for token rows, and those that may align residual streams
         self.token_parts = {"tokens", "ids"} if self.ids_ok else {"tokens"}
