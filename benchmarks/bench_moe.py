@@ -300,6 +300,7 @@ def dask_moe(folder: Path, single_npz: Path, single_s: float) -> dict:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=40) as cluster, distributed.Client(cluster) as client:
         client.run(lambda: __import__("fromscratch.lineage.fingerprint_pass"))
+        child("read", str(folder))  # as before the single-process run (A's pass may have evicted B's pages)
         t = time.perf_counter()
         remote = fingerprint_on(client, folder)
         t_dask = time.perf_counter() - t
