@@ -315,6 +315,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/moebench")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--skip-dask-1b", action="store_true", help="only the MoE checkpoint on Dask, not bench_dask's 1.1B")
     ap.add_argument("--smoke", action="store_true", help="tiny shapes, to check the script itself")
     args = ap.parse_args()
     if args.smoke:
@@ -359,7 +360,7 @@ def main() -> None:
     if not args.keep:
         shutil.rmtree(a, ignore_errors=True)
         shutil.rmtree(b, ignore_errors=True)
-    if not args.skip_dask:
+    if not (args.skip_dask or args.skip_dask_1b):
         from bench_dask import run as dask_ratio
 
         out["dask"] = dask_ratio(work)
