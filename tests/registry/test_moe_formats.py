@@ -54,3 +54,15 @@ def test_block_scales_that_do_not_fit_are_refused(tmp_path):
                                              "a.weight_scale_inv": ("F32", np.ones((3, 2), np.float32))})
     with pytest.raises(InputError, match="block scales"):
         open_model(tmp_path / "model.safetensors")
+
+
+def test_fp8_table_cast_is_bitwise_the_ml_dtypes_cast():
+    """FP8 is decoded through a 256-entry table; every code (NaN included) must keep its float32 bits."""
+    from fromscratch.artifacts._dtypes import NUMPY_DTYPES, cast_into
+
+    raw = np.arange(256, dtype=np.uint8)
+    for label in ("F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ"):
+        got = np.empty((16, 16), np.float32)
+        cast_into(raw, label, got)
+        ref = raw.view(NUMPY_DTYPES[label]).astype(np.float32).reshape(16, 16)
+        np.testing.assert_array_equal(got.view(np.uint32), ref.view(np.uint32), err_msg=label)

@@ -31,11 +31,11 @@ def test_read_rows_into_equals_read_with_fp8_block_scales(tmp_path):
 
 def _small_blocks(monkeypatch):
     """Every tensor over 4,096 values streams, in blocks of 1,000 values (several per embedding)."""
-    from fromscratch.lineage import fingerprint_pass as P
+    from fromscratch.lineage import fingerprint_rows as R
 
-    monkeypatch.setattr(P, "STREAM_VALUES", 1 << 12)
-    monkeypatch.setattr(P, "BLOCK_VALUES", 1000)
-    return P
+    monkeypatch.setattr(R, "STREAM_VALUES", 1 << 12)
+    monkeypatch.setattr(R, "BLOCK_VALUES", 1000)
+    return R
 
 
 @pytest.fixture
@@ -93,6 +93,7 @@ def test_stacked_experts_stream_a_few_experts_at_a_time(tmp_path, monkeypatch):
     from fromscratch.artifacts import open_model
     from fromscratch.artifacts.model import Model
     from fromscratch.lineage import fingerprint_pass as P
+    from fromscratch.lineage import fingerprint_rows as R
 
     rng = np.random.default_rng(2)
     e, rows, d = 8, 200, 256
@@ -100,8 +101,8 @@ def test_stacked_experts_stream_a_few_experts_at_a_time(tmp_path, monkeypatch):
     scale = np.exp(rng.standard_normal((e, 2, 2))).astype(np.float32)
     _write(tmp_path / "model.safetensors", {"model.layers.0.mlp.experts.gate_proj": ("F8_E4M3", q),
                                              "model.layers.0.mlp.experts.gate_proj_scale_inv": ("F32", scale)})
-    monkeypatch.setattr(P, "STREAM_VALUES", 1 << 14)
-    monkeypatch.setattr(P, "BLOCK_VALUES", 3 * rows * d)  # three experts per block, a ragged last one
+    monkeypatch.setattr(R, "STREAM_VALUES", 1 << 14)
+    monkeypatch.setattr(R, "BLOCK_VALUES", 3 * rows * d)  # three experts per block, a ragged last one
     got = []
     for rows_ok in (True, False):
         monkeypatch.setattr(Model, "reads_rows", property(lambda self, ok=rows_ok: ok))

@@ -75,7 +75,8 @@ CHUNK_BYTES = 16 * 1024 * 1024
 
 def read_rows(path: Path, offset: int, rows: int, row_bytes: int, out_row_shape: tuple[int, ...],
               out_dtype: np.dtype, fn: Callable[[np.ndarray, int], np.ndarray],
-              chunk_bytes: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+              chunk_bytes: int | None = None, out: np.ndarray | None = None,
+              into: Callable[[np.ndarray, np.ndarray], None] | None = None) -> np.ndarray:
     """Decode a row-major tensor a block of rows at a time into one output array.
 
     ``fn(uint8 view, n_rows)`` returns ``n_rows`` stored rows as an array (a view
@@ -87,7 +88,8 @@ def read_rows(path: Path, offset: int, rows: int, row_bytes: int, out_row_shape:
     temporaries resident together).
 
     ``out`` (C-contiguous, shape ``(rows, *out_row_shape)``, dtype ``out_dtype``)
-    is filled and returned instead of a fresh array.
+    is filled and returned instead of a fresh array. ``into(uint8 view, dest rows)``, when
+    given, writes the rows itself instead of ``fn`` (a table-driven cast).
     """
     if out is None:
         out = np.empty((rows, *out_row_shape), dtype=out_dtype)
@@ -101,7 +103,10 @@ def read_rows(path: Path, offset: int, rows: int, row_bytes: int, out_row_shape:
         dest = out[r0:r1]
 
         def fill(b: np.ndarray, n: int = n, dest: np.ndarray = dest) -> None:
-            dest[...] = fn(b, n)
+            if into is not None:
+                into(b, dest)
+            else:
+                dest[...] = fn(b, n)
 
         with_range(path, offset + r0 * row_bytes, n * row_bytes, fill)
     return out

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fromscratch.artifacts import hfdir
-from fromscratch.artifacts._dtypes import NUMPY_DTYPES, convert, numel
+from fromscratch.artifacts._dtypes import NUMPY_DTYPES, cast_into, convert, numel
 from fromscratch.artifacts._io import CHUNK_BYTES, file_size, read_prefix, read_rows, with_range
 from fromscratch.artifacts.base import ModelReader, TensorInfo
 from fromscratch.errors import InputError
@@ -281,7 +281,8 @@ class SafetensorsReader(ModelReader):
         np_dtype = NUMPY_DTYPES[e.dtype]
         row_bytes = e.info.nbytes // max(shape[0], 1)
         read_rows(e.file, e.start + r0 * row_bytes, r1 - r0, row_bytes, rest, out.dtype,
-                  lambda b, n: b.view(np_dtype).reshape((n, *rest)), out=out)
+                  lambda b, n: b.view(np_dtype).reshape((n, *rest)), out=out,
+                  into=lambda b, dest: cast_into(b, e.dtype, dest))
         scale = self._scales.get(name)
         if scale is not None:
             s = self.read(scale, dtype=np.float32)
@@ -303,10 +304,11 @@ class SafetensorsReader(ModelReader):
         if len(shape) >= 1 and shape[0] > 1 and e.info.nbytes > CHUNK_BYTES:
             rows, rest = shape[0], shape[1:]
             return read_rows(e.file, e.start, rows, e.info.nbytes // rows, rest, out.dtype,
-                             lambda b, n: b.view(np_dtype).reshape((n, *rest)), out=out)
+                             lambda b, n: b.view(np_dtype).reshape((n, *rest)), out=out,
+                             into=lambda b, dest: cast_into(b, e.dtype, dest))
 
         def fill(buf: np.ndarray) -> np.ndarray:
-            out[...] = buf.view(np_dtype).reshape(shape)  # the cast astype uses
+            cast_into(buf, e.dtype, out)  # the cast astype uses (FP8: the same values from a table)
             return out
 
         return with_range(e.file, e.start, e.info.nbytes, fill)

@@ -230,8 +230,9 @@ def _progress(total: int, enabled: Any, label: str):
 def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
     """The whole pass in this process: context, every other tensor, metadata (see ``fingerprint_pass``)."""
     from fromscratch.lineage import fingerprint_pass as P
+    from fromscratch.lineage.fingerprint_rows import Scratch
 
-    scratch = P.Scratch(model)
+    scratch = Scratch(model)
     ctx = P.context(model, scratch)
     advance, display = _progress(len(ctx.todo), progress, f"fingerprint {Path(str(model.path)).name}")
     try:

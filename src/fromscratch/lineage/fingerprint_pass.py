@@ -8,43 +8,26 @@
    tensors can be split into any groups (one task each) and the parts merged.
 3. ``finish`` -- the metadata, in the model's component order.
 
-A tensor with more than ``STREAM_VALUES`` values (a 151,552 x 4,096 or
-196,608 x 4,096 embedding or head is 2.5-3.2 GB as float32) is never decoded
-whole where the reader can seek to a row range: it is read in blocks of
-``_block_rows`` rows into one reused buffer, its hash, RMS and sketch values are
-accumulated block by block, and only the rows the fingerprint keeps (anchor and
-head rows) are copied out. Its RMS is defined by those blocks -- a float32 dot
-product per block, summed in float64 -- whichever way it is read, so a streamed
-and an in-memory pass give the same bytes; every smaller tensor keeps the
-whole-tensor float32 dot product, so fingerprints of models without such a
-tensor are unchanged.
+Large tensors are read in row blocks (``fingerprint_rows``).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from fromscratch.lineage import fingerprint as F
+from fromscratch.lineage import fingerprint_rows as R
 from fromscratch.lineage import responses
 from fromscratch.lineage.fingerprint_q8 import q8
 from fromscratch.lineage.idrows import id_selection
 from fromscratch.lineage.shapes import attention_shapes
 from fromscratch.lineage.tokens import token_key, token_strings
 
-#: tensors with more values than this are summarised in row blocks (1 GiB of float32)
-STREAM_VALUES = 1 << 28
-#: values per row block (64 MiB of float32)
-BLOCK_VALUES = 1 << 24
-
-Key = tuple[str, str, "int | None"]
-
-
-def tkey(t: Any) -> Key:
-    return (t.component, t.role, t.expert)
+Key = R.Key
+tkey = R.tkey
 
 
 @dataclass
@@ -62,139 +45,6 @@ class PassContext:
     todo: list[tuple[Key, str, int, bool]] = field(default_factory=list)
     comps: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-class Scratch:
-    """One float32 buffer reused for every tensor of a pass.
-
-    Fresh memory for each tensor costs a page fault and a kernel-zeroed page per
-    4 KiB, about as much as decoding BF16 itself; the pass holds one tensor at a
-    time and keeps no view of it, so one buffer serves them all. Readers that
-    cannot decode in place ignore it.
-    """
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.buf: np.ndarray | None = None
-
-    def _take(self, n: int) -> np.ndarray:
-        if self.buf is None or self.buf.size < n:
-            self.buf = None  # free the old buffer before allocating the larger one
-            self.buf = np.empty(n, dtype=np.float32)
-        return self.buf[:n]
-
-    def load(self, t: Any) -> np.ndarray:
-        if t.rows is not None or not getattr(getattr(self.model, "reader", None), "reads_into", False):
-            return self.model.load(t)
-        return self.model.load(t, out=self._take(_numel(t.shape)).reshape(tuple(t.shape)))
-
-    def row_blocks(self, t: Any):
-        """(first row, float32 block) over the tensor, ``_block_rows`` rows at a time."""
-        shape = tuple(int(d) for d in t.shape)
-        step = _block_rows(shape)
-        if t.rows is None and getattr(self.model, "reads_rows", False):
-            for r0 in range(0, shape[0], step):
-                r1 = min(shape[0], r0 + step)
-                view = self._take((r1 - r0) * _numel(shape[1:])).reshape((r1 - r0, *shape[1:]))
-                yield r0, self.model.load_rows(t, r0, r1, view)
-            return
-        arr = self.load(t)
-        for r0 in range(0, shape[0], step):
-            yield r0, arr[r0:r0 + step]
-
-
-def _numel(shape: Any) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
-
-
-def _block_rows(shape: tuple[int, ...]) -> int:
-    """Rows per block: fixed by the shape (the blocked RMS depends on it), whole 128-row FP8 scale blocks."""
-    r = max(1, BLOCK_VALUES // max(_numel(shape[1:]), 1))
-    return r - r % 128 if r >= 128 else r
-
-
-class _Summary:
-    """A tensor's ``record`` entry (sketch values, row-sample hash, RMS, constant) from its row blocks in order."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-        self.cols = _numel(shape[1:])
-        self.pos = F._sketch_positions(shape)
-        self.sk = np.empty(len(self.pos), np.float32)
-        self.step = max(1, -(-(_numel(shape) * 4) // F.HASH_BYTES))
-        self.h = hashlib.sha256(repr(tuple(shape)).encode())
-        self.ss = 0.0
-
-    def add(self, r0: int, block: np.ndarray) -> None:
-        flat = block.reshape(-1)
-        lo = r0 * self.cols
-        i0, i1 = np.searchsorted(self.pos, [lo, lo + flat.size])
-        self.sk[i0:i1] = flat[self.pos[i0:i1] - lo]
-        first = -(-r0 // self.step) * self.step - r0
-        rows = block.reshape(block.shape[0], -1)[first::self.step]
-        if rows.size:
-            self.h.update(np.ascontiguousarray(rows).view(np.uint8).reshape(-1))
-        self.ss += float(np.dot(flat, flat))
-
-    def entry(self) -> tuple[np.ndarray, dict[str, Any]]:
-        n = _numel(self.shape)
-        constant = bool(self.sk.size > 0 and float(self.sk.max()) == float(self.sk.min()))
-        return self.sk, {"shape": list(self.shape), "sha256": self.h.hexdigest(),
-                         "rms": float(np.sqrt(self.ss / n)) if n else 0.0, "constant": constant}
-
-
-def _entry(arr: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    """Sketch values and statistics of a tensor in memory."""
-    if arr.size > STREAM_VALUES and arr.ndim >= 2:
-        s = _Summary(tuple(arr.shape))
-        step = _block_rows(tuple(arr.shape))
-        for r0 in range(0, arr.shape[0], step):
-            s.add(r0, np.ascontiguousarray(arr[r0:r0 + step]))
-        return s.entry()
-    flat = arr.reshape(-1)
-    sk = flat[F._sketch_positions(tuple(arr.shape))].astype(np.float32)
-    if flat.size <= (1 << 20):
-        constant = bool(flat.size > 0 and float(flat.max()) == float(flat.min()))
-    else:  # a large tensor whose 1,024 sampled values are all equal is constant
-        constant = bool(sk.size > 0 and float(sk.max()) == float(sk.min()))
-    return sk, {"shape": list(arr.shape), "sha256": F._hash_tensor(arr),
-                "rms": float(np.linalg.norm(flat) / np.sqrt(flat.size)) if flat.size else 0.0,
-                "constant": constant}
-
-
-def _store(arrays: dict, metas: dict, t: Any, got: tuple[np.ndarray, dict[str, Any]]) -> None:
-    sk, st = got
-    arrays[f"sk|{t.component}|{t.role}|{t.expert}"] = sk
-    metas[tkey(t)] = {"role": t.role, "expert": t.expert, "shape": st["shape"], "dtype": t.dtype,
-                      "learned": bool(t.learned), "sha256": st["sha256"], "rms": st["rms"],
-                      "constant": st["constant"]}
-
-
-def record(arrays: dict, metas: dict, t: Any, arr: np.ndarray) -> None:
-    """The per-tensor entry (``identical`` tier) of a tensor in memory."""
-    _store(arrays, metas, t, _entry(arr))
-
-
-def rows_of(scratch: Scratch, arrays: dict, metas: dict, t: Any, wanted: np.ndarray) -> np.ndarray:
-    """Record ``t`` and return its rows ``wanted`` (float32 copies), streaming a large tensor."""
-    wanted = np.asarray(wanted, dtype=np.int64)
-    if _numel(t.shape) <= STREAM_VALUES or len(t.shape) < 2:
-        arr = scratch.load(t)
-        record(arrays, metas, t, arr)
-        return arr[wanted].astype(np.float32)
-    order = np.argsort(wanted, kind="stable")
-    out = np.empty((len(wanted), *[int(d) for d in t.shape[1:]]), np.float32)
-    s = _Summary(tuple(int(d) for d in t.shape))
-    for r0, block in scratch.row_blocks(t):
-        s.add(r0, block)
-        i0, i1 = np.searchsorted(wanted[order], [r0, r0 + block.shape[0]])
-        out[order[i0:i1]] = block[wanted[order[i0:i1]] - r0]
-    _store(arrays, metas, t, s.entry())
-    return out
-
 
 def token_selection(ctx: PassContext, strings: list[str] | None, n_rows: int) -> tuple[list[int], list[int]]:
     """(row ids, token keys) of the hash-selected tokens among the first ``n_rows``; memoised in ``ctx``."""
@@ -227,7 +77,7 @@ def _is_token_embedding(c: Any, t: Any) -> bool:
     return c.kind == "embedding" and c.name.endswith("embed_tokens") and t.role == "weight" and len(t.shape) == 2
 
 
-def _anchor_tensor(ctx: PassContext, scratch: Scratch, strings: list[str] | None, parts: dict,
+def _anchor_tensor(ctx: PassContext, scratch: R.Scratch, strings: list[str] | None, parts: dict,
                    c: Any, t: Any) -> bool:
     """Anchor rows of one embedding tensor (recorded too); False if ``t`` is not an anchor source."""
     tower, d = t.tower, int(t.shape[1]) if len(t.shape) >= 2 else 0
@@ -236,18 +86,18 @@ def _anchor_tensor(ctx: PassContext, scratch: Scratch, strings: list[str] | None
         if strings:
             tok_ids, tok_keys = token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
             ids, id_keys = id_selection(int(t.shape[0]), F.ANCHOR_IDS)  # for checkpoints without strings
-            got = rows_of(scratch, ctx.arrays, ctx.tensors_meta, t, np.concatenate(
+            got = R.rows_of(scratch, ctx.arrays, ctx.tensors_meta, t, np.concatenate(
                 [np.asarray(tok_ids, dtype=np.int64), np.asarray(ids, dtype=np.int64)]))
             add(tower, []).append((np.asarray(tok_keys, dtype=np.int64), got[:len(tok_ids)], "tokens"))
             add(tower, []).append((id_keys, got[len(tok_ids):], "ids"))
         else:  # no token strings: token ids are the rows (see idrows)
             ids, keys = id_selection(int(t.shape[0]), F.ANCHOR_TOKENS)
-            add(tower, []).append((keys, rows_of(scratch, ctx.arrays, ctx.tensors_meta, t, ids), "ids"))
+            add(tower, []).append((keys, R.rows_of(scratch, ctx.arrays, ctx.tensors_meta, t, ids), "ids"))
         ctx.towers.setdefault(tower, {"dim": d})
     elif c.kind == "embedding" and c.name.endswith("embed_positions") and t.role == "weight" and len(t.shape) == 2:
         n = min(int(t.shape[0]), F.MAX_POSITION_ROWS)
         keys = np.asarray([F._stable_key("pos", i) for i in range(n)], dtype=np.int64)
-        add(tower, []).append((keys, rows_of(scratch, ctx.arrays, ctx.tensors_meta, t, np.arange(n)), "positions"))
+        add(tower, []).append((keys, R.rows_of(scratch, ctx.arrays, ctx.tensors_meta, t, np.arange(n)), "positions"))
         ctx.towers.setdefault(tower, {"dim": d})
     elif c.kind == "embedding" and c.name.endswith("embed_patches") and t.role in {"patch", "conv1"} \
             and len(t.shape) >= 2:
@@ -257,7 +107,7 @@ def _anchor_tensor(ctx: PassContext, scratch: Scratch, strings: list[str] | None
                            for i in range(flat.shape[0])], dtype=np.int64)
         add(tower, []).append((keys, flat.astype(np.float32), t.role))
         ctx.towers.setdefault(tower, {"dim": int(mat.shape[0])})
-        record(ctx.arrays, ctx.tensors_meta, t, mat)
+        R.record(ctx.arrays, ctx.tensors_meta, t, mat)
     else:
         return False
     return True
@@ -330,10 +180,10 @@ def _skeleton(ctx: PassContext, model: Any, comps: list[Any], strings: list[str]
                 "attention_shapes": attention_shapes(model.config)}
 
 
-def context(model: Any, scratch: Scratch | None = None) -> PassContext:
+def context(model: Any, scratch: R.Scratch | None = None) -> PassContext:
     """Step 1: the anchor pass and everything derived from it (see module docstring)."""
     comps = model.components()
-    scratch = scratch or Scratch(model)
+    scratch = scratch or R.Scratch(model)
     strings = token_strings(model)
     ctx = PassContext(n_strings=None if strings is None else len(strings))
     parts: dict[str, list] = {}
@@ -349,7 +199,7 @@ def context(model: Any, scratch: Scratch | None = None) -> PassContext:
         for t in c.tensors:
             if strings and _is_head(t) and len(t.shape) == 2:
                 token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
-    ctx.todo = [(tkey(t), t.source_name, _numel(t.shape), early(t)) for c in comps for t in c.tensors
+    ctx.todo = [(tkey(t), t.source_name, R.numel(t.shape), early(t)) for c in comps for t in c.tensors
                 if tkey(t) not in done]
     _skeleton(ctx, model, comps, strings)
     return ctx
@@ -393,7 +243,7 @@ def header_context(model: Any) -> PassContext:
         for t in c.tensors:
             if strings and _is_head(t) and len(t.shape) == 2:
                 token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
-    ctx.todo = [(tkey(t), t.source_name, _numel(t.shape), True) for c in comps for t in c.tensors if early(t)]
+    ctx.todo = [(tkey(t), t.source_name, R.numel(t.shape), True) for c in comps for t in c.tensors if early(t)]
     return ctx
 
 
@@ -435,16 +285,16 @@ def _expert_profiles(out: dict, t: Any, arr: np.ndarray, e0: int, d: int, coords
             out[f"prof|{t.component}|{t.role}|{e}"] = q8(sub[coords, :].T)
 
 
-def _streamed_experts(ctx: PassContext, scratch: Scratch, out: dict, metas: dict, t: Any) -> None:
+def _streamed_experts(ctx: PassContext, scratch: R.Scratch, out: dict, metas: dict, t: Any) -> None:
     """A large stacked-experts tensor, a few experts at a time: its entry and every expert's profiles."""
     d = ctx.towers.get(t.tower, {}).get("dim")
     coords = ctx.arrays.get(f"coords|{t.tower}")
-    s = _Summary(tuple(int(x) for x in t.shape))
+    s = R.Summary(tuple(int(x) for x in t.shape))
     for e0, block in scratch.row_blocks(t):
         s.add(e0, block)
         if d and coords is not None:
             _expert_profiles(out, t, block, e0, d, coords)
-    _store(out, metas, t, s.entry())
+    R.store(out, metas, t, s.entry())
 
 
 def _head_wanted(ctx: PassContext, t: Any) -> tuple[np.ndarray, list[int], Any] | None:
@@ -477,22 +327,22 @@ def _head_rows(ctx: PassContext, out: dict, t: Any, wanted: tuple, rows: np.ndar
 
 def _streams(t: Any) -> bool:
     """A large tensor whose fingerprint is its entry plus kept rows only (embeddings, heads): read in row blocks."""
-    return (_numel(t.shape) > STREAM_VALUES and len(t.shape) == 2 and t.kind not in F.MATRIX_KINDS
+    return (R.numel(t.shape) > R.STREAM_VALUES and len(t.shape) == 2 and t.kind not in F.MATRIX_KINDS
             and t.kind != "projector" and not t.component.endswith("router"))
 
 
-def _tensor(ctx: PassContext, scratch: Scratch, out: dict, metas: dict, t: Any) -> None:
+def _tensor(ctx: PassContext, scratch: R.Scratch, out: dict, metas: dict, t: Any) -> None:
     """Every stored piece of one tensor's fingerprint."""
     wanted = _head_wanted(ctx, t)
-    if t.kind == "experts" and len(t.shape) == 3 and _numel(t.shape) > STREAM_VALUES:
+    if t.kind == "experts" and len(t.shape) == 3 and R.numel(t.shape) > R.STREAM_VALUES:
         return _streamed_experts(ctx, scratch, out, metas, t)
     if _streams(t):
-        rows = rows_of(scratch, out, metas, t, wanted[0] if wanted else np.zeros(0, np.int64))
+        rows = R.rows_of(scratch, out, metas, t, wanted[0] if wanted else np.zeros(0, np.int64))
         if wanted:
             _head_rows(ctx, out, t, wanted, rows)
         return
     arr = scratch.load(t)
-    record(out, metas, t, arr)
+    R.record(out, metas, t, arr)
     if t.tower in ctx.probe and t.kind in F.MATRIX_KINDS and arr.ndim == 2:
         F._record_response(out, t, arr, ctx.probe[t.tower], ctx.gains)
     _profiles(ctx, out, t, arr)
@@ -501,10 +351,10 @@ def _tensor(ctx: PassContext, scratch: Scratch, out: dict, metas: dict, t: Any) 
 
 
 def block_pass(model: Any, ctx: PassContext, keys: list[Key] | None = None, *, advance: Any = None,
-               scratch: Scratch | None = None) -> tuple[dict[str, np.ndarray], dict[Key, dict[str, Any]]]:
+               scratch: R.Scratch | None = None) -> tuple[dict[str, np.ndarray], dict[Key, dict[str, Any]]]:
     """Step 2 over the tensors ``keys`` (default: all left by step 1); (arrays, tensor entries) they add."""
     want = {row[0] for row in ctx.todo} if keys is None else set(keys)
-    scratch = scratch or Scratch(model)
+    scratch = scratch or R.Scratch(model)
     arrays: dict[str, np.ndarray] = {}
     metas: dict[Key, dict[str, Any]] = {}
     for c in model.components():
