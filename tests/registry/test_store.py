@@ -72,6 +72,8 @@ def test_export_import_roundtrip(env, zoo, capsys):
     ("fingerprint.npz", lambda b: b[:-100] + bytes(x ^ 1 for x in b[-100:])),
     ("entry.json", lambda b: b.replace(b'"parameters": 3475712', b'"parameters": 3475713')),
     ("signature", lambda b: bytes([b[0] ^ 1]) + b[1:]),
+    ("entry.json", lambda b: b"[" * 100_000 + b"]" * 100_000),  # nesting past the recursion limit
+    ("entry.json", lambda b: b'["not", "an", "object"]'),
 ])
 def test_tampered_export_is_refused(env, zoo, capsys, member, change):
     out = _export(env, zoo)

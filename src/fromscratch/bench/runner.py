@@ -84,7 +84,7 @@ def read_log(path: Path, header: dict[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         try:
             rec = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             if n >= len(lines) - 2:  # torn tail from a crash: ignore it and rewrite below
                 break
             raise InputError(path, f"corrupt item log at line {n + 1}") from None

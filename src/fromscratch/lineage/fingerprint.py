@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from fromscratch.artifacts.hfdir import parse_json
 from fromscratch.lineage import responses
 from fromscratch.lineage.fingerprint_q8 import q8 as _q8
 from fromscratch.lineage.idrows import id_selection
@@ -86,7 +87,7 @@ class Fingerprint:
     def load(cls, path: Path) -> Fingerprint:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k != "__meta__"}
-            meta = json.loads(bytes(z["__meta__"]).decode())
+            meta = parse_json(bytes(z["__meta__"]), path)
         return cls(meta, arrays)
 
     # -- accessors

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fromscratch.artifacts.hfdir import parse_json
 from fromscratch.lineage.fingerprint import Fingerprint
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -55,5 +56,5 @@ def from_bytes(data: bytes) -> Fingerprint:
     """Parse canonical (or any plain, pickle-free) fingerprint bytes."""
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files if k != "__meta__"}
-        meta = json.loads(bytes(z["__meta__"]).decode())
+        meta = parse_json(bytes(z["__meta__"]), "fingerprint metadata")
     return Fingerprint(meta, arrays)

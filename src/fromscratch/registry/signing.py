@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from fromscratch.artifacts.hfdir import parse_json
 from fromscratch.errors import InputError
 from fromscratch.registry import fpfile
 from fromscratch.registry.store import Registry
@@ -93,7 +94,9 @@ def verify_export(path: Path, *, trust: str | None = None) -> tuple[dict[str, An
     path = Path(path)
     m = _read_members(path)
     try:
-        head = json.loads(m["entry.json"])
+        head = parse_json(m["entry.json"], path)
+        if not isinstance(head, dict):
+            raise InputError(path, "unreadable export header: not a JSON object")
         pub = Ed25519PublicKey.from_public_bytes(bytes.fromhex(head["public_key"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(path, f"unreadable export header: {exc}") from None

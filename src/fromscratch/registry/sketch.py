@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from fromscratch.artifacts.hfdir import parse_json
 from fromscratch.lineage.fingerprint import Fingerprint, unpack_profile
 
 SKETCH_VERSION = "registry-sketch/2"
@@ -148,7 +149,9 @@ def sketch_from_bytes(data: bytes) -> dict[str, np.ndarray]:
         raise ValueError("not a registry sketch")
     n = int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little")
     start = len(_MAGIC) + 8
-    head = json.loads(data[start:start + n])
+    head = parse_json(data[start:start + n], "registry sketch")
+    if not isinstance(head, dict):
+        raise ValueError("bad sketch header")
     base = start + n
     out = {}
     for k, (dt, shape, off, size) in head.items():

@@ -10,15 +10,16 @@ works offline and the language toggle is pure CSS.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from fromscratch.artifacts.hfdir import load_json
 
 __all__ = ["build_report_data", "render_report"]
 
 
 def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return load_json(path) if path.is_file() else None
 
 
 def build_report_data(out_dir: str | Path, name: str, stages: dict[str, dict[str, Any]]) -> dict[str, Any]:
