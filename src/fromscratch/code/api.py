@@ -104,33 +104,18 @@ class _RefCache:
         return self._notices[key]
 
     def specific_holders(self, index: Index, fid: int) -> set[str]:
-        """The file's copyright holders that few reference files share (at most SPECIFIC_HOLDER of them).
-
-        A holder on every file of the corpus ("The HuggingFace Inc. team" in transformers) says which
-        project code comes from, not which file; one on a handful ("EleutherAI and the HuggingFace
-        Inc. team": the llama family) points at files."""
-        holders, df = _holder_table(index)
-        cap = max(1.0, SPECIFIC_HOLDER * len(index.files))
-        return {k for k in holders[fid] if df.get(k, 0) <= cap}
+        """The file's copyright holders that few reference files share (`attribution.specific_holders`)."""
+        hit = _HOLDERS.get(id(index))
+        if hit is None or hit[0] is not index.files:
+            hit = (index.files, attr.specific_holders(index.texts, SPECIFIC_HOLDER))
+            _HOLDERS[id(index)] = hit
+        return hit[1][fid]
 
 
-# holder keys per reference file and their document frequency, computed once per index (a corpus
-# scan); keyed by id(index) and checked against the index's own `files` list, which the entry keeps
-# alive, so a recycled id never returns another index's table
-_HOLDERS: dict[int, tuple[list[str], list[set[str]], dict[str, int]]] = {}
-
-
-def _holder_table(index: Index) -> tuple[list[set[str]], dict[str, int]]:
-    hit = _HOLDERS.get(id(index))
-    if hit is None or hit[0] is not index.files:
-        holders = [{attr.holder_key(c) for c in attr.copyright_lines(t)} - {""} for t in index.texts]
-        df: dict[str, int] = {}
-        for hs in holders:
-            for k in hs:
-                df[k] = df.get(k, 0) + 1
-        hit = (index.files, holders, df)
-        _HOLDERS[id(index)] = hit
-    return hit[1], hit[2]
+# specific holders per reference file, computed once per index (a corpus scan); keyed by id(index) and
+# checked against the index's own `files` list, which the entry keeps alive, so a recycled id never
+# returns another index's table
+_HOLDERS: dict[int, tuple[list[str], list[set[str]]]] = {}
 
 
 def _ratio(a: list[str], b: list[str]) -> float:
