@@ -139,3 +139,17 @@ def test_licence_table():
 
 def test_merge_spans():
     assert merge_spans([(10, 12), (1, 3), (4, 6), (11, 15)]) == [[1, 6], [10, 15]]
+
+
+def test_a_spelling_variant_of_the_project_holder_is_not_specific():
+    """'HuggingFace Inc. team' on one file is the generic 'The HuggingFace Inc. team' spelt without 'the':
+    keeping the generic line must not declare that file (it made a sibling the first origin of a
+    disguised copy); a holder that only contains the generic one (the llama family's) stays specific."""
+    from fromscratch.code.attribution import specific_holders
+
+    generic = "# Copyright 2024 The HuggingFace Inc. team. All rights reserved.\n"
+    texts = [generic] * 40 + ["# Copyright 2024 HuggingFace Inc. team.\n",
+                              "# Copyright 2022 EleutherAI and the HuggingFace Inc. team. All rights reserved.\n"]
+    held = specific_holders(texts, 0.05)
+    assert held[0] == set() and held[40] == set()
+    assert held[41] == {"eleutherai and the huggingface inc team"}

@@ -98,3 +98,23 @@ def attributed(candidate: Notices, origins: list[Notices]) -> bool:
             if key and not any(key == h or key in h for h in held):
                 return False
     return True
+
+
+def specific_holders(texts: list[str], share: float) -> list[set[str]]:
+    """Per text, its copyright holders that point at files rather than at a project.
+
+    A holder on more than `share` of the texts ("The HuggingFace Inc. team" in transformers) is generic:
+    it says which project code comes from, not which file. A holder on few texts ("EleutherAI and the
+    HuggingFace Inc. team": the llama family) is specific, unless it is a spelling variant inside a
+    generic one ("HuggingFace Inc. team" without "the", on a few files only, is still the project's
+    name, and a candidate keeping the generic line would otherwise "keep" it)."""
+    holders = [{holder_key(c) for c in copyright_lines(t)} - {""} for t in texts]
+    df: dict[str, int] = {}
+    for hs in holders:
+        for k in hs:
+            df[k] = df.get(k, 0) + 1
+    cap = max(1.0, share * len(texts))
+    generic = [k for k, n in df.items() if n > cap]
+    specific = {k for k, n in df.items() if n <= cap and not any(k in g for g in generic)}
+    return [hs & specific for hs in holders]
+
