@@ -117,3 +117,16 @@ def test_deeply_nested_ledger_line_is_a_problem_not_a_crash(tmp_path):
     path.write_bytes(DEEP_JSON + b"\n")
     entries, problems = read_entries(path)
     assert entries == [] and problems and "line 1: not JSON" in problems[0]
+
+
+@pytest.mark.parametrize("meta", [DEEP_JSON, DEEP_OBJECT, b'["not", "an", "object"]', b"\xff\xfe"])
+def test_hostile_code_index_header(tmp_path, capsys, meta):
+    """A `.npz` code index whose header is hostile JSON: `code --against INDEX` exits 2."""
+    import numpy as np
+
+    bad = tmp_path / "bad-index.npz"
+    np.savez(bad, meta=np.frombuffer(meta, dtype=np.uint8))
+    cand = tmp_path / "cand"
+    cand.mkdir()
+    (cand / "m.py").write_text("def f(x):\n    return x + 1\n")
+    _refused(["code", str(cand), "--against", str(bad)], bad, capsys)

@@ -292,5 +292,6 @@ def load_index(path: str | Path) -> Index:
                          skipped=[tuple(s) for s in meta.get("skipped", [])])
     except InputError:
         raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError,
+            RecursionError, TypeError, AttributeError, IndexError) as exc:
         raise InputError(p, f"not a readable code index ({type(exc).__name__})") from exc
