@@ -57,6 +57,8 @@ class PassContext:
     selection: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
     n_strings: int | None = None
     probe: dict[str, np.ndarray] = field(default_factory=dict)
+    #: id-keyed probe rows of towers keyed by token strings (``responses.ID_PROBE_TOKENS``)
+    probe_id: dict[str, np.ndarray] = field(default_factory=dict)
     gains: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     #: (key, stored name, values, ``early``) of the tensors left for step 2, in model order
     todo: list[tuple[Key, str, int, bool]] = field(default_factory=list)
@@ -312,6 +314,10 @@ def _probes_and_gains(ctx: PassContext, model: Any, comps: list[Any], done: set[
                 else part == F.ANCHOR_PARTS.index("ids")
             if int(np.sum(sel)) >= 16:
                 a[f"probe_keys|{tower}"], ctx.probe[tower] = responses.probes(k[sel], r[sel].astype(np.float32))
+            ids = part == F.ANCHOR_PARTS.index("ids")
+            if np.any(part == 0) and int(np.sum(ids)) >= 16:  # a copy without strings probes by id
+                a[f"probe_id_keys|{tower}"], ctx.probe_id[tower] = responses.probes(
+                    k[ids], r[ids].astype(np.float32), responses.ID_PROBE_TOKENS)
     for c in comps:
         if c.kind == "norm" and ctx.probe:
             for t in c.tensors:
@@ -495,6 +501,8 @@ def _tensor(ctx: PassContext, scratch: Scratch, out: dict, metas: dict, t: Any) 
     record(out, metas, t, arr)
     if t.tower in ctx.probe and t.kind in F.MATRIX_KINDS and arr.ndim == 2:
         F._record_response(out, t, arr, ctx.probe[t.tower], ctx.gains)
+        if t.tower in ctx.probe_id:
+            F._record_response(out, t, arr, ctx.probe_id[t.tower], ctx.gains, "resp_id")
     _profiles(ctx, out, t, arr)
     if wanted:
         _head_rows(ctx, out, t, wanted, arr[wanted[0]].astype(np.float32))

@@ -51,12 +51,27 @@ COUNTERPART = {"attention": {"attention"}, "cross_attention": {"cross_attention"
                "mlp": {"mlp", "experts"}, "experts": {"mlp", "experts"}}
 
 
+def _probe_source(ctx: PairContext, side: str) -> tuple[str, str]:
+    """(probe-key array, profile prefix) one side is read with.
+
+    Probes are keyed by token string where both checkpoints have strings and by
+    id where neither has; where only one has, ids pair the rows (``ids_ok``)
+    and the side with strings is read through its id-keyed probes
+    (``responses.ID_PROBE_TOKENS``), the ones the string-less side also keeps.
+    """
+    fp, other = (ctx.c, ctx.r) if side == "c" else (ctx.r, ctx.c)
+    if ctx.ids_ok and fp.meta.get("row_keys") == "tokens" and other.meta.get("row_keys") == "ids":
+        return "probe_id_keys", "resp_id"
+    return "probe_keys", "resp"
+
+
 class Probes:
     """The probe tokens two towers share, split into a matching and a scored half."""
 
     def __init__(self, ctx: PairContext, tower: str, rtower: str) -> None:
-        kc = ctx.c.arrays.get(f"probe_keys|{tower}")
-        kr = ctx.r.arrays.get(f"probe_keys|{rtower}")
+        (ck, self.cpre), (rk, self.rpre) = _probe_source(ctx, "c"), _probe_source(ctx, "r")
+        kc = ctx.c.arrays.get(f"{ck}|{tower}")
+        kr = ctx.r.arrays.get(f"{rk}|{rtower}")
         self.key = (tower, rtower)
         self.ok = kc is not None and kr is not None
         if not self.ok:
@@ -76,7 +91,7 @@ def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: 
     LRU (``PairContext.responses``), so memory stays bounded.
     """
     fp = ctx.c if side == "c" else ctx.r
-    got = fp.arrays.get(f"resp|{comp}|{role}|{extra}")
+    got = fp.arrays.get(f"{pr.cpre if side == 'c' else pr.rpre}|{comp}|{role}|{extra}")
     if got is None:
         return None
 
