@@ -73,6 +73,8 @@ class Probes:
         kc = ctx.c.arrays.get(f"{ck}|{tower}")
         kr = ctx.r.arrays.get(f"{rk}|{rtower}")
         self.key = (tower, rtower)
+        #: which keys the shared probes are (token strings, or ids where a side has no strings)
+        self.keyed = "ids" if "ids" in (ctx.c.meta.get("row_keys"), ctx.r.meta.get("row_keys")) else "tokens"
         self.ok = kc is not None and kr is not None
         if not self.ok:
             return
@@ -248,7 +250,8 @@ def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> d
                 0.0, max(t["median_held_out_correlation"] for t in got["tests"]))),
             "reference": rc["name"], "reference_layer": rc["layer"], "powered": pr.n >= 2 * MIN_PROBES,
             "evidence": {"statistic": "token-response test (rotation- and rescale-invariant; checked null)",
-                         "probe_tokens": pr.n, "bonferroni_factor": len(refs),
+                         "probe_tokens": pr.n, **({"probe_keys": "ids"} if pr.keyed == "ids" else {}),
+                         "bonferroni_factor": len(refs),
                          "allowance": RESPONSE_ALLOWANCE, "null_rate": RESPONSE_NULL_RATE,
                          "matrices": got["tests"], **({"views": got["views"]} if got.get("views") else {})}}
 
