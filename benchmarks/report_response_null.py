@@ -73,8 +73,9 @@ def pair_stats(cfp, rfp) -> dict:
                 if x is None or y is None:
                     continue
                 vals.append(held_out(x, y, pr))
-                t = rotation._count_test(x, rotation._halves(ctx, rc["name"], role, y, pr), pr, rotation.MAX_UNITS,
-                                         seed_of(ctx.seed, "resp", cc["name"], role))
+                cand = rotation._cand_halves(ctx, cc["name"], role, x, pr, rotation.MAX_UNITS,
+                                             seed_of(ctx.seed, "resp", cc["name"], role))
+                t = rotation._count_test(cand, rotation._halves(ctx, rc["name"], role, y, pr))
                 ps.append(t["p"])
             if ps:
                 block_p.append(min(1.0, min(ps) * len(ps)))

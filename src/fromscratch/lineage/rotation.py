@@ -115,11 +115,25 @@ def _halves(ctx: PairContext, comp: str, role: str, y: np.ndarray, pr: Probes) -
     return ctx.responses.get(("halves", comp, role, pr.key), make)
 
 
-def _count_test(x: np.ndarray, halves: tuple[np.ndarray, np.ndarray], pr: Probes, units: int,
-                seed: int) -> dict[str, Any]:
-    if x.shape[0] > units:
-        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], units, replace=False))]
-    xa, xb = stats._unit_rows(x[:, pr.a]), stats._unit_rows(x[:, pr.b])
+def _cand_halves(ctx: PairContext, comp: str, role: str, x: np.ndarray, pr: Probes, units: int,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``units`` candidate rows (seeded sample) at unit length on each half of the probes.
+
+    Memoised: the screen meets several reference blocks with the same sample.
+    """
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        y = x
+        if y.shape[0] > units:
+            y = y[np.sort(np.random.default_rng(seed).choice(y.shape[0], units, replace=False))]
+        xa, xb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+        xa.flags.writeable = xb.flags.writeable = False
+        return xa, xb
+
+    return ctx.responses.get(("chalves", comp, role, units, seed, pr.key), make)
+
+
+def _count_test(cand: tuple[np.ndarray, np.ndarray], halves: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    xa, xb = cand
     ya, yb = halves
     sim = xa @ ya.T
     idx = stats.argmax_abs(sim)
@@ -140,8 +154,9 @@ def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: b
         y = _profile(ctx, "r", rc["name"], role, "None", pr)
         if x is None or y is None or len(x) == 0 or len(y) == 0:
             continue
-        t = _count_test(x, _halves(ctx, rc["name"], role, y, pr), pr, SCREEN_UNITS if screen else MAX_UNITS,
-                        seed_of(ctx.seed, "resp", cc["name"], role))
+        units = SCREEN_UNITS if screen else MAX_UNITS
+        cand = _cand_halves(ctx, cc["name"], role, x, pr, units, seed_of(ctx.seed, "resp", cc["name"], role))
+        t = _count_test(cand, _halves(ctx, rc["name"], role, y, pr))
         tests.append({"role": role, **t})
     if not tests:
         return None
