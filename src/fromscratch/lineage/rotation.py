@@ -98,7 +98,9 @@ def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: 
         return None
 
     def make() -> np.ndarray:
-        x = stats._std_cols(unpack_profile(got)[:, pr.ic if side == "c" else pr.ir])
+        # the gathered columns are a fresh (column-major) array: standardised in place, the same values;
+        # the gather stays even when every probe is shared, since later products' rounding follows the layout
+        x = stats._std_cols(unpack_profile(got)[:, pr.ic if side == "c" else pr.ir], overwrite=True)
         x.flags.writeable = False
         return x
 
