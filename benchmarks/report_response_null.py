@@ -16,7 +16,13 @@ p < 0.01 and p < 1e-6. Nothing is tuned here. The statistic is invariant to
 the rotation, rescaling and permutation disguises by construction, so the
 plain pairs stand for the disguised ones (up to float32 rounding).
 
-    python benchmarks/report_response_null.py [--train 4] [--json OUT]
+With ``--no-tokenizer`` each candidate is a copy shipped without tokenizer
+files (once as is, once rotated with folded norms), so the id-keyed probes
+(``responses.ID_PROBE_TOKENS``) are what the pair shares; with ``--zoo`` the
+siblings are the zoo's llama seeds (100 steps) instead. Each such pair is also
+run through the whole compare and any flagged component is listed.
+
+    python benchmarks/report_response_null.py [--train 4] [--zoo] [--no-tokenizer] [--json OUT]
 """
 
 from __future__ import annotations
@@ -67,8 +73,9 @@ def pair_stats(cfp, rfp) -> dict:
                 if x is None or y is None:
                     continue
                 vals.append(held_out(x, y, pr))
-                t = rotation._count_test(x, rotation._halves(ctx, rc["name"], role, y, pr), pr, rotation.MAX_UNITS,
-                                         seed_of(ctx.seed, "resp", cc["name"], role))
+                cand = rotation._cand_halves(ctx, cc["name"], role, x, pr, rotation.MAX_UNITS,
+                                             seed_of(ctx.seed, "resp", cc["name"], role))
+                t = rotation._count_test(cand, rotation._halves(ctx, rc["name"], role, y, pr))
                 ps.append(t["p"])
             if ps:
                 block_p.append(min(1.0, min(ps) * len(ps)))
@@ -79,25 +86,74 @@ def pair_stats(cfp, rfp) -> dict:
             "block_p_below_1e-6": int(sum(p < 1e-6 for p in block_p)), "smallest_block_p": float(min(block_p))}
 
 
-def main() -> None:
+def stringless_copies(paths: list[Path], work: Path) -> list[tuple[str, Path, int]]:
+    """(label, path, sibling index) of each sibling without tokenizer files, as is and rotated (seed 1)."""
+    from dataclasses import replace
+
+    from fromscratch import disguise as dz
+
+    out = []
+    for i, p in enumerate(paths):
+        m = dz.load(p)
+        for tag, copy in (("notok", m), ("rotated-notok", dz.rotate(m, 1))):
+            dest = work / f"{p.name}-{tag}"
+            dz.save(replace(copy, tokenizer=None, tokenizer_files={}), dest)
+            out.append((f"{p.name}-{tag}", dest, i))
+    return out
+
+
+def _paths(args) -> list[Path]:
     from fromscratch.disguise import nullbank
+
+    if args.zoo:
+        from fromscratch.zoo import build_zoo
+
+        z = build_zoo()
+        return [Path(z.path(f"llama-s{i}")) for i in range(4)]
+    paths = (nullbank.siblings(nullbank.BENCH, args.train) if args.train
+             else nullbank.cached_siblings(nullbank.BENCH))
+    if len(paths) < 2:
+        raise SystemExit("fewer than two 1,000-step siblings cached: run with --train 4 (minutes per sibling)")
+    return paths
+
+
+def _flagged(cfp, rfp) -> list[str]:
+    from fromscratch.lineage.api import compare_fingerprints
+
+    obj = compare_fingerprints(cfp, rfp)
+    return [c["name"] for c in obj["components"] if c["relation"] in ("identical", "derived")]
+
+
+def main() -> None:
+    import tempfile
+
     from fromscratch.lineage.fingerprint import build_fingerprint
     from fromscratch.lineage.rotation import RESPONSE_ALLOWANCE, RESPONSE_NULL_RATE
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", type=int, default=0, help="train the first N siblings if they are not cached")
+    ap.add_argument("--zoo", action="store_true", help="the zoo's llama seeds instead of the 1,000-step siblings")
+    ap.add_argument("--no-tokenizer", action="store_true", help="candidates are string-less copies (as is, rotated)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    paths = (nullbank.siblings(nullbank.BENCH, args.train) if args.train
-             else nullbank.cached_siblings(nullbank.BENCH))
-    if len(paths) < 2:
-        raise SystemExit("fewer than two 1,000-step siblings cached: run with --train 4 (minutes per sibling)")
+    paths = _paths(args)
     fps = [build_fingerprint(p, use_cache=False) for p in paths]
     rows = []
-    for i, j in itertools.permutations(range(len(fps)), 2):
-        row = {"candidate": paths[i].name, "reference": paths[j].name, **pair_stats(fps[i], fps[j])}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+    with tempfile.TemporaryDirectory() as work:
+        if args.no_tokenizer:
+            cands = [(label, i, build_fingerprint(p, use_cache=False))
+                     for label, p, i in stringless_copies(paths, Path(work))]
+        else:
+            cands = [(p.name, i, fps[i]) for i, p in enumerate(paths)]
+        for label, i, cfp in cands:
+            for j in range(len(fps)):
+                if j == i:
+                    continue
+                row = {"candidate": label, "reference": paths[j].name, **pair_stats(cfp, fps[j])}
+                if args.no_tokenizer:
+                    row["flagged"] = _flagged(cfp, fps[j])
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     units = sum(r["units"] for r in rows)
     above = sum(r["above"] for r in rows)
     total = {"siblings": len(paths), "ordered_pairs": len(rows), "matched_units": units,

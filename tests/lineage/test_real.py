@@ -8,6 +8,7 @@ MLP units, heads, sign flips) re-quantised copy must be derived or identical.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_smollm2_vs_own_copy_derived(smollm_variants, variant):
     assert cand == obj["reference"]["parameters"]  # a faithful copy: every tensor keeps its shape
 
 
-SMOL_DISGUISES = ["rotated", "rotated-drift20", "rescaled", "rotated-permuted"]
+SMOL_DISGUISES = ["rotated", "rotated-drift20", "rescaled", "rotated-permuted", "rotated-no-tokenizer"]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,9 @@ def smollm_disguised(persistent_cache):
     from fromscratch import disguise as dz
 
     make = {"rotated": lambda m: dz.rotate(m, 1), "rotated-drift20": lambda m: dz.drift(dz.rotate(m, 2), 3, 0.2),
-            "rescaled": lambda m: dz.rescale(m, 4), "rotated-permuted": lambda m: dz.permute_units(dz.rotate(m, 5), 6)}
+            "rescaled": lambda m: dz.rescale(m, 4), "rotated-permuted": lambda m: dz.permute_units(dz.rotate(m, 5), 6),
+            # shipped without tokenizer files: the reference's id-keyed probes meet the copy's
+            "rotated-no-tokenizer": lambda m: replace(dz.rotate(m, 7), tokenizer=None, tokenizer_files={})}
     src = real_model("smollm2-gguf")
     out = persistent_cache / "disguised"
     paths, base = {}, None

@@ -9,9 +9,12 @@ rotated near-identical-norm model must stay independent with nothing flagged.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fromscratch import disguise as dz
+from fromscratch.lineage import responses
 from fromscratch.lineage.api import compare_fingerprints
 from fromscratch.lineage.fingerprint import build_fingerprint
 
@@ -20,6 +23,8 @@ DISGUISES = {
     "rotated-drift20": lambda m: dz.drift(dz.rotate(m, 2), 3, 0.2),
     "rescaled": lambda m: dz.rescale(m, 4),
     "rotated-permuted": lambda m: dz.permute_units(dz.rotate(m, 5), 6),
+    # shipped without tokenizer files: rows are paired by id, probes too
+    "rotated-no-tokenizer": lambda m: replace(dz.rotate(m, 7), tokenizer=None, tokenizer_files={}),
 }
 
 
@@ -64,6 +69,35 @@ def test_disguised_copy_is_derived_block_by_block(name, disguised, zoo_fp):
             assert emb["frozen"] is True and head["frozen"] is True, (emb["change"], head["change"])
         else:
             assert emb["frozen"] is False and 0.05 < emb["change"] < 0.5, emb["change"]
+
+
+def test_rotated_copy_without_tokenizer_is_derived_through_id_probes(disguised, zoo_fp):
+    """The id-keyed probes of the reference (it has strings) meet the string-less copy's id probes."""
+    cand = disguised("rotated-no-tokenizer")
+    assert cand.meta["row_keys"] == "ids"
+    obj = compare_fingerprints(cand, zoo_fp("llama-s0"))
+    blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp")]
+    assert obj["verdict"] == "derived" and len(blocks) == 8
+    wrong = [(c["name"], c["relation"], c["p_value"], c["reference_layer"]) for c in blocks
+             if c["relation"] != "derived" or c["p_value"] >= 1e-6 or c["reference_layer"] != c["layer"]]
+    assert not wrong, wrong
+    for c in blocks:
+        ev = c["evidence"]
+        assert ev["statistic"].startswith("token-response") and "response_tier" not in ev
+        assert ev["probe_tokens"] == responses.ID_PROBE_TOKENS and ev["probe_keys"] == "ids"
+    # with strings on both sides the token-keyed probes are used, as before
+    tok = compare_fingerprints(disguised("rotated"), zoo_fp("llama-s0"))
+    assert {c["evidence"]["probe_tokens"] for c in tok["components"] if c["kind"] in ("attention", "mlp")} \
+        == {responses.PROBE_TOKENS}
+    assert not any("probe_keys" in c["evidence"] for c in tok["components"])
+
+
+def test_rotated_sibling_without_tokenizer_stays_independent(disguised, zoo_fp):
+    obj = compare_fingerprints(disguised("rotated-no-tokenizer", "llama-s1"), zoo_fp("llama-s0"))
+    flagged = [c["name"] for c in obj["components"] if c["relation"] in ("identical", "derived")]
+    assert obj["verdict"] == "independent" and not flagged, flagged
+    blocks = [c for c in obj["components"] if c["kind"] in ("attention", "mlp")]
+    assert all(c["evidence"].get("response_tier_p", 0.0) > 0.01 for c in blocks)
 
 
 @pytest.mark.parametrize("source,reference", [("llama-s1", "llama-s0"), ("llama-norm-a", "llama-norm-b")])

@@ -76,8 +76,8 @@ def _response_change(ctx: PairContext, cc: dict, rc: dict, ev: dict) -> float | 
     rng = np.random.default_rng(seed_of(ctx.seed, "change", cc["name"]))
     dists = []
     for t in ev["matrices"]:
-        x = ctx.c.arrays.get(f"resp|{cc['name']}|{t['role']}|None")
-        y = ctx.r.arrays.get(f"resp|{rc['name']}|{t['role']}|None")
+        x = ctx.c.arrays.get(f"{pr.cpre}|{cc['name']}|{t['role']}|None")
+        y = ctx.r.arrays.get(f"{pr.rpre}|{rc['name']}|{t['role']}|None")
         if x is None or y is None:
             continue
         if len(x) > MAX_UNITS:  # unpacking is row by row: sample the rows first (same values)

@@ -43,7 +43,7 @@ from fromscratch.lineage.idrows import id_selection
 from fromscratch.lineage.shapes import attention_shapes
 from fromscratch.lineage.tokens import token_key, token_strings
 
-METHOD_VERSION = "lineage-fp/9"
+METHOD_VERSION = "lineage-fp/10"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
 ANCHOR_IDS = 1024             # expected rows kept by token id as well (a subset of a string-less model's)
 FIXED_COORDS = 96             # residual coordinates always kept (0..95)
@@ -245,15 +245,15 @@ def _fingerprint_model(model: Any, *, progress: Any = False) -> Fingerprint:
 
 
 def _record_response(arrays: dict, t, arr: np.ndarray, probe_rows: np.ndarray,
-                     gains: dict[tuple[str, str], np.ndarray]) -> None:
-    """The token-response profile of one block matrix (see ``responses``)."""
+                     gains: dict[tuple[str, str], np.ndarray], prefix: str = "resp") -> None:
+    """The token-response profile of one block matrix (see ``responses``); ``resp_id`` for id-keyed probes."""
     norm = responses.norm_component(t.component)
     gain = gains.get((norm, responses.NORM_OF.get(t.role, ""))) if norm else None
     if gain is not None and gain.shape[0] != probe_rows.shape[1]:
         gain = None
     got = responses.response(arr, t.role, probe_rows, gain)
     if got is not None:
-        arrays[f"resp|{t.component}|{t.role}|{t.expert}"] = got
+        arrays[f"{prefix}|{t.component}|{t.role}|{t.expert}"] = got
 
 
 def _plain(obj: Any) -> Any:

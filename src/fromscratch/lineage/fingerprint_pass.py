@@ -23,8 +23,9 @@ from fromscratch.lineage import fingerprint_rows as R
 from fromscratch.lineage import responses
 from fromscratch.lineage.fingerprint_q8 import q8
 from fromscratch.lineage.idrows import id_selection
+from fromscratch.lineage.rowselect import head_rows, head_wanted, is_head, token_selection
 from fromscratch.lineage.shapes import attention_shapes
-from fromscratch.lineage.tokens import token_key, token_strings
+from fromscratch.lineage.tokens import token_strings
 
 Key = R.Key
 tkey = R.tkey
@@ -40,36 +41,13 @@ class PassContext:
     selection: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
     n_strings: int | None = None
     probe: dict[str, np.ndarray] = field(default_factory=dict)
+    #: id-keyed probe rows of towers keyed by token strings (``responses.ID_PROBE_TOKENS``)
+    probe_id: dict[str, np.ndarray] = field(default_factory=dict)
     gains: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     #: (key, stored name, values, ``early``) of the tensors left for step 2, in model order
     todo: list[tuple[Key, str, int, bool]] = field(default_factory=list)
     comps: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
-
-def token_selection(ctx: PassContext, strings: list[str] | None, n_rows: int) -> tuple[list[int], list[int]]:
-    """(row ids, token keys) of the hash-selected tokens among the first ``n_rows``; memoised in ``ctx``."""
-    memo = ctx.selection.get(n_rows)
-    if memo is not None:
-        return memo
-    if strings is None:
-        raise RuntimeError("token selection needs the token strings")
-    frac = min(1.0, F.ANCHOR_TOKENS / max(n_rows, 1))
-    limit = int(frac * float(1 << 63))
-    seen: set[str] = set()
-    ids: list[int] = []
-    keys: list[int] = []
-    for i in range(n_rows):
-        s = strings[i]
-        if not s or s in seen:
-            continue
-        k = token_key(s)
-        if k < limit:
-            seen.add(s)
-            ids.append(i)
-            keys.append(k)
-    ctx.selection[n_rows] = (ids, keys)
-    return ids, keys
-
 
 # -- step 1: the context ---------------------------------------------------------------------
 
@@ -162,6 +140,10 @@ def _probes_and_gains(ctx: PassContext, model: Any, comps: list[Any], done: set[
                 else part == F.ANCHOR_PARTS.index("ids")
             if int(np.sum(sel)) >= 16:
                 a[f"probe_keys|{tower}"], ctx.probe[tower] = responses.probes(k[sel], r[sel].astype(np.float32))
+            ids = part == F.ANCHOR_PARTS.index("ids")
+            if np.any(part == 0) and int(np.sum(ids)) >= 16:  # a copy without strings probes by id
+                a[f"probe_id_keys|{tower}"], ctx.probe_id[tower] = responses.probes(
+                    k[ids], r[ids].astype(np.float32), responses.ID_PROBE_TOKENS)
     for c in comps:
         if c.kind == "norm" and ctx.probe:
             for t in c.tensors:
@@ -197,7 +179,7 @@ def context(model: Any, scratch: R.Scratch | None = None) -> PassContext:
     _probes_and_gains(ctx, model, comps, done)
     for c in comps:  # the heads' token rows, so that step 2 needs no token strings
         for t in c.tensors:
-            if strings and _is_head(t) and len(t.shape) == 2:
+            if strings and is_head(t) and len(t.shape) == 2:
                 token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
     ctx.todo = [(tkey(t), t.source_name, R.numel(t.shape), early(t)) for c in comps for t in c.tensors
                 if tkey(t) not in done]
@@ -241,14 +223,10 @@ def header_context(model: Any) -> PassContext:
                     break
     for c in comps:
         for t in c.tensors:
-            if strings and _is_head(t) and len(t.shape) == 2:
+            if strings and is_head(t) and len(t.shape) == 2:
                 token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
     ctx.todo = [(tkey(t), t.source_name, R.numel(t.shape), True) for c in comps for t in c.tensors if early(t)]
     return ctx
-
-
-def _is_head(t: Any) -> bool:
-    return t.role == "weight" and t.component.endswith("lm_head")
 
 
 # -- step 2: every other tensor ----------------------------------------------------------------
@@ -297,34 +275,6 @@ def _streamed_experts(ctx: PassContext, scratch: R.Scratch, out: dict, metas: di
     R.store(out, metas, t, s.entry())
 
 
-def _head_wanted(ctx: PassContext, t: Any) -> tuple[np.ndarray, list[int], Any] | None:
-    """Rows an lm_head keeps (token rows then id rows), or None if ``t`` is not a head of its tower's width."""
-    d = ctx.towers.get(t.tower, {}).get("dim")
-    if not (_is_head(t) and len(t.shape) == 2 and d and int(t.shape[1]) == d):
-        return None
-    n = int(t.shape[0])
-    if ctx.n_strings:
-        tok_ids, tok_keys = token_selection(ctx, None, min(n, ctx.n_strings))
-        ids, id_keys = id_selection(n, F.ANCHOR_IDS)
-        return np.concatenate([np.asarray(tok_ids, dtype=np.int64), ids]), tok_keys, id_keys
-    ids, keys = id_selection(n, F.ANCHOR_TOKENS)
-    return np.asarray(ids, dtype=np.int64), [], keys
-
-
-def _head_rows(ctx: PassContext, out: dict, t: Any, wanted: tuple, rows: np.ndarray) -> None:
-    _, tok_keys, id_keys = wanted
-    if ctx.n_strings:
-        keys = np.asarray(tok_keys, dtype=np.int64)
-        out[f"head_keys|{t.tower}"] = np.concatenate([keys, id_keys])
-        out[f"head_rows|{t.tower}"] = rows.astype(np.float16)
-        out[f"head_part|{t.tower}"] = np.asarray([F.ANCHOR_PARTS.index("tokens")] * len(keys)
-                                                 + [F.ANCHOR_PARTS.index("ids")] * len(id_keys), dtype=np.int8)
-    else:
-        out[f"head_keys|{t.tower}"] = id_keys
-        out[f"head_rows|{t.tower}"] = rows.astype(np.float16)
-        out[f"head_part|{t.tower}"] = np.full(len(id_keys), F.ANCHOR_PARTS.index("ids"), dtype=np.int8)
-
-
 def _streams(t: Any) -> bool:
     """A large tensor whose fingerprint is its entry plus kept rows only (embeddings, heads): read in row blocks."""
     return (R.numel(t.shape) > R.STREAM_VALUES and len(t.shape) == 2 and t.kind not in F.MATRIX_KINDS
@@ -333,21 +283,23 @@ def _streams(t: Any) -> bool:
 
 def _tensor(ctx: PassContext, scratch: R.Scratch, out: dict, metas: dict, t: Any) -> None:
     """Every stored piece of one tensor's fingerprint."""
-    wanted = _head_wanted(ctx, t)
+    wanted = head_wanted(ctx, t)
     if t.kind == "experts" and len(t.shape) == 3 and R.numel(t.shape) > R.STREAM_VALUES:
         return _streamed_experts(ctx, scratch, out, metas, t)
     if _streams(t):
         rows = R.rows_of(scratch, out, metas, t, wanted[0] if wanted else np.zeros(0, np.int64))
         if wanted:
-            _head_rows(ctx, out, t, wanted, rows)
+            head_rows(ctx, out, t, wanted, rows)
         return
     arr = scratch.load(t)
     R.record(out, metas, t, arr)
     if t.tower in ctx.probe and t.kind in F.MATRIX_KINDS and arr.ndim == 2:
         F._record_response(out, t, arr, ctx.probe[t.tower], ctx.gains)
+        if t.tower in ctx.probe_id:
+            F._record_response(out, t, arr, ctx.probe_id[t.tower], ctx.gains, "resp_id")
     _profiles(ctx, out, t, arr)
     if wanted:
-        _head_rows(ctx, out, t, wanted, arr[wanted[0]].astype(np.float32))
+        head_rows(ctx, out, t, wanted, arr[wanted[0]].astype(np.float32))
 
 
 def block_pass(model: Any, ctx: PassContext, keys: list[Key] | None = None, *, advance: Any = None,

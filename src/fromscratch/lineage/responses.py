@@ -17,6 +17,14 @@ The probe tokens are the ``PROBE_TOKENS`` anchor rows with the smallest keys
 (token-string hashes, or id hashes without strings), so two models with the
 same tokenizer probe the same tokens. Profiles are stored like unit profiles
 (int8 with a per-unit scale).
+
+A model with token strings also keeps ``ID_PROBE_TOKENS`` id-keyed probes
+(the id rows with the smallest id keys, the same ids a string-less model of
+that vocabulary size probes first) and their profiles (``resp_id|...``): a
+copy shipped without its tokenizer is keyed by ids only, and without these the
+two would share no probe at all. Fewer than ``PROBE_TOKENS``, to keep the
+fingerprint small: the id-keyed profiles add half the size of the
+token-keyed ones.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from fromscratch.lineage.fingerprint_q8 import q8
 
 #: anchor rows used as probes per tower
 PROBE_TOKENS = 192
+#: id-keyed probes a model with token strings keeps as well (see module docstring)
+ID_PROBE_TOKENS = 96
 READ_ROLES = {"q", "k", "v", "gate", "up", "router"}
 WRITE_ROLES = {"o", "down"}
 #: which norm (role of ``<prefix>layers.N.norm``) feeds each reading role
@@ -36,9 +46,9 @@ NORM_OF = {"q": "attn_norm", "k": "attn_norm", "v": "attn_norm",
            "gate": "mlp_norm", "up": "mlp_norm", "router": "mlp_norm"}
 
 
-def probes(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def probes(keys: np.ndarray, rows: np.ndarray, count: int = PROBE_TOKENS) -> tuple[np.ndarray, np.ndarray]:
     """(keys, rows / rms) of the probe tokens: the smallest keys of the table (the same tokens in every model)."""
-    order = np.argsort(keys, kind="stable")[:PROBE_TOKENS]
+    order = np.argsort(keys, kind="stable")[:count]
     order = order[np.argsort(keys[order], kind="stable")]
     x = rows[order].astype(np.float64)
     rms = np.sqrt(np.mean(x * x, axis=1, keepdims=True))

@@ -51,13 +51,30 @@ COUNTERPART = {"attention": {"attention"}, "cross_attention": {"cross_attention"
                "mlp": {"mlp", "experts"}, "experts": {"mlp", "experts"}}
 
 
+def _probe_source(ctx: PairContext, side: str) -> tuple[str, str]:
+    """(probe-key array, profile prefix) one side is read with.
+
+    Probes are keyed by token string where both checkpoints have strings and by
+    id where neither has; where only one has, ids pair the rows (``ids_ok``)
+    and the side with strings is read through its id-keyed probes
+    (``responses.ID_PROBE_TOKENS``), the ones the string-less side also keeps.
+    """
+    fp, other = (ctx.c, ctx.r) if side == "c" else (ctx.r, ctx.c)
+    if ctx.ids_ok and fp.meta.get("row_keys") == "tokens" and other.meta.get("row_keys") == "ids":
+        return "probe_id_keys", "resp_id"
+    return "probe_keys", "resp"
+
+
 class Probes:
     """The probe tokens two towers share, split into a matching and a scored half."""
 
     def __init__(self, ctx: PairContext, tower: str, rtower: str) -> None:
-        kc = ctx.c.arrays.get(f"probe_keys|{tower}")
-        kr = ctx.r.arrays.get(f"probe_keys|{rtower}")
+        (ck, self.cpre), (rk, self.rpre) = _probe_source(ctx, "c"), _probe_source(ctx, "r")
+        kc = ctx.c.arrays.get(f"{ck}|{tower}")
+        kr = ctx.r.arrays.get(f"{rk}|{rtower}")
         self.key = (tower, rtower)
+        #: which keys the shared probes are (token strings, or ids where a side has no strings)
+        self.keyed = "ids" if "ids" in (ctx.c.meta.get("row_keys"), ctx.r.meta.get("row_keys")) else "tokens"
         self.ok = kc is not None and kr is not None
         if not self.ok:
             return
@@ -76,12 +93,14 @@ def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: 
     LRU (``PairContext.responses``), so memory stays bounded.
     """
     fp = ctx.c if side == "c" else ctx.r
-    got = fp.arrays.get(f"resp|{comp}|{role}|{extra}")
+    got = fp.arrays.get(f"{pr.cpre if side == 'c' else pr.rpre}|{comp}|{role}|{extra}")
     if got is None:
         return None
 
     def make() -> np.ndarray:
-        x = stats._std_cols(unpack_profile(got)[:, pr.ic if side == "c" else pr.ir])
+        # the gathered columns are a fresh (column-major) array: standardised in place, the same values;
+        # the gather stays even when every probe is shared, since later products' rounding follows the layout
+        x = stats._std_cols(unpack_profile(got)[:, pr.ic if side == "c" else pr.ir], overwrite=True)
         x.flags.writeable = False
         return x
 
@@ -98,11 +117,25 @@ def _halves(ctx: PairContext, comp: str, role: str, y: np.ndarray, pr: Probes) -
     return ctx.responses.get(("halves", comp, role, pr.key), make)
 
 
-def _count_test(x: np.ndarray, halves: tuple[np.ndarray, np.ndarray], pr: Probes, units: int,
-                seed: int) -> dict[str, Any]:
-    if x.shape[0] > units:
-        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], units, replace=False))]
-    xa, xb = stats._unit_rows(x[:, pr.a]), stats._unit_rows(x[:, pr.b])
+def _cand_halves(ctx: PairContext, comp: str, role: str, x: np.ndarray, pr: Probes, units: int,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``units`` candidate rows (seeded sample) at unit length on each half of the probes.
+
+    Memoised: the screen meets several reference blocks with the same sample.
+    """
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        y = x
+        if y.shape[0] > units:
+            y = y[np.sort(np.random.default_rng(seed).choice(y.shape[0], units, replace=False))]
+        xa, xb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+        xa.flags.writeable = xb.flags.writeable = False
+        return xa, xb
+
+    return ctx.responses.get(("chalves", comp, role, units, seed, pr.key), make)
+
+
+def _count_test(cand: tuple[np.ndarray, np.ndarray], halves: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    xa, xb = cand
     ya, yb = halves
     sim = xa @ ya.T
     idx = stats.argmax_abs(sim)
@@ -123,8 +156,9 @@ def _pair(ctx: PairContext, cc: dict, rc: dict, kind: str, pr: Probes, screen: b
         y = _profile(ctx, "r", rc["name"], role, "None", pr)
         if x is None or y is None or len(x) == 0 or len(y) == 0:
             continue
-        t = _count_test(x, _halves(ctx, rc["name"], role, y, pr), pr, SCREEN_UNITS if screen else MAX_UNITS,
-                        seed_of(ctx.seed, "resp", cc["name"], role))
+        units = SCREEN_UNITS if screen else MAX_UNITS
+        cand = _cand_halves(ctx, cc["name"], role, x, pr, units, seed_of(ctx.seed, "resp", cc["name"], role))
+        t = _count_test(cand, _halves(ctx, rc["name"], role, y, pr))
         tests.append({"role": role, **t})
     if not tests:
         return None
@@ -233,7 +267,8 @@ def response_result(ctx: PairContext, cc: dict, kind: str, ccs: list[dict]) -> d
                 0.0, max(t["median_held_out_correlation"] for t in got["tests"]))),
             "reference": rc["name"], "reference_layer": rc["layer"], "powered": pr.n >= 2 * MIN_PROBES,
             "evidence": {"statistic": "token-response test (rotation- and rescale-invariant; checked null)",
-                         "probe_tokens": pr.n, "bonferroni_factor": len(refs),
+                         "probe_tokens": pr.n, **({"probe_keys": "ids"} if pr.keyed == "ids" else {}),
+                         "bonferroni_factor": len(refs),
                          "allowance": RESPONSE_ALLOWANCE, "null_rate": RESPONSE_NULL_RATE,
                          "matrices": got["tests"], **({"views": got["views"]} if got.get("views") else {})}}
 

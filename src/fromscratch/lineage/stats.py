@@ -78,15 +78,16 @@ def _unit_rows(a: np.ndarray) -> np.ndarray:
     return a / n
 
 
-def _std_cols(a: np.ndarray) -> np.ndarray:
+def _std_cols(a: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
     """Scale each residual coordinate to unit RMS so no outlier coordinate dominates.
 
     A coordinate's RMS does not change when its sign flips, so the sign-flip
-    argument of ``unit_test`` still holds after this scaling.
+    argument of ``unit_test`` still holds after this scaling. ``overwrite``
+    scales ``a`` itself (same values, no second array).
     """
     s = np.sqrt(np.mean(a * a, axis=0, keepdims=True))
     s[s == 0] = 1.0
-    return a / s
+    return np.divide(a, s, out=a if overwrite else None)
 
 
 @dataclass

@@ -114,10 +114,9 @@ def _shape(ctx: PairContext, side: str, tower: str) -> dict[str, int] | None:
     return (fp.meta.get("attention_shapes") or {}).get(tower)
 
 
-def _pair(xs: dict, ys: dict, kr: dict, v: str, w: str) -> dict[str, Any]:
-    """Agreement of views v and w on the picked candidate keys (``xs``: their rows, unit length)."""
-    mv = kr[v][_matches(xs[v], ys[v])]
-    mw = kr[w][_matches(xs[w], ys[w])]
+def _pair(matched: dict, kr: dict, v: str, w: str) -> dict[str, Any]:
+    """Agreement of views v and w on the picked candidate keys (``matched``: each view's matched reference keys)."""
+    mv, mw = matched[v], matched[w]
     _, first_w = np.unique(mw, return_index=True)
     k = len(first_w)
     c = int(np.sum(mv[first_w] == mw[first_w]))
@@ -164,10 +163,12 @@ def view_consistency(ctx: PairContext, cc: dict, rc: dict, al: Alignment | None,
         pick = np.sort(rng.choice(common, size=min(MAX_KEYS, len(common)), replace=False))
         rows = {r: _first_rows(kc[r], pick) for r in roles}
         xs = {r: _picked_unit_rows(raw[r], rows[r]) for r in roles if rows[r] is not None}
+        # each view's matching once (a view meets every other view of its group)
+        matched = {r: kr[r][_matches(xs[r], ys[r])] for r in xs}
         for i, v in enumerate(roles):
             for w in roles[i + 1:]:
                 if v in xs and w in xs:
-                    pairs.append(_pair(xs, ys, kr, v, w))
+                    pairs.append(_pair(matched, kr, v, w))
     if not pairs:
         return None
     # the block agrees when every view pair agrees: the weakest pair decides
