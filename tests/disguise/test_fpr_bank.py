@@ -3,7 +3,8 @@
 Four same-recipe seed siblings trained 400 steps (4x the zoo's seeds; two of
 them share the data order), every ordered pair, each candidate plain, rotated
 with folded norms, rescaled, permuted and rotated+permuted: no component may
-be flagged at the decision threshold, and no model pair judged derived.
+be flagged at the decision threshold, and no model pair judged derived. Part of the
+default run (CI): about 50 s on one core, training the siblings included.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.slow
 @pytest.mark.torch
 def test_small_disguised_false_positive_bank():
     from fromscratch.disguise import fpr, nullbank
