@@ -40,6 +40,7 @@ def _calls(tree: ast.AST, name: str) -> int:
 @pytest.mark.parametrize("primitive,allowed", [
     ("tomllib", {"tomlio.py"}),  # the one TOML reader
     ("fromscratch.bench.runner.run_task", {"bench/suite.py"}),  # the one benchmark loop and item-log key
+    ("fcntl", {"cache.py"}),  # the one file lock (zoo, chains, null bank, real models)
 ])
 def test_only_one_module_uses(primitive, allowed):
     users = {name for name, tree in _modules() if primitive in _imports(tree)}

@@ -44,6 +44,12 @@ def lineage_cache() -> Path:
     return Path(env) if env else cache_home()
 
 
+def zoo_workers() -> int | None:
+    """``$FROMSCRATCH_ZOO_WORKERS`` as a process count (at least 1), or None when unset."""
+    env = _get(FROMSCRATCH_ZOO_WORKERS)
+    return max(1, int(env)) if env else None
+
+
 def debug() -> bool:
     return _get(FROMSCRATCH_DEBUG) is not None
 

@@ -13,7 +13,6 @@ rebuild); independent models train in parallel, up to ``workers`` at a time.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +23,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from pathlib import Path
 
+from fromscratch import constants
+from fromscratch.cache import file_lock
 from fromscratch.zoo.catalogue import SCHEMA, Zoo, cache_dir
 
 ZOO_FORMAT = 1
@@ -231,23 +232,10 @@ def _postprocess(work: Path, entries: list[dict]) -> None:
                 e["metrics"]["norm_pearson_with_pair"] = round(pearson, 6)
 
 
-@contextlib.contextmanager
-def _lock(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _default_workers() -> int:
-    env = os.environ.get("FROMSCRATCH_ZOO_WORKERS")
+    env = constants.zoo_workers()
     if env:
-        return max(1, int(env))
+        return env
     return max(1, min(2, os.cpu_count() or 1))
 
 
@@ -293,7 +281,7 @@ def build_zoo(progress: bool = False, root: Path | None = None,
     final = Path(root) if root is not None else zoo_root()
     if (final / "catalogue.json").exists():
         return Zoo.load(final)
-    with _lock(final.parent / (final.name + ".lock")):
+    with file_lock(final.parent / (final.name + ".lock")):
         if (final / "catalogue.json").exists():  # another process built it meanwhile
             return Zoo.load(final)
         # holding the lock, any temporary sibling is debris of a killed build
