@@ -103,6 +103,10 @@ def _no_tokenizer(m: Llama, seed: int) -> Copy:
     return _same(m, replace(out, tokenizer=None, tokenizer_files={}))
 
 
+def _no_tokenizer_rotate(m: Llama, seed: int) -> Copy:
+    return _same(m, replace(exact.rotate(m, seed), tokenizer=None, tokenizer_files={}))
+
+
 def _rotate_drift(m: Llama, seed: int) -> Copy:
     a, b = _rng_seeds(seed, 2)
     return _same(m, lossy.drift(exact.rotate(m, a), b, 0.2))
@@ -143,6 +147,8 @@ DISGUISES: tuple[Disguise, ...] = (
              False, _reinit),
     Disguise("no-tokenizer+permute", "shipped without tokenizer files; units, heads and residual permuted",
              True, _no_tokenizer),
+    Disguise("no-tokenizer+rotate", "shipped without tokenizer files; norm gains folded, residual stream rotated",
+             True, _no_tokenizer_rotate),
 )
 
 
