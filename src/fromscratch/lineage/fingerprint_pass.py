@@ -105,14 +105,27 @@ def _anchor_tables(ctx: PassContext, parts: dict) -> None:
         ctx.towers[tower]["anchor"] = sorted({p[2] for p in got})
 
 
-def _coordinates(ctx: PassContext, comps: list[Any]) -> None:
-    """Towers without an anchor take their width from a block; then each tower's kept coordinates."""
+def _widths_from_blocks(ctx: PassContext, comps: list[Any]) -> None:
+    """Towers without an anchor take their width from the first block matrix that reads it."""
     for c in comps:
         if c.tower not in ctx.towers and c.kind in {"attention", "mlp"}:
             for t in c.tensors:
                 if t.role in {"q", "up", "gate"} and len(t.shape) == 2:
                     ctx.towers[c.tower] = {"dim": int(t.shape[1])}
                     break
+
+
+def _head_selections(ctx: PassContext, comps: list[Any], strings: list[str] | None) -> None:
+    """The heads' token rows, chosen now so that step 2 needs no token strings."""
+    for c in comps:
+        for t in c.tensors:
+            if strings and is_head(t) and len(t.shape) == 2:
+                token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
+
+
+def _coordinates(ctx: PassContext, comps: list[Any]) -> None:
+    """Towers without an anchor take their width from a block; then each tower's kept coordinates."""
+    _widths_from_blocks(ctx, comps)
     a, kept = ctx.arrays, F.FIXED_COORDS + F.HASHED_COORDS
     for tower, info in ctx.towers.items():
         d = info["dim"]
@@ -177,10 +190,7 @@ def context(model: Any, scratch: R.Scratch | None = None) -> PassContext:
     _anchor_tables(ctx, parts)
     _coordinates(ctx, comps)
     _probes_and_gains(ctx, model, comps, done)
-    for c in comps:  # the heads' token rows, so that step 2 needs no token strings
-        for t in c.tensors:
-            if strings and is_head(t) and len(t.shape) == 2:
-                token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
+    _head_selections(ctx, comps, strings)
     ctx.todo = [(tkey(t), t.source_name, R.numel(t.shape), early(t)) for c in comps for t in c.tensors
                 if tkey(t) not in done]
     _skeleton(ctx, model, comps, strings)
@@ -215,16 +225,8 @@ def header_context(model: Any) -> PassContext:
                 ctx.towers.setdefault(t.tower, {"dim": int(t.shape[1])})
             elif c.kind == "embedding" and c.name.endswith("embed_patches") and t.role in {"patch", "conv1"}:
                 ctx.towers.setdefault(t.tower, {"dim": int(t.shape[0])})
-    for c in comps:
-        if c.tower not in ctx.towers and c.kind in {"attention", "mlp"}:
-            for t in c.tensors:
-                if t.role in {"q", "up", "gate"} and len(t.shape) == 2:
-                    ctx.towers[c.tower] = {"dim": int(t.shape[1])}
-                    break
-    for c in comps:
-        for t in c.tensors:
-            if strings and is_head(t) and len(t.shape) == 2:
-                token_selection(ctx, strings, min(int(t.shape[0]), len(strings)))
+    _widths_from_blocks(ctx, comps)
+    _head_selections(ctx, comps, strings)
     ctx.todo = [(tkey(t), t.source_name, R.numel(t.shape), True) for c in comps for t in c.tensors if early(t)]
     return ctx
 
