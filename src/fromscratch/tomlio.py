@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from fromscratch.artifacts._io import read_capped
 from fromscratch.errors import InputError
 
 #: No configuration file the package reads comes near this; a larger one is refused unread.
@@ -41,15 +42,4 @@ def parse_toml(text: str | bytes, source: str | Path | None, *, limit: int = MAX
 def load_toml(path: str | Path, *, what: str = "TOML file", limit: int = MAX_TOML_BYTES) -> dict[str, Any]:
     """Read and parse one TOML file; ``what`` names it in the error line ("protocol file", ...)."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > limit:
-            raise InputError(p, f"{what} larger than {limit} bytes")
-        data = p.read_bytes()
-    except InputError:
-        raise
-    except FileNotFoundError:
-        raise InputError(p, f"{what} not found") from None
-    except OSError as exc:
-        raise InputError(p, f"cannot read {what} ({exc.strerror or exc})") from None
-    return parse_toml(data, p, limit=limit)
+    return parse_toml(read_capped(p, limit, what), p, limit=limit)

@@ -28,6 +28,25 @@ def file_size(path: Path) -> int:
         raise InputError(path, f"cannot read file ({exc.strerror or exc})") from exc
 
 
+def read_capped(path: Path, limit: int, what: str) -> bytes:
+    """The whole of an untrusted file, refused unread when it is over ``limit`` bytes.
+
+    Every reader of a file read in one piece (TOML, JSON, tokenizer files) takes its bytes
+    here, so the size cap and the one-line error for a missing or unreadable file are the
+    same everywhere; ``what`` names the kind of file in that line.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(path, f"{what} larger than {limit} bytes ({size} bytes)")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read {what} ({exc.strerror or exc})") from None
+
+
 def read_prefix(path: Path, n: int) -> bytes:
     try:
         with open(path, "rb") as fh:

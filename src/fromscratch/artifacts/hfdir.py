@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fromscratch.artifacts._io import read_capped
 from fromscratch.errors import InputError
 
 SIDE_FILE_NAMES = (
@@ -67,17 +68,7 @@ def parse_json(data: bytes | str, source: str | Path | None) -> Any:
 def load_json(path: Path, *, limit: int = _MAX_JSON) -> Any:
     """The one capped JSON file reader: every user-supplied JSON file goes through here."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InputError(path, f"JSON file too large ({size} bytes)")
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except InputError:
-        raise
-    except OSError as exc:
-        raise InputError(path, f"not valid JSON ({type(exc).__name__}: {exc})") from exc
-    return parse_json(data, path)
+    return parse_json(read_capped(path, limit, "JSON file"), path)
 
 
 def load_config(files: dict[str, Path]) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fromscratch.artifacts._io import read_capped
 from fromscratch.errors import InputError
 from fromscratch.tokenizer.spm import read_sentencepiece
 from fromscratch.tokenizer.vocab import Vocabulary
@@ -26,14 +27,9 @@ MAX_TOKENS = 4_000_000
 
 def _read_text(path: Path, limit: int = MAX_JSON_BYTES) -> str:
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InputError(path, f"tokenizer file too large ({size} bytes)")
-        return path.read_text(encoding="utf-8")
+        return read_capped(path, limit, "tokenizer file").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(path, "tokenizer file is not UTF-8 text") from exc
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
 
 
 def _describe(node: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from fromscratch.artifacts._io import read_capped
 from fromscratch.errors import InputError
 from fromscratch.tokenizer.vocab import Vocabulary
 
@@ -74,14 +75,7 @@ class _Wire:
 def read_sentencepiece(path: str | Path) -> Vocabulary:
     """Read a SentencePiece model file into a `Vocabulary` (no code is run)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(path, f"SentencePiece model too large ({size} bytes)")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-    return parse_sentencepiece(data, path)
+    return parse_sentencepiece(read_capped(path, MAX_BYTES, "SentencePiece model"), path)
 
 
 def parse_sentencepiece(data: bytes, path: Path) -> Vocabulary:
