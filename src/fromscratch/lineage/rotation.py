@@ -107,14 +107,16 @@ def _profile(ctx: PairContext, side: str, comp: str, role: str, extra: str, pr: 
     return ctx.responses.get((side, comp, role, extra, pr.key), make)
 
 
+def _unit_halves(y: np.ndarray, pr: Probes) -> tuple[np.ndarray, np.ndarray]:
+    """``y``'s rows at unit length on each half of the probes, read-only (they are memoised)."""
+    ya, yb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
+    ya.flags.writeable = yb.flags.writeable = False
+    return ya, yb
+
+
 def _halves(ctx: PairContext, comp: str, role: str, y: np.ndarray, pr: Probes) -> tuple[np.ndarray, np.ndarray]:
     """A reference profile's rows at unit length on each half of the probes (memoised: many candidates meet it)."""
-    def make() -> tuple[np.ndarray, np.ndarray]:
-        ya, yb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
-        ya.flags.writeable = yb.flags.writeable = False
-        return ya, yb
-
-    return ctx.responses.get(("halves", comp, role, pr.key), make)
+    return ctx.responses.get(("halves", comp, role, pr.key), lambda: _unit_halves(y, pr))
 
 
 def _cand_halves(ctx: PairContext, comp: str, role: str, x: np.ndarray, pr: Probes, units: int,
@@ -127,9 +129,7 @@ def _cand_halves(ctx: PairContext, comp: str, role: str, x: np.ndarray, pr: Prob
         y = x
         if y.shape[0] > units:
             y = y[np.sort(np.random.default_rng(seed).choice(y.shape[0], units, replace=False))]
-        xa, xb = stats._unit_rows(y[:, pr.a]), stats._unit_rows(y[:, pr.b])
-        xa.flags.writeable = xb.flags.writeable = False
-        return xa, xb
+        return _unit_halves(y, pr)
 
     return ctx.responses.get(("chalves", comp, role, units, seed, pr.key), make)
 
