@@ -119,7 +119,8 @@ def test_tails_match_scipy_stats_bit_for_bit():
 def test_aligned_profile_is_the_unpacked_slice(units, coords, kept):
     """compare's cheaper profile slicing: same float32 bits and the same memory layout as before."""
     from fromscratch.lineage.alignment import aligned_profile as _aligned_profile
-    from fromscratch.lineage.fingerprint import _q8, unpack_profile
+    from fromscratch.lineage.fingerprint import unpack_profile
+    from fromscratch.lineage.fingerprint_q8 import q8 as _q8
 
     rng = np.random.default_rng(units + coords)
     raw = rng.standard_normal((units, coords)).astype(np.float32)
@@ -154,7 +155,8 @@ def test_argmax_abs_is_argmax_of_abs():
 def test_cheaper_row_and_profile_helpers_give_the_same_floats():
     """``_unit_rows``, ``unpack_profile`` and the views' row picking: the bits of the plain formulas."""
     from fromscratch.lineage import views
-    from fromscratch.lineage.fingerprint import _q8, unpack_profile
+    from fromscratch.lineage.fingerprint import unpack_profile
+    from fromscratch.lineage.fingerprint_q8 import q8 as _q8
 
     rng = np.random.default_rng(5)
     for shape in [(1536, 192), (64, 96), (7, 3)]:

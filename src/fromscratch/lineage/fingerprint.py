@@ -38,10 +38,6 @@ from scipy import special
 
 from fromscratch.artifacts.hfdir import parse_json
 from fromscratch.lineage import responses
-from fromscratch.lineage.fingerprint_q8 import q8 as _q8
-from fromscratch.lineage.idrows import id_selection
-from fromscratch.lineage.shapes import attention_shapes
-from fromscratch.lineage.tokens import token_key, token_strings
 
 METHOD_VERSION = "lineage-fp/10"
 ANCHOR_TOKENS = 2048          # expected anchor tokens kept per model
@@ -169,7 +165,7 @@ def _stable_key(*parts: Any) -> int:
 
 
 def unpack_profile(p: np.ndarray) -> np.ndarray:
-    """Inverse of ``_q8``: float32 profiles (units x coordinates)."""
+    """Inverse of ``fingerprint_q8.q8``: float32 profiles (units x coordinates)."""
     if p.dtype != np.int8:
         return p.astype(np.float32)
     scale = np.ascontiguousarray(p[:, :4]).view(np.float32)
