@@ -3,11 +3,16 @@
 Sets (each file analysed with `fromscratch.code.api.analyse` against a cached index):
   vllm      vLLM 0.33.0 model files with architecture ground truth -> transformers 5.24.0 modelling files
   mlx       mlx-lm 0.32.2 model files named after a transformers folder -> transformers 5.24.0
+  lmdeploy  lmdeploy 0.18.0 PyTorch-engine model files with architecture ground truth -> transformers 5.24.0
+            (added after every threshold was fixed; both halves are held out)
   sglang_tf SGLang 0.5.23 model files with architecture ground truth -> transformers 5.24.0
   sglang_vllm SGLang files whose header declares a vLLM model file that vLLM 0.33.0 has -> vLLM's model files
               (truth: the declared file)
   independent litgpt, torchtune, x-transformers model code -> transformers 5.24.0 (truth: none)
   keras_hub   keras-hub 0.32.0 model code -> transformers 5.24.0 (truth: none)
+  heldout     megatron-core, llama-models, mistral-inference, olmo-core model code -> transformers 5.24.0
+              (truth: none; added after every threshold was fixed)
+  hf_bridge   the files of those packages that convert to or wrap transformers models (reported apart)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -34,7 +39,7 @@ from fromscratch.code.index import index_from_sources, load_index, save_index
 from fromscratch.code.sources import Skipped, read_source
 
 HERE = Path(__file__).parent
-_METHOD = ("lang.py", "lang_c.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py")
+_METHOD = ("lang.py", "lang_c.py", "pytokens.py", "fingerprint.py", "index.py", "score.py", "port.py", "interface.py")
 
 
 def half(name: str) -> str:
@@ -67,13 +72,18 @@ def record(idx, path: Path, truth: set[str] | None, folder_truth: bool) -> dict:
            "scores": [[r["score"], r["p_value"], r["code_score"], r["identifier_score"]] for r in f["ranking"]],
            "port_ref": (f.get("port_test") or {}).get("reference_file"),
            "copyright": f["attribution"]["copyright"],
-           "claims": f["declared_origins"], "port_p": (f.get("port_test") or {}).get("p_value")}
+           "claims": f["declared_origins"], "port_p": (f.get("port_test") or {}).get("p_value"),
+           "interface": (f.get("interface_test") or {}).get("statistic"),
+           "module_share": (f.get("interface_test") or {}).get("module_share")}
     if truth is not None:
         rec["truth"] = sorted(truth)
         rec["right"] = f["relation"] != "independent" and any(key(o) in truth for o in f["origins"])
         rec["first_right"] = bool(f["origins"]) and key(f["origins"][0]) in truth
         rec["top1"] = bool(f["ranking"]) and key(f["ranking"][0]["reference_file"]) in truth
         rec["half"] = half(path.name)
+    else:
+        # independent files: halves by their path under the cache (many share a file name)
+        rec["half"] = half(path.relative_to(corpora.cache_dir()).as_posix())
     return rec
 
 
@@ -87,6 +97,9 @@ def summary(rows: list[dict]) -> dict:
                       "first_right": sum(r["first_right"] for r in sub) / n, "top1": sum(r["top1"] for r in sub) / n}
     else:
         out["rate"] = out["flagged"] / max(1, len(rows))
+        for h in ("tune", "report"):
+            sub = [r for r in rows if r["half"] == h]
+            out[h] = {"n": len(sub), "flagged": sum(r["relation"] != "independent" for r in sub)}
         out["flagged_files"] = [{k: r[k] for k in ("file", "relation", "origins", "rules")} for r in rows
                                 if r["relation"] != "independent"]
     return out
@@ -106,7 +119,7 @@ def sglang_declared_vllm(sg: list[Path], vidx) -> dict[str, set[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
-    ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub")
+    ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -125,6 +138,11 @@ def main() -> None:
         mlx = [p for p in sorted(corpora.mlx_models().glob("*.py")) if p.stem.lower() in folders]
         rows["mlx"] = [record(tidx, p, {p.stem.lower()}, True) for p in mlx]
         save(args.out, rows, t0)
+    if "lmdeploy" in sets:
+        lm = [p for p in sorted(corpora.lmdeploy_models().glob("*.py")) if p.name != "__init__.py"]
+        gt = ground_truth(refs, models, lm)
+        rows["lmdeploy"] = [record(tidx, p, gt[p.name], True) for p in lm if p.name in gt]
+        save(args.out, rows, t0)
     sg = [p for p in sorted(corpora.sglang_models().glob("*.py")) if p.name != "__init__.py"]
     if "sglang_tf" in sets:
         gt = ground_truth(refs, models, sg)
@@ -141,6 +159,9 @@ def main() -> None:
     if "keras_hub" in sets:
         rows["keras_hub"] = [record(tidx, p, None, True) for p in corpora.keras_hub_model_code()]
         save(args.out, rows, t0)
+    if "heldout" in sets:
+        rows["heldout"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code()]
+        rows["hf_bridge"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code(bridges=True)]
     save(args.out, rows, t0)
 
 

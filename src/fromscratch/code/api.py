@@ -18,7 +18,7 @@ import numpy as np
 from fromscratch.code import attribution as attr
 from fromscratch.code import declared, licences
 from fromscratch.code import origins as origins_mod
-from fromscratch.code.fingerprint import feature_hash
+from fromscratch.code.fingerprint import feature_hash, interface_hash
 from fromscratch.code.index import Index, build_index, is_index_file, load_index, parse_refs
 from fromscratch.code.lang import PythonLanguage, SourceFile, Unit, language_for
 from fromscratch.code.port import gap_statistic
@@ -36,10 +36,13 @@ ALPHA_FAMILY = 0.01     # level at which the rank-margin test (max-statistic nul
                         # it is not a verdict rule: as one it flagged 8 more of 328 keras-hub files (docs/code.md)
 ALPHA_PORT = 0.01       # level of the port test (identifier-containment gap) on the best reference
 SPECIFIC_HOLDER = 0.05  # a copyright holder on at most this share of the reference files points at files
-NOTICE_DECLARES = True  # a kept specific copyright notice of a top-ranked reference declares it
+NOTICE_DECLARES = True  # a kept specific copyright notice of a top-ranked reference picks it among eligible siblings
 T_MATCH = 0.50          # unit pairs reported in `matches` for a copied origin
 T_MATCH_ADAPTED = 0.25  # ... and for an adapted origin (ports keep structure, not tokens)
 MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are not reported as matches
+T_INTERFACE = 0.10     # the best-ranked reference is an origin (rule `interface`) when the candidate reads at least this
+                        # share of its configuration keys AND assigns at least this share of its module names (by idf
+                        # weight); how it was set and measured: docs/code.md "Port verdicts"
 TOP = 5
 DECLARED_TOP = TOP      # a declared origin is confirmed when it is in the reported ranking (the best TOP references)
 
@@ -56,6 +59,8 @@ class _Hit:
     tok: float            # token-channel file score
     ident: float
     struct: float
+    config: float = 0.0   # share of this reference's configuration keys the candidate reads (`interface.py`)
+    module: float = 0.0   # share of this reference's module names the candidate assigns
 
 
 def _load_references(against: list[str | Path], progress: Callable[[int], None] | None) -> list[Index]:
@@ -154,6 +159,26 @@ def _shared_features(index: Index, cand: SourceFile, ref: SourceFile, kind: str,
     return [shared[i] for i in order[:limit] if weights[i] > 0]
 
 
+def _interface_kept(config_share: float, module_share: float) -> bool:
+    """A port loads its origin's configuration files and checkpoints as they are, so it reads the origin's
+    configuration keys and assigns its module names; code written to either alone (a framework whose own
+    config mimics Hugging Face key names, a Keras port that reuses the layer names) is not enough."""
+    return config_share >= T_INTERFACE and module_share >= T_INTERFACE
+
+
+def _shared_interface(index: Index, cand: SourceFile, ref: SourceFile, limit: int = 12) -> list[str]:
+    """The rarest (by corpus idf) interface names the candidate and reference share."""
+    shared = sorted(set(cand.interface) & set(ref.interface))
+    voc = index.iface_vocab
+    weights = []
+    for s in shared:
+        pos = int(np.searchsorted(voc, np.uint64(interface_hash(s)))) if len(voc) else 0
+        found = pos < len(voc) and int(voc[pos]) == interface_hash(s)
+        weights.append(float(index.iface_idf[pos]) if found else 0.0)
+    order = sorted(range(len(shared)), key=lambda i: (-weights[i], shared[i]))
+    return [shared[i] for i in order[:limit] if weights[i] > 0]
+
+
 @dataclass
 class _Scan:
     """Everything one candidate file's queries produced, before any verdict."""
@@ -162,6 +187,7 @@ class _Scan:
     queries: dict[int, object]
     port: dict | None
     margin: dict | None
+    interface: dict | None  # the interface rule on the best-ranked reference (`interface.py`)
     ported: list[tuple[Index, int, str]]  # (index, file, rule): j* of a test that rejected at its level
     declared_files: list[str]  # every reference file a declaration names, ranked or not
 
@@ -188,6 +214,8 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
     queries: dict[int, object] = {}
     port: dict | None = None
     margin: dict | None = None
+    iface: dict | None = None
+    best_rank = 0.0
     ported: list[tuple[Index, int, str]] = []
     declared_files: list[str] = []
     for index in indices:
@@ -202,6 +230,13 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
         if p_port is not None and p_port <= ALPHA_PORT:
             ported.append((index, top, "port_test"))
         margin, _, _ = _test(index, q.rank, index.null_margin, margin)
+        top_r = int(np.argmax(q.rank))
+        if q.rank[top_r] > 0 and _interface_kept(float(q.config_cont[top_r]), float(q.module_cont[top_r])):
+            ported.append((index, top_r, "interface"))
+        if q.rank[top_r] > best_rank:
+            best_rank = float(q.rank[top_r])
+            iface = {"reference_file": index.files[top_r], "statistic": round(float(q.config_cont[top_r]), 6),
+                     "module_share": round(float(q.module_cont[top_r]), 6), "threshold": T_INTERFACE}
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
         order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
         order += [int(i) for i in np.argsort(-q.file_score, kind="stable")[:20] if int(i) not in order]
@@ -214,9 +249,9 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
                 continue
             hits.append(_Hit(index, fid, float(q.file_score[fid]), r, float(q.ident_jac[fid]), p_value(index.null, r),
                              float(cover[fid]), float(chans["tok"][fid]), float(chans["ident"][fid]),
-                             float(chans["struct"][fid])))
+                             float(chans["struct"][fid]), float(q.config_cont[fid]), float(q.module_cont[fid])))
     hits.sort(key=lambda h: (-h.rank, h.index.files[h.file_id]))
-    return _Scan(hits, queries, port, margin, ported, declared_files)
+    return _Scan(hits, queries, port, margin, iface, ported, declared_files)
 
 
 def _name(h: _Hit) -> str:
@@ -224,8 +259,12 @@ def _name(h: _Hit) -> str:
 
 
 def _notice_claims(scan: _Scan, notices: attr.Notices, cache: _RefCache) -> tuple[list[dict], set[int]]:
-    """A kept copyright notice is a declaration too: a best-ranked reference (top DECLARED_TOP) whose
-    specific holder (see `_RefCache.specific_holders`) the candidate keeps is a confirmed declared origin."""
+    """A kept copyright notice tells siblings apart: a best-ranked reference (top DECLARED_TOP) whose specific
+    holder (see `_RefCache.specific_holders`) the candidate keeps is preferred as the first origin, but only
+    among references that meet a code rule. It never makes an origin on its own: the holder's own code
+    carries the same notice without being copied from anything (every megatron-core file keeps NVIDIA's
+    notice, which four transformers files also carry; as a declaration it called 24 of 179 independent
+    megatron-core files adapted from them)."""
     held = [attr.holder_key(c) for c in notices.copyright]
     claims: list[dict] = []
     confirmed: set[int] = set()
@@ -243,7 +282,10 @@ def _claims(scan: _Scan, decls: list[declared.Declared]) -> tuple[list[dict], se
 
     Confirmed: the declared file is among the DECLARED_TOP best-ranked references of this candidate
     (out of the whole corpus: a file naming an origin it did not use ranks that origin this high only
-    by chance, about DECLARED_TOP / N). Returns the claims and the confirmed hits.
+    by chance, about DECLARED_TOP / N), or the candidate keeps the declared file's interface
+    (`_interface_kept`: what a port of that file keeps even when both code bases moved on;
+    the declaration names one file, so this is one test, not a search over the corpus). Returns the
+    claims and the confirmed hits.
     """
     claims: list[dict] = []
     confirmed: set[int] = set()
@@ -256,7 +298,7 @@ def _claims(scan: _Scan, decls: list[declared.Declared]) -> tuple[list[dict], se
                             "confirmed": False} for n in files[:3]]
             continue
         for pos, h in named[:3]:
-            ok = pos < DECLARED_TOP
+            ok = pos < DECLARED_TOP or _interface_kept(h.config, h.module)
             if ok:
                 confirmed.add(id(h))
             claims.append({"mention": d.mention, "reference_file": _name(h), "rank": pos + 1,
@@ -264,8 +306,9 @@ def _claims(scan: _Scan, decls: list[declared.Declared]) -> tuple[list[dict], se
     return claims, confirmed
 
 
-def _rules(h: _Hit, ported: list[tuple[Index, int, str]], confirmed: set[int]) -> list[str]:
-    """Which copied/adapted rules a reference meets for this candidate (empty: not an origin)."""
+def _rules(h: _Hit, ported: list[tuple[Index, int, str]], confirmed: set[int], noticed: set[int]) -> list[str]:
+    """Which copied/adapted rules a reference meets for this candidate (empty: not an origin); `kept_notice`
+    is listed only beside another rule."""
     rules = []
     if h.score >= T_FILE_COPIED:
         rules.append("file_copied")
@@ -276,17 +319,21 @@ def _rules(h: _Hit, ported: list[tuple[Index, int, str]], confirmed: set[int]) -
     rules += sorted({rule for ix, fid, rule in ported if ix is h.index and fid == h.file_id})
     if id(h) in confirmed:
         rules.append("declared")
+    if rules and id(h) in noticed:
+        rules.append("kept_notice")
     return rules
 
 
-def _origins(scan: _Scan, confirmed: set[int]) -> tuple[list, list[dict]]:
+def _origins(scan: _Scan, confirmed: set[int], noticed: set[int]) -> tuple[list, list[dict]]:
     """The minimal explaining set among the references that meet a rule (origins.py), and the
     references that meet one but were left out, with the share they would still add."""
-    eligible = [(h, r) for h in scan.hits if (r := _rules(h, scan.ported, confirmed))]
+    eligible = [(h, r) for h in scan.hits if (r := _rules(h, scan.ported, confirmed, noticed))]
     if not eligible:
         return [], []
-    # the first origin: a confirmed declared origin (the declaration tells siblings apart), else the best-ranked
-    first = next((i for i, (h, _) in enumerate(eligible) if id(h) in confirmed), 0)
+    # the first origin: a confirmed declared origin (the declaration tells siblings apart), else one whose
+    # specific notice the candidate keeps, else the best-ranked
+    first = next((i for i, (h, _) in enumerate(eligible) if id(h) in confirmed),
+                 next((i for i, (h, _) in enumerate(eligible) if id(h) in noticed), 0))
     explains = [scan.queries[id(h.index)].best[:, h.file_id] for h, _ in eligible]
     mass = next(iter(scan.queries.values())).mass
     chosen, left = origins_mod.minimal_set(first, explains, mass)
@@ -332,6 +379,12 @@ def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) 
         ids = _shared_features(h.index, sf, ref, "ident")
         evidence.append({"kind": "identifiers", "reference_file": name, "score": round(h.ident, 6),
                          "detail": "rarest shared identifiers: " + (", ".join(ids) if ids else "none")})
+        q = scan.queries[id(h.index)]
+        names = _shared_interface(h.index, sf, ref)
+        evidence.append({"kind": "interface", "reference_file": name, "score": round(float(q.config_cont[h.file_id]), 6),
+                         "detail": f"the file reads {q.config_cont[h.file_id]:.0%} of this reference's configuration keys "
+                                   f"and assigns {q.module_cont[h.file_id]:.0%} of its module names (shares by weight); "
+                                   "rarest shared (c: key, m: module): " + (", ".join(names) if names else "none")})
         st = _shared_features(h.index, sf, ref, "struct", limit=6)
         evidence.append({"kind": "structure", "reference_file": name, "score": round(h.struct, 6),
                          "detail": "rarest shared operation sequences / arithmetic: " + ("; ".join(st) if st else "none")})
@@ -391,11 +444,11 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: _RefCac
     decls = declared.parse_declarations(notices.mentions)
     scan = _scan(sf, indices, decls)
     claims, confirmed = _claims(scan, decls)
+    noticed: set[int] = set()
     if NOTICE_DECLARES:
-        more, also_confirmed = _notice_claims(scan, notices, cache)
+        more, noticed = _notice_claims(scan, notices, cache)
         claims += more
-        confirmed |= also_confirmed
-    chosen, also = _origins(scan, confirmed)
+    chosen, also = _origins(scan, confirmed, noticed)
     origin_hits = [h for h, _, _ in chosen]
     relation = "independent"
     if chosen:
@@ -419,6 +472,7 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: _RefCac
         "evidence": evidence,
         "port_test": scan.port,
         "margin_test": scan.margin,
+        "interface_test": scan.interface,
     }
     if sf.note:
         entry["note"] = sf.note
@@ -447,7 +501,7 @@ def _skipped_entry(rel: str, reason: str) -> dict:
     return {"file": rel, "ranking": [], "relation": "independent", "origins": [], "origin_details": [],
             "also_matching": [], "attribution": {"licence": None, "copyright": [], "mentions": [], "attributed": None},
             "licence_check": {"project_licence": None, "project_licence_source": None, "origins": [], "finding": False},
-            "declared_origins": [], "evidence": [], "port_test": None, "margin_test": None, "note": f"skipped: {reason}"}
+            "declared_origins": [], "evidence": [], "port_test": None, "margin_test": None, "interface_test": None, "note": f"skipped: {reason}"}
 
 
 def analyse(candidate: str | Path, against: list[str | Path], *, progress: Callable[[int], None] | None = None,
@@ -480,6 +534,6 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
                        "skipped": [{"file": f, "reason": r} for ix in indices for f, r in ix.skipped]},
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
-                       "margin_alpha": ALPHA_FAMILY, "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP,
+                       "margin_alpha": ALPHA_FAMILY, "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP, "interface": T_INTERFACE,
                        "origin_join_share": origins_mod.T_JOIN},
     }

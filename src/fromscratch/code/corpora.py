@@ -26,11 +26,20 @@ TRANSFORMERS_PORTS = "5.24.0"   # contemporary with the vLLM release below
 VLLM = "0.33.0"
 MLX_LM = "0.32.2"  # Apple MLX ports of transformers models (another framework, another API)
 SGLANG = "0.5.23"  # held-out ports: SGLang's model files (mostly via vLLM), not looked at when the port test was designed
+LMDEPLOY = "0.18.0"  # fresh held-out ports: lmdeploy's PyTorch engine rewrites of transformers models, added after
+                     # the interface rule was fixed and used for no choice
 KERAS_HUB = "0.32.0"  # held-out independent code: Keras implementations, not looked at when the port test was designed
 # Model code written independently of transformers (own module structure and names),
 # the external check of the port test's false-positive rate: (package, version, folder inside the wheel)
 INDEPENDENT = (("litgpt", "0.5.13", "litgpt/"), ("torchtune", "0.6.1", "torchtune/"),
                ("x-transformers", "2.31.10", "x_transformers/"))
+# A second held-out set of model code written independently of transformers (reference implementations and
+# training frameworks), added after the configuration-key rule was fixed and used for no choice: (package,
+# version, folder inside the wheel, sub-folders taken)
+HELDOUT_INDEPENDENT = (("megatron-core", "0.16.1", "megatron/core/", ("transformer", "models", "ssm")),
+                       ("llama-models", "0.3.0", "llama_models/", ("llama3", "llama4")),
+                       ("mistral-inference", "1.6.0", "mistral_inference/", ("",)),
+                       ("ai2-olmo-core", "3.0.0", "olmo_core/nn/", ("",)))
 # Kernel sources shipped in source distributions: llama-cpp-python vendors llama.cpp / ggml (its CUDA and
 # CPU backends); xformers ships its own csrc and a copy of flash-attention's csrc (other kernels for the same
 # operations: attention, normalisation, rotary embeddings, softmax / cross-entropy)
@@ -169,6 +178,11 @@ def sglang_models(version: str = SGLANG) -> Path:
     return _extract("sglang", version, "sglang/srt/models/")
 
 
+def lmdeploy_models(version: str = LMDEPLOY) -> Path:
+    """lmdeploy's PyTorch-engine model files (`lmdeploy/pytorch/models/`)."""
+    return _extract("lmdeploy", version, "lmdeploy/pytorch/models/")
+
+
 def keras_hub_model_code(version: str = KERAS_HUB) -> list[Path]:
     """keras-hub's model implementations (`src/models/<model>/*.py`): backbones, layers, task heads.
 
@@ -194,6 +208,30 @@ def independent_model_code() -> list[Path]:
         else:
             out += sorted(root.glob("*.py"))
     return [p for p in out if p.is_file() and p.name != "__init__.py"]
+
+
+def _is_hf_bridge(rel: str) -> bool:
+    parts = rel.lower().replace(".py", "").split("/")
+    return any(p in ("hf", "huggingface") or p.startswith(("hf_", "huggingface")) or p.endswith("_hf") for p in parts)
+
+
+def heldout_independent_code(bridges: bool = False) -> list[Path]:
+    """Model files of HELDOUT_INDEPENDENT (scripts, CLIs, tests and `__init__.py` left out).
+
+    Files whose path names Hugging Face (`hf/`, `huggingface/`, `*_hf.py`) convert to or wrap transformers
+    models and read its configuration keys by design: they are returned instead of the rest when
+    `bridges` is true (reported apart, as the configuration-key rule's known blind spot)."""
+    out: list[Path] = []
+    for package, version, prefix, subs in HELDOUT_INDEPENDENT:
+        root = _extract(package, version, prefix)
+        for sub in subs:
+            for p in sorted((root / sub).rglob("*.py") if sub else root.rglob("*.py")):
+                rel = p.relative_to(root).as_posix()
+                if p.name == "__init__.py" or any(x in rel.split("/") for x in ("scripts", "cli", "tests", "test")):
+                    continue
+                if _is_hf_bridge(rel) == bridges:
+                    out.append(p)
+    return out
 
 
 def model_files(models: Path) -> list[Path]:

@@ -35,6 +35,11 @@ def feature_hash(channel: str, feature: str) -> int:
     return _h(f"{_SALT[channel]}\x00{feature}")
 
 
+def interface_hash(name: str) -> int:
+    """64-bit id of a file-level interface name (`interface.py`), apart from every unit channel."""
+    return _h(f"iface\x00{name}")
+
+
 def kgram_hashes(tokens: list[str], k: int = K) -> np.ndarray:
     """Polynomial hashes of every k-gram (a stream shorter than k gives one hash of all of it)."""
     ids = np.fromiter((_h(t) for t in tokens), dtype=np.uint64, count=len(tokens))

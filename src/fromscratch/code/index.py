@@ -22,12 +22,12 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import scipy.sparse as sp
 
-from fromscratch.code.fingerprint import CHANNELS, unit_digest, unit_features
+from fromscratch.code.fingerprint import CHANNELS, interface_hash, unit_digest, unit_features
 from fromscratch.code.lang import SourceFile
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
 
-FORMAT = "fromscratch.code-index/3"  # 3: + rank-margin null; 2: rank-score pair null and port null; 1: file-score nulls
+FORMAT = "fromscratch.code-index/4"  # 4: + file interface table; 3: + rank-margin null; 2: rank-score pair null and port null; 1: file-score nulls
 
 
 @dataclass
@@ -52,6 +52,11 @@ class Index:
     null_port: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     null_margin: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # file-level interface table (`interface.py`): sorted name ids, their idf, binary files x names
+    iface_vocab: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    iface_idf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    iface_mat: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
+    iface_config: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per name: a configuration key
     # derived on first use, never saved
     _matT: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
     _digest_order: np.ndarray | None = field(default=None, repr=False)
@@ -224,10 +229,31 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
         file_units=np.asarray(file_units, dtype=np.int64), vocab=vocab, idf=idf, mat=mat, mass=mass,
         n_docs=n_docs, skipped=list(skipped or []), digest=np.asarray(digests, dtype=np.uint64),
     )
+    index.iface_vocab, index.iface_idf, index.iface_mat, index.iface_config = _interface_table(
+        [sf.interface for _, sf in parsed])
     from fromscratch.code.score import calibration_null  # the null needs the scorer
 
     index.null, index.null_port, index.null_margin = calibration_null(index, parsed, size=null_size)
     return index
+
+
+def _interface_table(names: list[list[str]]) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
+    """Files x interface names (binary), with the same boilerplate-cut idf as the unit channels, and which
+    names are configuration keys (`c:`) rather than module names (`m:`)."""
+    ids = [np.unique(np.fromiter((interface_hash(n) for n in ns), dtype=np.uint64, count=len(ns))) for ns in names]
+    cat = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
+    voc = np.unique(cat)
+    cols = np.searchsorted(voc, cat).astype(np.int32)
+    df = np.bincount(cols, minlength=len(voc))
+    w = idf_weights(df, len(names))
+    keep = w[cols] > 0
+    rows = np.repeat(np.arange(len(ids)), [len(a) for a in ids])
+    m = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])), shape=(len(ids), len(voc)))
+    m.sort_indices()
+    config = np.zeros(len(voc), dtype=bool)
+    config[np.searchsorted(voc, np.fromiter((interface_hash(n) for ns in names for n in ns if n.startswith("c:")),
+                                            dtype=np.uint64))] = True
+    return voc, w, m, config
 
 
 def save_index(index: Index, path: str | Path) -> None:
@@ -243,6 +269,10 @@ def save_index(index: Index, path: str | Path) -> None:
         "file_units": index.file_units, "null": index.null.astype(np.float32), "digest": index.digest,
         "null_port": index.null_port.astype(np.float32), "null_margin": index.null_margin.astype(np.float32),
     }
+    arrays["iface_vocab"], arrays["iface_idf"] = index.iface_vocab, index.iface_idf
+    arrays["iface_config"] = index.iface_config.astype(np.uint8)
+    arrays["iface_indptr"] = index.iface_mat.indptr.astype(np.int64)
+    arrays["iface_indices"] = index.iface_mat.indices.astype(np.int32)
     for c in CHANNELS:
         arrays[f"{c}_vocab"] = index.vocab[c]
         arrays[f"{c}_idf"] = index.idf[c]
@@ -284,11 +314,15 @@ def load_index(path: str | Path) -> Index:
                 mat[c] = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, z[f"{c}_indptr"]),
                                        shape=(n_units, len(vocab[c])))
                 mass[c] = np.asarray(mat[c] @ idf[c].astype(np.float64)).astype(np.float32).ravel()
+            iface_indices = z["iface_indices"]
+            iface_mat = sp.csr_matrix((np.ones(len(iface_indices), dtype=np.float32), iface_indices, z["iface_indptr"]),
+                                      shape=(len(meta["files"]), len(z["iface_vocab"])))
             return Index(files=meta["files"], groups=meta["groups"], texts=texts, unit_file=z["unit_file"],
                          unit_start=z["unit_start"], unit_end=z["unit_end"], unit_name=meta["unit_name"],
                          file_units=z["file_units"], vocab=vocab, idf=idf, mat=mat, mass=mass,
                          n_docs=int(meta["n_docs"]), null=z["null"], digest=z["digest"], null_port=z["null_port"],
-                         null_margin=z["null_margin"],
+                         null_margin=z["null_margin"], iface_vocab=z["iface_vocab"], iface_idf=z["iface_idf"],
+                         iface_mat=iface_mat, iface_config=z["iface_config"].astype(bool),
                          skipped=[tuple(s) for s in meta.get("skipped", [])])
     except InputError:
         raise

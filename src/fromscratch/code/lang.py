@@ -22,6 +22,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from fromscratch.code.interface import interface_names
 from fromscratch.code.pytokens import LexError, lex
 
 
@@ -55,6 +56,7 @@ class SourceFile:
     text: str
     units: list[Unit]
     note: str | None = None  # set when the parser fell back (e.g. a syntax error)
+    interface: list[str] = field(default_factory=list)  # checkpoint/config names (`interface.py`); Python only
 
 
 class Language(Protocol):
@@ -353,7 +355,8 @@ class PythonLanguage:
             unit.idents = fv.idents
             unit.struct = fv.struct()
         units = [u for u in units if u.masked]
-        return SourceFile(path=path, text=text, units=units, note=note)
+        return SourceFile(path=path, text=text, units=units, note=note,
+                          interface=interface_names(tree) if tree is not None else [])
 
     @staticmethod
     def _span_unit(node: ast.AST, name: str, kind: str, owner: list[int], index: int) -> Unit:

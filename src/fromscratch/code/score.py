@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from fromscratch.code.fingerprint import CHANNELS, unit_digest, unit_features
 from fromscratch.code.lang import SourceFile
-from fromscratch.code.port import identifier_overlap, pseudo_candidate_gap
+from fromscratch.code.port import identifier_overlap, interface_containment, pseudo_candidate_gap
 
 ALPHA = {"tok": 0.5, "ident": 0.25, "struct": 0.25}
 T_UNIT_COPY = 0.70  # unit score from which a definition counts as a copy (docs/code.md: how it was fixed)
@@ -48,6 +48,8 @@ class Query:
     ident_jac: np.ndarray       # n_ref_files: idf-weighted Jaccard of the two files' identifier sets
     ident_cont: np.ndarray      # n_ref_files: share of the reference's identifiers (by weight) the candidate has
     rank: np.ndarray            # n_ref_files: (file_score + ident_jac) / 2, the ranking score
+    config_cont: np.ndarray     # n_ref_files: share of the reference's configuration keys (by weight) the candidate reads
+    module_cont: np.ndarray     # n_ref_files: share of the reference's module names (by weight) the candidate assigns
 
 
 def combine(s: dict[str, np.ndarray], present: dict[str, np.ndarray]) -> np.ndarray:
@@ -153,16 +155,20 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         np.maximum.at(best, (rows, index.unit_file[cols]), vals_file)
     ident_cols, ident_unseen = index.lookup("ident", set().union(*(f["ident"] for f in feats)) if feats else set())
     jac, cont = identifier_overlap(index, ident_cols, ident_unseen)
+    config, module = interface_containment(index, sf.interface)
     if exclude_files:
+        config[sorted(exclude_files)] = 0.0
+        module[sorted(exclude_files)] = 0.0
         best[:, sorted(exclude_files)] = 0.0
         jac[sorted(exclude_files)] = 0.0
         cont[sorted(exclude_files)] = 0.0
     denom = mass.sum()
     file_score = np.clip((mass @ best) / denom if denom > 0 else np.zeros(n_files), 0.0, 1.0)
     if denom <= 0:
-        jac, cont = np.zeros(n_files), np.zeros(n_files)
+        jac, cont, config, module = (np.zeros(n_files) for _ in range(4))
     return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=file_score,
-                 ident_jac=jac, ident_cont=cont, rank=(file_score + jac) / 2)
+                 ident_jac=jac, ident_cont=cont, rank=(file_score + jac) / 2,
+                 config_cont=config, module_cont=module)
 
 
 def best_pairs(index, q: Query, file_id: int) -> list[tuple[int, int, float]]:

@@ -36,6 +36,13 @@ class PortTest(Result):
     p_value: float | None
 
 
+class InterfaceTest(Result):
+    reference_file: str = Field(description="the best-ranked reference")
+    statistic: float = Field(description="share (by idf weight) of its configuration keys the file reads")
+    module_share: float = Field(description="share (by idf weight) of its module names the file assigns")
+    threshold: float = Field(description="when both shares reach it the reference is an origin (rule `interface`)")
+
+
 class CodeFile(Result):
     file: str = Field(description="path relative to CANDIDATE, '/'-separated")
     ranking: list[Ranked] = Field(description="best first, up to 5")
@@ -46,6 +53,8 @@ class CodeFile(Result):
     port_test: PortTest | None = None
     margin_test: PortTest | None = Field(default=None, description="rank-margin test: j*, its margin over the best "
                                          "unlinked reference, and the p-value against the index's margin null")
+    interface_test: InterfaceTest | None = Field(default=None, description="interface rule on the "
+                                                 "best-ranked reference; null for files without a ranking")
 
 
 class Match(Result):
