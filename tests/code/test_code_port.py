@@ -220,3 +220,80 @@ def test_unit_and_file_scores_stay_in_the_unit_interval(corpus):
         q = query(corpus, PY.parse("c.py", framework_a(i)))
         assert q.sim.nnz and float(q.sim.max()) <= 1.0
         assert float(q.best.max()) <= 1.0 and float(q.file_score.max()) <= 1.0
+
+
+def test_interface_names_are_module_assignments_and_configuration_reads():
+    import ast
+
+    from fromscratch.code.interface import interface_names
+    text = '''
+from dataclasses import dataclass
+
+@dataclass
+class ModelArgs:
+    rope_theta: float = 1e4
+
+class Attention:
+    def __init__(self, config, other):
+        self.q_proj = make(config.hidden_size, getattr(config, "head_dim", 64))
+        self.scale: float = other.factor
+        self.text_config.vocab_size
+        getattr(other, "not_a_key")
+'''
+    assert interface_names(ast.parse(text)) == ["c:head_dim", "c:hidden_size", "c:rope_theta", "c:vocab_size",
+                                                 "m:q_proj", "m:scale"]
+
+
+def _with(v: dict[str, str], keys_from: dict[str, str] | None = None, modules_from: dict[str, str] | None = None):
+    """Model `v`'s framework-b file with its configuration keys and/or module names taken from another."""
+    out = dict(v)
+    if keys_from:
+        out.update({k: keys_from[k] for k in ("c1", "c2", "c3")})
+    if modules_from:
+        out.update({k: modules_from[k] for k in ("a1", "a2", "a3", "a4")})
+    return out
+
+
+def test_interface_rule_needs_both_the_configuration_keys_and_the_module_names(corpus, tmp_path):
+    from fromscratch.code.api import T_INTERFACE
+    port = tmp_path / "port.py"
+    port.write_text(framework_b(_vocab(37)))
+    res = analyse(port, [], indices=[corpus])["files"][0]
+    it = res["interface_test"]
+    assert it["reference_file"] == "fw/m037/modeling_m037.py"
+    assert it["statistic"] >= T_INTERFACE and it["module_share"] >= T_INTERFACE
+    assert "interface" in res["origin_details"][0]["rules"]
+    assert any(e["kind"] == "interface" and "c:" in e["detail"] and "m:" in e["detail"] for e in res["evidence"])
+    own = _vocab(20_000)
+    # a framework whose own config mimics model 37's key names, with layers named its own way
+    keys_only = tmp_path / "keys_only.py"
+    keys_only.write_text(framework_b(_with(own, keys_from=_vocab(37))))
+    # a re-implementation that reuses model 37's layer names but reads its own configuration
+    modules_only = tmp_path / "modules_only.py"
+    modules_only.write_text(framework_b(_with(own, modules_from=_vocab(37))))
+    for path in (keys_only, modules_only):
+        res = analyse(path, [], indices=[corpus])["files"][0]
+        rules = [r for d in res["origin_details"] for r in d["rules"]] + [r for a in res["also_matching"] for r in a["rules"]]
+        assert "interface" not in rules
+        assert res["interface_test"]["statistic"] < T_INTERFACE or res["interface_test"]["module_share"] < T_INTERFACE
+
+
+def test_a_kept_notice_alone_makes_no_origin(tmp_path):
+    """The holder's own code carries its notice without being copied from anything: a specific notice that
+    the candidate shares with a top-ranked reference picks among code-eligible siblings, never more."""
+    notice = "# Copyright 2024 Zyxwv Labs. All rights reserved.\n"
+    parsed = []
+    for i in range(N_MODELS):
+        text = (notice if i in (7, 8) else "") + framework_a(i)
+        parsed.append((f"fw/m{i:03d}/modeling_m{i:03d}.py", PY.parse(f"m{i}.py", text)))
+    index = index_from_sources(parsed)
+    from fromscratch.code.api import _Hit, _rules
+    weak = _Hit(index, 7, score=0.05, rank=0.3, ident_jac=0.1, p=0.5, cover=0.0, tok=0.05, ident=0.1, struct=0.1)
+    assert _rules(weak, [], set(), {id(weak)}) == []
+    strong = _Hit(index, 7, score=0.9, rank=0.9, ident_jac=0.9, p=0.001, cover=0.9, tok=0.9, ident=0.9, struct=0.9)
+    assert _rules(strong, [], set(), {id(strong)})[-1] == "kept_notice"
+    copy = tmp_path / "copy.py"
+    copy.write_text(notice + framework_a(8))
+    res = analyse(copy, [], indices=[index])["files"][0]
+    assert res["relation"] == "copied" and res["origins"][0] == "fw/m008/modeling_m008.py"
+    assert "kept_notice" in res["origin_details"][0]["rules"]
