@@ -270,3 +270,25 @@ def test_declared_origin_matches_file_and_folder():
     assert named("Adapted from https://github.com/vllm-project/vllm/blob/v0.6/vllm/model_executor/models/llama.py",
                  "models/llama.py")
     assert not named("based on the llama paper", "models/llama.py")
+
+
+@pytest.mark.parametrize("field,change", [
+    ("iface_indices", lambda a: a + 10_000_000),            # a column beyond the interface vocabulary
+    ("tok_indices", lambda a: a + 10_000_000),              # ... beyond a unit channel's vocabulary
+    ("ident_indptr", lambda a: a[::-1].copy()),            # row pointers that run backwards
+    ("unit_file", lambda a: a + 1_000_000),                 # units of files that do not exist
+    ("iface_config", lambda a: a[:-1] if len(a) else np.ones(3, dtype=np.uint8)),
+])
+def test_index_with_inconsistent_arrays_exits_2_with_one_line(tmp_path: Path, capsys, field, change):
+    """An index is plain arrays, and scipy's sparse products trust them: every table is checked on load."""
+    good = tmp_path / "good.npz"
+    assert main(["code", "index", str(REF), "--out", str(good)]) == 0
+    capsys.readouterr()
+    with np.load(good, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays[field] = change(arrays[field])
+    bad = tmp_path / "bad.npz"
+    np.savez_compressed(bad, **arrays)
+    assert main(["code", str(REF), "--against", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "code index" in err[0]

@@ -294,6 +294,18 @@ def is_index_file(path: Path) -> bool:
         return False
 
 
+def _csr(indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int], what: str) -> sp.csr_matrix:
+    """A binary CSR matrix from stored arrays, checked first: scipy's products trust the arrays, and an index
+    file with an out-of-range column or a broken row pointer would read outside them."""
+    n_rows, n_cols = shape
+    if indptr.ndim != 1 or len(indptr) != n_rows + 1 or (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(indices))) \
+            or np.any(np.diff(indptr) < 0):
+        raise ValueError(f"{what}: broken row pointers")
+    if len(indices) and (indices.min() < 0 or indices.max() >= n_cols):
+        raise ValueError(f"{what}: column out of range")
+    return sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=shape)
+
+
 def load_index(path: str | Path) -> Index:
     """Read an index written by `save_index`; anything else is an InputError."""
     p = Path(path)
@@ -310,13 +322,20 @@ def load_index(path: str | Path) -> Index:
             for c in CHANNELS:
                 vocab[c] = z[f"{c}_vocab"]
                 idf[c] = z[f"{c}_idf"]
-                indices = z[f"{c}_indices"]
-                mat[c] = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, z[f"{c}_indptr"]),
-                                       shape=(n_units, len(vocab[c])))
+                if len(idf[c]) != len(vocab[c]):
+                    raise ValueError(f"{c}: idf and vocabulary differ in length")
+                mat[c] = _csr(z[f"{c}_indices"], z[f"{c}_indptr"], (n_units, len(vocab[c])), c)
                 mass[c] = np.asarray(mat[c] @ idf[c].astype(np.float64)).astype(np.float32).ravel()
-            iface_indices = z["iface_indices"]
-            iface_mat = sp.csr_matrix((np.ones(len(iface_indices), dtype=np.float32), iface_indices, z["iface_indptr"]),
-                                      shape=(len(meta["files"]), len(z["iface_vocab"])))
+            n_files = len(meta["files"])
+            iface_mat = _csr(z["iface_indices"], z["iface_indptr"], (n_files, len(z["iface_vocab"])), "interface")
+            if not (len(z["iface_idf"]) == len(z["iface_config"]) == len(z["iface_vocab"])):
+                raise ValueError("interface: table lengths differ")
+            fu, uf = z["file_units"], z["unit_file"]
+            if len(fu) != n_files + 1 or (len(fu) and (fu[0] != 0 or fu[-1] != n_units)) or np.any(np.diff(fu) < 0) \
+                    or (n_units and (uf.min() < 0 or uf.max() >= n_files)) or len(texts) != n_files \
+                    or len(z["digest"]) not in (0, n_units) or len(meta["unit_name"]) != n_units \
+                    or len(meta["groups"]) != n_files or len(z["unit_start"]) != n_units or len(z["unit_end"]) != n_units:
+                raise ValueError("unit and file tables disagree")
             return Index(files=meta["files"], groups=meta["groups"], texts=texts, unit_file=z["unit_file"],
                          unit_start=z["unit_start"], unit_end=z["unit_end"], unit_name=meta["unit_name"],
                          file_units=z["file_units"], vocab=vocab, idf=idf, mat=mat, mass=mass,
