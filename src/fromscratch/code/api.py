@@ -8,7 +8,6 @@ matched line ranges. Thresholds and their derivation are in docs/code.md.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,9 +15,8 @@ from typing import Callable
 import numpy as np
 
 from fromscratch.code import attribution as attr
-from fromscratch.code import declared, licences
+from fromscratch.code import declared, licences, shared
 from fromscratch.code import origins as origins_mod
-from fromscratch.code.fingerprint import feature_hash, interface_hash
 from fromscratch.code.index import Index, build_index, is_index_file, load_index, parse_refs
 from fromscratch.code.lang import PythonLanguage, SourceFile, Unit, language_for
 from fromscratch.code.port import gap_statistic
@@ -124,59 +122,11 @@ class _RefCache:
 _HOLDERS: dict[int, tuple[list[str], list[set[str]]]] = {}
 
 
-def _ratio(a: list[str], b: list[str]) -> float:
-    if not a and not b:
-        return 1.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
-def _match_kind(cu: Unit, ru: Unit) -> str:
-    if _ratio(cu.raw, ru.raw) >= 0.95:
-        return "verbatim"
-    if _ratio(cu.masked, ru.masked) >= 0.90:
-        return "renamed"
-    return "restructured"
-
-
-def _shared_features(index: Index, cand: SourceFile, ref: SourceFile, kind: str, limit: int = 12) -> list[str]:
-    """The rarest features (by corpus idf) that the candidate and reference share."""
-    if kind == "ident":
-        c = {f[2:] for u in cand.units for f in u.idents if f.startswith("i:")}
-        r = {f[2:] for u in ref.units for f in u.idents if f.startswith("i:")}
-        prefix = "i:"
-    else:
-        c = {f for u in cand.units for f in u.struct if f.startswith(("a:", "c3:"))}
-        r = {f for u in ref.units for f in u.struct if f.startswith(("a:", "c3:"))}
-        prefix = ""
-    shared = sorted(c & r)
-    if not shared:
-        return []
-    weights = []
-    for s in shared:
-        col, unseen = index.lookup(kind, {feature_hash(kind, prefix + s)})
-        weights.append(float(index.idf[kind][col[0]]) if len(col) else 0.0)
-    order = sorted(range(len(shared)), key=lambda i: (-weights[i], shared[i]))
-    return [shared[i] for i in order[:limit] if weights[i] > 0]
-
-
 def _interface_kept(config_share: float, module_share: float) -> bool:
     """A port loads its origin's configuration files and checkpoints as they are, so it reads the origin's
     configuration keys and assigns its module names; code written to either alone (a framework whose own
     config mimics Hugging Face key names, a Keras port that reuses the layer names) is not enough."""
     return config_share >= T_INTERFACE and module_share >= T_INTERFACE
-
-
-def _shared_interface(index: Index, cand: SourceFile, ref: SourceFile, limit: int = 12) -> list[str]:
-    """The rarest (by corpus idf) interface names the candidate and reference share."""
-    shared = sorted(set(cand.interface) & set(ref.interface))
-    voc = index.iface_vocab
-    weights = []
-    for s in shared:
-        pos = int(np.searchsorted(voc, np.uint64(interface_hash(s)))) if len(voc) else 0
-        found = pos < len(voc) and int(voc[pos]) == interface_hash(s)
-        weights.append(float(index.iface_idf[pos]) if found else 0.0)
-    order = sorted(range(len(shared)), key=lambda i: (-weights[i], shared[i]))
-    return [shared[i] for i in order[:limit] if weights[i] > 0]
 
 
 @dataclass
@@ -376,16 +326,16 @@ def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) 
         evidence.append({"kind": "tokens", "reference_file": name, "score": round(h.tok, 6),
                          "detail": f"{h.cover:.0%} of the file's informative code is in definitions whose "
                                    f"normalised tokens match this reference (unit score >= {T_UNIT_COPY})"})
-        ids = _shared_features(h.index, sf, ref, "ident")
+        ids = shared.shared_features(h.index, sf, ref, "ident")
         evidence.append({"kind": "identifiers", "reference_file": name, "score": round(h.ident, 6),
                          "detail": "rarest shared identifiers: " + (", ".join(ids) if ids else "none")})
         q = scan.queries[id(h.index)]
-        names = _shared_interface(h.index, sf, ref)
+        names = shared.shared_interface(h.index, sf, ref)
         evidence.append({"kind": "interface", "reference_file": name, "score": round(float(q.config_cont[h.file_id]), 6),
                          "detail": f"the file reads {q.config_cont[h.file_id]:.0%} of this reference's configuration keys "
                                    f"and assigns {q.module_cont[h.file_id]:.0%} of its module names (shares by weight); "
                                    "rarest shared (c: key, m: module): " + (", ".join(names) if names else "none")})
-        st = _shared_features(h.index, sf, ref, "struct", limit=6)
+        st = shared.shared_features(h.index, sf, ref, "struct", limit=6)
         evidence.append({"kind": "structure", "reference_file": name, "score": round(h.struct, 6),
                          "detail": "rarest shared operation sequences / arithmetic: " + ("; ".join(st) if st else "none")})
     port = scan.port
@@ -417,7 +367,7 @@ def _matches(rel: str, sf: SourceFile, scan: _Scan, chosen, cache: _RefCache) ->
                 continue
             rname, rstart = h.index.unit_name[ri], int(h.index.unit_start[ri])
             ru = ref_units.get((rname, rstart))
-            kind = _match_kind(cu, ru) if ru is not None else "restructured"
+            kind = shared.match_kind(cu, ru) if ru is not None else "restructured"
             matches.append({"candidate_file": rel, "candidate_lines": [cu.start, cu.end],
                             "reference_file": name, "reference_lines": [rstart, int(h.index.unit_end[ri])],
                             "score": round(s, 6), "kind": kind,
@@ -479,23 +429,6 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: _RefCac
     return entry, _matches(rel, sf, scan, chosen, cache)
 
 
-_LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "LICENCE.txt", "COPYING", "COPYING.txt")
-_MAX_LICENCE_BYTES = 1 << 20
-
-
-def project_licence(root: Path) -> tuple[str | None, str | None]:
-    """(SPDX id, file name) of the licence file at the candidate's root; (None, None) without one."""
-    if not root.is_dir():
-        return None, None
-    for name in _LICENCE_FILES:
-        p = root / name
-        if p.is_file() and not p.is_symlink() and p.stat().st_size <= _MAX_LICENCE_BYTES:
-            found = licences.names_in(p.read_text(encoding="utf-8", errors="replace"))
-            if found:
-                return found[0], name
-    return None, None
-
-
 def _skipped_entry(rel: str, reason: str) -> dict:
     """A file that was not compared: the same keys as a compared one, empty."""
     return {"file": rel, "ranking": [], "relation": "independent", "origins": [], "origin_details": [],
@@ -513,7 +446,7 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
         indices = _load_references(list(against), None)
     n_refs = sum(len(ix.files) for ix in indices)
     cache = _RefCache()
-    project = project_licence(root)
+    project = licences.project_licence(root)
     files: list[dict] = []
     matches: list[dict] = []
     for rel, path in entries:

@@ -16,6 +16,7 @@ Licences it does not know give `compatible: null` (stated, not guessed).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # licence names as they appear in headers -> SPDX identifiers (first match wins, so versions come first)
 LICENCE_NAMES: list[tuple[re.Pattern[str], str]] = [
@@ -84,3 +85,20 @@ def compatible(origin: str | None, project: str | None) -> bool | None:
     if o not in COMPATIBLE_INTO:
         return None
     return p in COMPATIBLE_INTO[o]
+
+
+_LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "LICENCE.txt", "COPYING", "COPYING.txt")
+_MAX_LICENCE_BYTES = 1 << 20
+
+
+def project_licence(root: Path) -> tuple[str | None, str | None]:
+    """(SPDX id, file name) of the licence file at the candidate's root; (None, None) without one."""
+    if not root.is_dir():
+        return None, None
+    for name in _LICENCE_FILES:
+        p = root / name
+        if p.is_file() and not p.is_symlink() and p.stat().st_size <= _MAX_LICENCE_BYTES:
+            found = names_in(p.read_text(encoding="utf-8", errors="replace"))
+            if found:
+                return found[0], name
+    return None, None
