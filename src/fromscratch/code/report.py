@@ -43,21 +43,28 @@ def write_html(result: dict, candidate: Path, ref_text, path: str | Path) -> Non
 
 
 def print_summary(result: dict) -> None:
-    """One line per candidate file: relation, best reference, its code and identifier scores, p-values, attribution."""
+    """One line per candidate file: relation, first origin and the rules that made it one (else the best
+    reference), code, identifier and interface scores, p-values, attribution."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(stderr=False)
     table = Table(title=f"code reuse ({result['references']['files']} reference files)")
-    for col in ("file", "relation", "best reference", "code", "names", "p", "port p", "attributed"):
+    for col in ("file", "relation", "origin (or best reference)", "rules", "code", "names", "keys / modules", "p",
+                "port p", "attributed"):
         table.add_column(col)
     for f in result["files"]:
         top = f["ranking"][0] if f["ranking"] else None
         port = f.get("port_test") or {}
+        iface = f.get("interface_test") or {}
+        first = f["origin_details"][0] if f.get("origin_details") else None
         table.add_row(
-            f["file"], f["relation"], top["reference_file"] if top else "—",
+            f["file"], f["relation"],
+            first["reference_file"] if first else top["reference_file"] if top else "—",
+            "+".join(first["rules"]) if first else "—",
             f"{top['code_score']:.3f}" if top else "—",
             f"{top['identifier_score']:.3f}" if top else "—",
+            f"{iface['statistic']:.2f} / {iface['module_share']:.2f}" if iface else "—",
             f"{top['p_value']:.2g}" if top and top["p_value"] is not None else "—",
             f"{port['p_value']:.2g}" if port.get("p_value") is not None else "—",
             "—" if f["attribution"]["attributed"] is None else str(f["attribution"]["attributed"]).lower(),
@@ -65,4 +72,6 @@ def print_summary(result: dict) -> None:
     console.print(table)
     console.print("code: code score against the best reference (copied at >= "
                   f"{result['thresholds']['file_copied']}); names: identifier overlap; "
+                  "keys / modules: shares of the best reference's configuration keys and module names the file "
+                  f"has (rule `interface` at >= {result['thresholds'].get('interface', '—')} each); "
                   "port p: the port test's p-value (docs/code.md)")
