@@ -81,6 +81,12 @@ def record(idx, path: Path, truth: set[str] | None, folder_truth: bool) -> dict:
         rec["first_right"] = bool(f["origins"]) and key(f["origins"][0]) in truth
         rec["top1"] = bool(f["ranking"]) and key(f["ranking"][0]["reference_file"]) in truth
         rec["half"] = half(path.name)
+        # the file's own statement of origin, read from its text (not from the tool's verdict): a port whose
+        # header says "Adapted from …/llama/modeling_llama.py" has llama as a right origin too
+        named = {key(n) for n in idx.files for d in parse_declarations(extract(path.read_text(encoding="utf-8")).mentions)
+                 if names_reference(d, n)}
+        rec["declared_truth"] = sorted(named - truth)
+        rec["right_or_declared"] = f["relation"] != "independent" and any(key(o) in truth | named for o in f["origins"])
     else:
         # independent files: halves by their path under the cache (many share a file name)
         rec["half"] = half(path.relative_to(corpora.cache_dir()).as_posix())
@@ -94,6 +100,7 @@ def summary(rows: list[dict]) -> dict:
             sub = [r for r in rows if h == "all" or r["half"] == h]
             n = max(1, len(sub))
             out[h] = {"n": len(sub), "right": sum(r["right"] for r in sub) / n,
+                      "right_or_declared": sum(r["right_or_declared"] for r in sub) / n,
                       "first_right": sum(r["first_right"] for r in sub) / n, "top1": sum(r["top1"] for r in sub) / n}
     else:
         out["rate"] = out["flagged"] / max(1, len(rows))
