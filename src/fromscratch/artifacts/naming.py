@@ -41,6 +41,16 @@ def bias_suffix(param: str) -> str:
     return ".bias" if param in {"bias", "beta"} else ""
 
 
+def layer_role(role: str) -> tuple[str, str | None, bool]:
+    """(role, split, learned) of a layer rule's role, its markers decoded: `X:split` is a fused tensor that
+    the lineage stage splits by rows into X's parts, `rotary:nonlearned` a rotary table nobody trains."""
+    if role.endswith(":split"):
+        return role[:-6], role[:-6], True
+    if role == "rotary:nonlearned":
+        return "rotary", None, False
+    return role, None, True
+
+
 def split_param(rest: str) -> tuple[str, str]:
     if "." in rest:
         mod, param = rest.rsplit(".", 1)

@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from fromscratch.artifacts.naming import Assign, NamingContext, bias_suffix
 
+# (block, sub-module) inside a layer -> (module, kind, role, split)
+_CT2_LAYER: dict[tuple[str, str], tuple[str, str, str, str | None]] = {
+    ("self_attention", "layer_norm"): ("norm", "norm", "attn_norm", None),
+    ("self_attention", "linear_0"): ("attention", "attention", "qkv", "qkv"),
+    ("self_attention", "linear_1"): ("attention", "attention", "o", None),
+    ("attention", "layer_norm"): ("norm", "norm", "cross_attn_norm", None),
+    ("attention", "linear_0"): ("cross_attention", "attention", "q", None),
+    ("attention", "linear_1"): ("cross_attention", "attention", "kv", "kv"),
+    ("attention", "linear_2"): ("cross_attention", "attention", "o", None),
+    ("ffn", "layer_norm"): ("norm", "norm", "mlp_norm", None),
+    ("ffn", "linear_0"): ("mlp", "mlp", "up", None),
+    ("ffn", "linear_0_noact"): ("mlp", "mlp", "gate", None),
+    ("ffn", "linear_1"): ("mlp", "mlp", "down", None),
+}
+
+
 def assign_ct2(name: str, ctx: NamingContext) -> Assign:
     """Map ``encoder/layer_3/self_attention/linear_0/weight`` style names.
 
@@ -21,31 +37,10 @@ def assign_ct2(name: str, ctx: NamingContext) -> Assign:
         layer = int(parts[1][6:])
         block = parts[2]
         sub_name = parts[3] if len(parts) > 4 else ""
-        if block == "self_attention":
-            if sub_name == "layer_norm":
-                return Assign(f"{prefix}layers.{layer}.norm", "norm", layer, "attn_norm" + suffix)
-            if sub_name == "linear_0":
-                return Assign(f"{prefix}layers.{layer}.attention", "attention", layer, "qkv" + suffix, split="qkv")
-            if sub_name == "linear_1":
-                return Assign(f"{prefix}layers.{layer}.attention", "attention", layer, "o" + suffix)
-        if block == "attention":
-            if sub_name == "layer_norm":
-                return Assign(f"{prefix}layers.{layer}.norm", "norm", layer, "cross_attn_norm" + suffix)
-            if sub_name == "linear_0":
-                return Assign(f"{prefix}layers.{layer}.cross_attention", "attention", layer, "q" + suffix)
-            if sub_name == "linear_1":
-                return Assign(f"{prefix}layers.{layer}.cross_attention", "attention", layer, "kv" + suffix, split="kv")
-            if sub_name == "linear_2":
-                return Assign(f"{prefix}layers.{layer}.cross_attention", "attention", layer, "o" + suffix)
-        if block == "ffn":
-            if sub_name == "layer_norm":
-                return Assign(f"{prefix}layers.{layer}.norm", "norm", layer, "mlp_norm" + suffix)
-            if sub_name == "linear_0":
-                return Assign(f"{prefix}layers.{layer}.mlp", "mlp", layer, "up" + suffix)
-            if sub_name == "linear_0_noact":
-                return Assign(f"{prefix}layers.{layer}.mlp", "mlp", layer, "gate" + suffix)
-            if sub_name == "linear_1":
-                return Assign(f"{prefix}layers.{layer}.mlp", "mlp", layer, "down" + suffix)
+        hit = _CT2_LAYER.get((block, sub_name))
+        if hit is not None:
+            module, kind, role, split = hit
+            return Assign(f"{prefix}layers.{layer}.{module}", kind, layer, role + suffix, split=split)
         return Assign(f"{prefix}layers.{layer}.other", "other", layer, "/".join(parts[2:]))
     rest = "/".join(parts[1:])
     if rest in {"conv1/weight", "conv1/bias", "conv2/weight", "conv2/bias"}:

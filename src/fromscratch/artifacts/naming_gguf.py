@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from fromscratch.artifacts.naming import Assign, NamingContext, bias_suffix, split_param
+from fromscratch.artifacts.naming import Assign, NamingContext, bias_suffix, layer_role, split_param
 
 _GGUF_LAYER: dict[str, tuple[str, str]] = {
     "attn_q": ("attention", "q"), "attn_k": ("attention", "k"), "attn_v": ("attention", "v"),
@@ -70,14 +70,8 @@ def assign_gguf(name: str, ctx: NamingContext) -> Assign:
     if m:
         layer, key = int(m.group(1)), m.group(2)
         if key in _GGUF_LAYER:
-            sub, role = _GGUF_LAYER[key]
-            split = None
-            learned = True
-            if role.endswith(":split"):
-                role = role[:-6]
-                split = role
-            if role == "rotary:nonlearned":
-                role, learned = "rotary", False
+            sub, rule_role = _GGUF_LAYER[key]
+            role, split, learned = layer_role(rule_role)
             kind = {"cross_attention": "attention"}.get(sub, sub)
             return Assign(f"{prefix}layers.{layer}.{sub}", kind, layer, role + suffix, learned=learned, split=split)
         return Assign(f"{prefix}layers.{layer}.other", "other", layer, f"{key}.{param}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from fromscratch.artifacts.naming import Assign, NamingContext, bias_suffix, split_param
+from fromscratch.artifacts.naming import Assign, NamingContext, bias_suffix, layer_role, split_param
 
 # layer-internal module paths -> (sub-component, role); matched in order, full match
 _LAYER_RULES: list[tuple[re.Pattern[str], str, str]] = [
@@ -118,15 +118,9 @@ def _match_layer(rest: str, ctx: NamingContext, prefix: str, layer: int) -> Assi
         return Assign(f"{prefix}layers.{layer}.router", "router", layer, "score_bias")
     if param == "inv_freq":
         return Assign(f"{prefix}layers.{layer}.attention", "attention", layer, "inv_freq", learned=False)
-    for pat, sub, role in _LAYER_RULES:
+    for pat, sub, rule_role in _LAYER_RULES:
         if pat.fullmatch(mod):
-            split = None
-            learned = True
-            if role.endswith(":split"):
-                role = role[:-6]
-                split = role
-            elif role == "rotary:nonlearned":
-                role, learned = "rotary", False
+            role, split, learned = layer_role(rule_role)
             if role == "post_attention_layernorm":
                 role = "post_attn_norm" if ctx.sandwich_norms else "mlp_norm"
             if role == "h_to_4h":
