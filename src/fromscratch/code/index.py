@@ -94,6 +94,15 @@ class Index:
             return empty, empty
         return np.concatenate(rows), np.concatenate(cols)
 
+    def interface_lookup(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(found, position) of each interface name in the interface vocabulary (`interface.py`)."""
+        voc = self.iface_vocab
+        if not names or not len(voc):
+            return np.zeros(len(names), dtype=bool), np.zeros(len(names), dtype=np.int64)
+        ids = np.fromiter((interface_hash(n) for n in names), dtype=np.uint64, count=len(names))
+        pos = np.minimum(np.searchsorted(voc, ids), len(voc) - 1)
+        return voc[pos] == ids, pos
+
     def lookup(self, channel: str, feats: set[int]) -> tuple[np.ndarray, int]:
         """Column ids of the features the corpus knows, and how many it does not."""
         if not feats:

@@ -26,8 +26,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from fromscratch.code.fingerprint import interface_hash
-
 LINK_COVER = 0.05  # share of a file's informative token mass in copied units from which two files are "linked"
 T_LINK_UNIT = 0.70  # token score from which a unit counts as copied (the unit copy threshold, score.T_UNIT_COPY)
 
@@ -69,12 +67,10 @@ def interface_containment(index, names: list[str]) -> tuple[np.ndarray, np.ndarr
     m, voc = index.iface_mat, index.iface_vocab
     if not names or not len(voc) or m.shape[0] != n_files or len(index.iface_config) != len(voc):
         return np.zeros(n_files), np.zeros(n_files)
-    arr = np.unique(np.fromiter((interface_hash(n) for n in names), dtype=np.uint64, count=len(names)))
-    pos = np.minimum(np.searchsorted(voc, arr), len(voc) - 1)
-    cols = pos[voc[pos] == arr]
+    found, pos = index.interface_lookup(names)
     w = index.iface_idf.astype(np.float64)
     have = np.zeros(len(w))
-    have[cols] = 1.0
+    have[pos[found]] = 1.0
     out = []
     for kind in (index.iface_config, ~index.iface_config):
         wk = np.where(kind, w, 0.0)

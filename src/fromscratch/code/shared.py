@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-import numpy as np
-
-from fromscratch.code.fingerprint import feature_hash, interface_hash
+from fromscratch.code.fingerprint import feature_hash
 from fromscratch.code.index import Index
 from fromscratch.code.lang import SourceFile, Unit
 
@@ -54,11 +52,7 @@ def shared_features(index: Index, cand: SourceFile, ref: SourceFile, kind: str, 
 def shared_interface(index: Index, cand: SourceFile, ref: SourceFile, limit: int = 12) -> list[str]:
     """The rarest (by corpus idf) interface names the candidate and reference share."""
     shared = sorted(set(cand.interface) & set(ref.interface))
-    voc = index.iface_vocab
-    weights = []
-    for s in shared:
-        pos = int(np.searchsorted(voc, np.uint64(interface_hash(s)))) if len(voc) else 0
-        found = pos < len(voc) and int(voc[pos]) == interface_hash(s)
-        weights.append(float(index.iface_idf[pos]) if found else 0.0)
+    found, pos = index.interface_lookup(shared)
+    weights = [float(index.iface_idf[p]) if f else 0.0 for f, p in zip(found, pos)]
     order = sorted(range(len(shared)), key=lambda i: (-weights[i], shared[i]))
     return [shared[i] for i in order[:limit] if weights[i] > 0]
