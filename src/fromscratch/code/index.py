@@ -221,14 +221,7 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
         if per_file:
             np.add.at(df, np.searchsorted(voc, np.concatenate(per_file)), 1)
         w = idf_weights(df, n_docs)
-        # boilerplate features (weight 0) stay in the vocabulary (so a query knows they are
-        # common, not new) but get no matrix entries: they cannot create or score a match
-        indices = np.searchsorted(voc, cat).astype(np.int32)
-        keep = w[indices] > 0
-        row_of = np.repeat(np.arange(len(all_ids)), [len(a) for a in all_ids])
-        m = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (row_of[keep], indices[keep])),
-                          shape=(len(all_ids), len(voc)))
-        m.sort_indices()
+        m = _binary_rows(all_ids, voc, w)
         vocab[c], idf[c], mat[c] = voc, w, m
         mass[c] = np.asarray(m @ w.astype(np.float64)).astype(np.float32).ravel()
     index = Index(
@@ -246,19 +239,27 @@ def index_from_sources(parsed: list[tuple[str, SourceFile]], skipped: list[tuple
     return index
 
 
+def _binary_rows(rows: list[np.ndarray], voc: np.ndarray, w: np.ndarray) -> sp.csr_matrix:
+    """Rows x vocabulary, 1 where a row has the feature. Boilerplate features (weight 0) stay in the
+    vocabulary (so a query knows they are common, not new) but get no matrix entries: they cannot create
+    or score a match."""
+    cat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint64)
+    cols = np.searchsorted(voc, cat).astype(np.int32)
+    keep = w[cols] > 0
+    row_of = np.repeat(np.arange(len(rows)), [len(a) for a in rows])
+    m = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (row_of[keep], cols[keep])), shape=(len(rows), len(voc)))
+    m.sort_indices()
+    return m
+
+
 def _interface_table(names: list[list[str]]) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
     """Files x interface names (binary), with the same boilerplate-cut idf as the unit channels, and which
     names are configuration keys (`c:`) rather than module names (`m:`)."""
     ids = [np.unique(np.fromiter((interface_hash(n) for n in ns), dtype=np.uint64, count=len(ns))) for ns in names]
     cat = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
     voc = np.unique(cat)
-    cols = np.searchsorted(voc, cat).astype(np.int32)
-    df = np.bincount(cols, minlength=len(voc))
-    w = idf_weights(df, len(names))
-    keep = w[cols] > 0
-    rows = np.repeat(np.arange(len(ids)), [len(a) for a in ids])
-    m = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])), shape=(len(ids), len(voc)))
-    m.sort_indices()
+    w = idf_weights(np.bincount(np.searchsorted(voc, cat), minlength=len(voc)), len(names))
+    m = _binary_rows(ids, voc, w)
     config = np.zeros(len(voc), dtype=bool)
     config[np.searchsorted(voc, np.fromiter((interface_hash(n) for ns in names for n in ns if n.startswith("c:")),
                                             dtype=np.uint64))] = True
