@@ -13,6 +13,15 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
   heldout     megatron-core, llama-models, mistral-inference, olmo-core model code -> transformers 5.24.0
               (truth: none; added after every threshold was fixed)
   hf_bridge   the files of those packages that convert to or wrap transformers models (reported apart)
+  fresh_*     the third held-out set (`corpora.FRESH_*`), defined on 2026-12-07 before it was first run and
+              run once, at the end of that session, for the code before and after it (no half: all report):
+    fresh_mlx         mlx-vlm 0.7.10 and mlx-audio 0.6.2 model folders named after a transformers folder
+                      -> transformers 5.24.0 (truth: that folder); `in_mlx_lm` marks folders mlx-lm also has
+    fresh_vllm        model files vLLM 0.34.0 added over 0.33.0, architecture ground truth -> transformers 5.24.0
+    fresh_engines     tpu-inference 0.32.0 JAX models (architecture ground truth) and optimum-neuron 0.4.5
+                      `modeling_*.py` in a folder named after a transformers folder (truth: that folder)
+    fresh_independent torchtitan 0.3.0, fairseq2 0.8.1, nanotron 0.4 model code -> transformers 5.24.0
+    fresh_bridge      their Hugging Face bridges (`interop.py`, `state_dict_adapter.py`, fairseq2's `hg/`)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -64,10 +73,10 @@ def cached_index(tag: str, files: list[Path], root: Path, prefix: str):
     return idx
 
 
-def record(idx, path: Path, truth: set[str] | None, folder_truth: bool) -> dict:
+def record(idx, path: Path, truth: set[str] | None, folder_truth: bool, name: str | None = None) -> dict:
     f = analyse(path, [], indices=[idx])["files"][0]
     key = (lambda o: o.split("/")[1]) if folder_truth else (lambda o: o)
-    rec = {"file": path.name, "relation": f["relation"], "origins": f["origins"],
+    rec = {"file": name or path.name, "relation": f["relation"], "origins": f["origins"],
            "rules": [d["rules"] for d in f["origin_details"]], "ranking": [r["reference_file"] for r in f["ranking"]],
            "scores": [[r["score"], r["p_value"], r["code_score"], r["identifier_score"]] for r in f["ranking"]],
            "port_ref": (f.get("port_test") or {}).get("reference_file"),
@@ -102,6 +111,10 @@ def summary(rows: list[dict]) -> dict:
             out[h] = {"n": len(sub), "right": sum(r["right"] for r in sub) / n,
                       "right_or_declared": sum(r["right_or_declared"] for r in sub) / n,
                       "first_right": sum(r["first_right"] for r in sub) / n, "top1": sum(r["top1"] for r in sub) / n}
+        for flag in (True, False):  # fresh_mlx: folders mlx-lm also has (often the same code) apart from the rest
+            sub = [r for r in rows if r.get("in_mlx_lm") is flag]
+            if sub:
+                out[f"in_mlx_lm={flag}"] = {"n": len(sub), "right": sum(r["right"] for r in sub) / len(sub)}
     else:
         out["rate"] = out["flagged"] / max(1, len(rows))
         for h in ("tune", "report"):
@@ -126,7 +139,8 @@ def sglang_declared_vllm(sg: list[Path], vidx) -> dict[str, set[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
-    ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy")
+    ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
+                    help="comma-separated; `fresh` adds the third held-out set (run it once, see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -169,7 +183,36 @@ def main() -> None:
     if "heldout" in sets:
         rows["heldout"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code()]
         rows["hf_bridge"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code(bridges=True)]
+    if "fresh" in sets:
+        fresh(rows, tidx, refs, models, args.out, t0)
     save(args.out, rows, t0)
+
+
+def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, out: str, t0: float) -> None:
+    """The third held-out set (see the module docstring); every file counts as `report`."""
+    folders = {p.relative_to(models).parts[0] for p in refs}
+    in_mlx_lm = {p.stem.lower() for p in corpora.mlx_models().glob("*.py")}
+    cache = corpora.cache_dir()
+    rows["fresh_mlx"] = []
+    for p, folder in corpora.fresh_mlx_ports(folders):
+        rec = record(tidx, p, {folder}, True, name=p.relative_to(cache).as_posix())
+        rows["fresh_mlx"].append(rec | {"half": "report", "in_mlx_lm": folder in in_mlx_lm})
+    save(out, rows, t0)
+    new_vllm = corpora.fresh_vllm_models()
+    gt = ground_truth(refs, models, new_vllm)
+    rows["fresh_vllm"] = [record(tidx, p, gt[p.name], True) | {"half": "report"} for p in new_vllm if p.name in gt]
+    save(out, rows, t0)
+    jax, neuron = corpora.fresh_engine_models()
+    gt = ground_truth(refs, models, jax)
+    rows["fresh_engines"] = [record(tidx, p, gt[p.name], True, name=p.relative_to(cache).as_posix()) | {"half": "report"}
+                             for p in jax if p.name in gt]
+    rows["fresh_engines"] += [record(tidx, p, {p.parent.name}, True, name=p.relative_to(cache).as_posix())
+                              | {"half": "report"} for p in neuron if p.parent.name in folders]
+    save(out, rows, t0)
+    for tag, bridges in (("fresh_independent", False), ("fresh_bridge", True)):
+        rows[tag] = [record(tidx, p, None, True, name=p.relative_to(cache).as_posix()) | {"half": "report"}
+                     for p in corpora.fresh_independent_code(bridges)]
+    save(out, rows, t0)
 
 
 def save(out: str, rows: dict[str, list[dict]], t0: float) -> None:
