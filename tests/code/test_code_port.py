@@ -244,18 +244,22 @@ class Attention:
                                                  "m:q_proj", "m:scale"]
 
 
-def _with(v: dict[str, str], keys_from: dict[str, str] | None = None, modules_from: dict[str, str] | None = None):
-    """Model `v`'s framework-b file with its configuration keys and/or module names taken from another."""
+def _with(v: dict[str, str], keys_from: dict[str, str] | None = None, modules_from: dict[str, str] | None = None,
+          keys: tuple[str, ...] = ("c1", "c2", "c3")):
+    """Model `v`'s framework-b file with (some of) its configuration keys and/or module names taken from another."""
     out = dict(v)
     if keys_from:
-        out.update({k: keys_from[k] for k in ("c1", "c2", "c3")})
+        out.update({k: keys_from[k] for k in keys})
     if modules_from:
         out.update({k: modules_from[k] for k in ("a1", "a2", "a3", "a4")})
     return out
 
 
 def test_interface_rule_needs_both_the_configuration_keys_and_the_module_names(corpus, tmp_path):
-    from fromscratch.code.api import T_INTERFACE
+    """Both shares at T_INTERFACE, or the configuration share alone at T_INTERFACE_CONFIG (a port whose
+    modules come from the framework's shared classes); one key of three, or the module names alone, is not
+    enough."""
+    from fromscratch.code.api import T_INTERFACE, T_INTERFACE_CONFIG
     port = tmp_path / "port.py"
     port.write_text(framework_b(_vocab(37)))
     res = analyse(port, [], indices=[corpus])["files"][0]
@@ -265,9 +269,9 @@ def test_interface_rule_needs_both_the_configuration_keys_and_the_module_names(c
     assert "interface" in res["origin_details"][0]["rules"]
     assert any(e["kind"] == "interface" and "c:" in e["detail"] and "m:" in e["detail"] for e in res["evidence"])
     own = _vocab(20_000)
-    # a framework whose own config mimics model 37's key names, with layers named its own way
+    # a framework whose own config shares one of model 37's key names, with layers named its own way
     keys_only = tmp_path / "keys_only.py"
-    keys_only.write_text(framework_b(_with(own, keys_from=_vocab(37))))
+    keys_only.write_text(framework_b(_with(own, keys_from=_vocab(37), keys=("c1",))))
     # a re-implementation that reuses model 37's layer names but reads its own configuration
     modules_only = tmp_path / "modules_only.py"
     modules_only.write_text(framework_b(_with(own, modules_from=_vocab(37))))
@@ -275,7 +279,14 @@ def test_interface_rule_needs_both_the_configuration_keys_and_the_module_names(c
         res = analyse(path, [], indices=[corpus])["files"][0]
         rules = [r for d in res["origin_details"] for r in d["rules"]] + [r for a in res["also_matching"] for r in a["rules"]]
         assert "interface" not in rules
-        assert res["interface_test"]["statistic"] < T_INTERFACE or res["interface_test"]["module_share"] < T_INTERFACE
+        it = res["interface_test"]
+        assert (it["statistic"] < T_INTERFACE or it["module_share"] < T_INTERFACE) and it["statistic"] < T_INTERFACE_CONFIG
+    # every key of model 37, modules its own: the configuration share alone makes model 37 an origin
+    all_keys = tmp_path / "all_keys.py"
+    all_keys.write_text(framework_b(_with(own, keys_from=_vocab(37))))
+    res = analyse(all_keys, [], indices=[corpus])["files"][0]
+    assert res["interface_test"]["statistic"] >= T_INTERFACE_CONFIG > res["interface_test"]["module_share"]
+    assert res["origins"] == ["fw/m037/modeling_m037.py"] and "interface" in res["origin_details"][0]["rules"]
 
 
 def test_a_kept_notice_alone_makes_no_origin(tmp_path):
@@ -297,3 +308,17 @@ def test_a_kept_notice_alone_makes_no_origin(tmp_path):
     res = analyse(copy, [], indices=[index])["files"][0]
     assert res["relation"] == "copied" and res["origins"][0] == "fw/m008/modeling_m008.py"
     assert "kept_notice" in res["origin_details"][0]["rules"]
+
+
+def test_the_interface_origin_joins_a_declared_origin(corpus, tmp_path):
+    """A declaration names the code a file was written from, the interface the model whose checkpoints it
+    loads: a port of model 37 that also keeps model 40's block and says "adapted from" model 40 lists both,
+    the declared one first, although model 37's code share over model 40 is far below T_JOIN."""
+    cand = tmp_path / "port.py"
+    block40 = framework_a(40).split("\n\n\n")[1]
+    cand.write_text("# Adapted from fw/m040/modeling_m040.py\n" + framework_b(_vocab(37)) + "\n\n" + block40 + "\n")
+    res = analyse(cand, [], indices=[corpus])["files"][0]
+    assert res["origins"] == ["fw/m040/modeling_m040.py", "fw/m037/modeling_m037.py"]
+    first, second = res["origin_details"]
+    assert "declared" in first["rules"] and "interface" in second["rules"]
+    assert second["share"] < 0.20  # it is there by the interface rule, not by the code gain

@@ -41,6 +41,13 @@ MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are 
 T_INTERFACE = 0.10     # the best-ranked reference is an origin (rule `interface`) when the candidate reads at least this
                         # share of its configuration keys AND assigns at least this share of its module names (by idf
                         # weight); how it was set and measured: docs/code.md "Port verdicts"
+T_INTERFACE_CONFIG = 0.50  # ... or reads at least this share of its configuration keys whatever its module names: a port
+                        # whose modules come from the framework's own shared classes (vLLM's `glm4_moe_lite.py` builds
+                        # on its DeepSeek file) assigns few of them itself; twice the largest configuration share of an
+                        # independent file with module share < 0.10 in the 612 files of the first two independent sets
+W_INTERFACE_PICK = 0.02  # the reference the interface rule examines maximises rank + this x min(config, module share):
+                        # a tie-break among references whose code ranks them alike (mlx-lm code ranks every llama
+                        # sibling within 0.01), too small to let a sibling's interface override clear code evidence
 TOP = 5
 DECLARED_TOP = TOP      # a declared origin is confirmed when it is in the reported ranking (the best TOP references)
 
@@ -126,7 +133,7 @@ def _interface_kept(config_share: float, module_share: float) -> bool:
     """A port loads its origin's configuration files and checkpoints as they are, so it reads the origin's
     configuration keys and assigns its module names; code written to either alone (a framework whose own
     config mimics Hugging Face key names, a Keras port that reuses the layer names) is not enough."""
-    return config_share >= T_INTERFACE and module_share >= T_INTERFACE
+    return (config_share >= T_INTERFACE and module_share >= T_INTERFACE) or config_share >= T_INTERFACE_CONFIG
 
 
 @dataclass
@@ -180,13 +187,14 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
         if p_port is not None and p_port <= ALPHA_PORT:
             ported.append((index, top, "port_test"))
         margin, _, _ = _test(index, q.rank, index.null_margin, margin)
-        top_r = int(np.argmax(q.rank))
+        top_r = int(np.argmax(q.rank + W_INTERFACE_PICK * np.minimum(q.config_cont, q.module_cont)))
         if q.rank[top_r] > 0 and _interface_kept(float(q.config_cont[top_r]), float(q.module_cont[top_r])):
             ported.append((index, top_r, "interface"))
         if q.rank[top_r] > best_rank:
             best_rank = float(q.rank[top_r])
             iface = {"reference_file": index.files[top_r], "statistic": round(float(q.config_cont[top_r]), 6),
-                     "module_share": round(float(q.module_cont[top_r]), 6), "threshold": T_INTERFACE}
+                     "module_share": round(float(q.module_cont[top_r]), 6), "threshold": T_INTERFACE,
+                     "config_alone_threshold": T_INTERFACE_CONFIG}
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
         order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
         order += [int(i) for i in np.argsort(-q.file_score, kind="stable")[:20] if int(i) not in order]
@@ -284,9 +292,13 @@ def _origins(scan: _Scan, confirmed: set[int], noticed: set[int]) -> tuple[list,
     # specific notice the candidate keeps, else the best-ranked
     first = next((i for i, (h, _) in enumerate(eligible) if id(h) in confirmed),
                  next((i for i, (h, _) in enumerate(eligible) if id(h) in noticed), 0))
+    # the interface rule's reference joins too: a declaration says which code the file was written from (vLLM's
+    # `granite.py`: "adapted from llama"), the interface which model's checkpoints it loads (granite's keys and
+    # modules); the code-share gain cannot see the second, since a port's code explains little of either
+    forced = [first] + [i for i, (_, rules) in enumerate(eligible) if "interface" in rules and i != first]
     explains = [scan.queries[id(h.index)].best[:, h.file_id] for h, _ in eligible]
     mass = next(iter(scan.queries.values())).mass
-    chosen, left = origins_mod.minimal_set(first, explains, mass)
+    chosen, left = origins_mod.minimal_set(forced, explains, mass)
     also = [{"reference_file": _name(eligible[i][0]), "share": round(g, 6), "rules": eligible[i][1]}
             for i, g in sorted(left.items(), key=lambda kv: (-kv[1], kv[0]))]
     return [(eligible[c.pos][0], eligible[c.pos][1], c) for c in chosen], also
@@ -468,5 +480,6 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
                        "margin_alpha": ALPHA_FAMILY, "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP, "interface": T_INTERFACE,
+                       "interface_config_alone": T_INTERFACE_CONFIG, "interface_pick_weight": W_INTERFACE_PICK,
                        "origin_join_share": origins_mod.T_JOIN},
     }

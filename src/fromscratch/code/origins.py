@@ -9,7 +9,10 @@ which was copied, and attribution would demand every sibling's notices.
 Rule. Each candidate unit u (function, method, class body, module remainder) has
 an informative mass m(u) and, for every eligible reference r, an explanation
 e(u, r) in [0, 1]: its best unit score inside r. The first origin is given (the
-best-ranked eligible reference, or a confirmed declared origin). Covered so far:
+best-ranked eligible reference, or a confirmed declared origin), and so is a
+reference that the interface rule names when it is not the first (a port's
+declaration names the code it was written from, its interface the checkpoints it
+loads; its code share cannot show the second). Covered so far:
 c(u) = max over chosen origins of e(u, o). A further reference joins when its
 marginal share
 
@@ -44,17 +47,21 @@ class Chosen:
     share: float  # share it explains on its own (mass-weighted mean of e(u, r))
 
 
-def minimal_set(first: int, explains: list[np.ndarray], mass: np.ndarray) -> tuple[list[Chosen], dict[int, float]]:
-    """Greedy cover: `first` always; others while their marginal share reaches T_JOIN.
+def minimal_set(forced: list[int], explains: list[np.ndarray], mass: np.ndarray) -> tuple[list[Chosen], dict[int, float]]:
+    """Greedy cover: the `forced` origins always, in their order (the first origin, and a reference that
+    another kind of evidence names); others while their marginal share reaches T_JOIN.
 
     Returns the chosen origins and, for every candidate left out, the marginal share it would
     still have added (so a reader sees that a sibling explains nothing new)."""
     total = float(mass.sum())
     if total <= 0:
-        return [Chosen(first, 0.0, 0.0)], {i: 0.0 for i in range(len(explains)) if i != first}
+        return [Chosen(f, 0.0, 0.0) for f in forced], {i: 0.0 for i in range(len(explains)) if i not in forced}
     share = [float(mass @ e) / total for e in explains]
-    chosen = [Chosen(first, share[first], share[first])]
-    covered = explains[first].copy()
+    chosen: list[Chosen] = []
+    covered = np.zeros_like(explains[forced[0]])
+    for f in forced:
+        chosen.append(Chosen(f, float(mass @ np.maximum(explains[f] - covered, 0.0)) / total, share[f]))
+        covered = np.maximum(covered, explains[f])
 
     def gains() -> dict[int, float]:
         return {i: float(mass @ np.maximum(explains[i] - covered, 0.0)) / total
