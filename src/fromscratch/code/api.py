@@ -41,13 +41,6 @@ MIN_MATCH_TOKENS = 13   # shorter units (an import line, a one-line getter) are 
 T_INTERFACE = 0.10     # the best-ranked reference is an origin (rule `interface`) when the candidate reads at least this
                         # share of its configuration keys AND assigns at least this share of its module names (by idf
                         # weight); how it was set and measured: docs/code.md "Port verdicts"
-T_INTERFACE_CONFIG = 0.50  # ... or reads at least this share of its configuration keys whatever its module names: a port
-                        # whose modules come from the framework's own shared classes (vLLM's `glm4_moe_lite.py` builds
-                        # on its DeepSeek file) assigns few of them itself; twice the largest configuration share of an
-                        # independent file with module share < 0.10 in the 612 files of the first two independent sets
-W_INTERFACE_PICK = 0.02  # the reference the interface rule examines maximises rank + this x min(config, module share):
-                        # a tie-break among references whose code ranks them alike (mlx-lm code ranks every llama
-                        # sibling within 0.01), too small to let a sibling's interface override clear code evidence
 TOP = 5
 DECLARED_TOP = TOP      # a declared origin is confirmed when it is in the reported ranking (the best TOP references)
 
@@ -133,7 +126,7 @@ def _interface_kept(config_share: float, module_share: float) -> bool:
     """A port loads its origin's configuration files and checkpoints as they are, so it reads the origin's
     configuration keys and assigns its module names; code written to either alone (a framework whose own
     config mimics Hugging Face key names, a Keras port that reuses the layer names) is not enough."""
-    return (config_share >= T_INTERFACE and module_share >= T_INTERFACE) or config_share >= T_INTERFACE_CONFIG
+    return config_share >= T_INTERFACE and module_share >= T_INTERFACE
 
 
 @dataclass
@@ -187,14 +180,13 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
         if p_port is not None and p_port <= ALPHA_PORT:
             ported.append((index, top, "port_test"))
         margin, _, _ = _test(index, q.rank, index.null_margin, margin)
-        top_r = int(np.argmax(q.rank + W_INTERFACE_PICK * np.minimum(q.config_cont, q.module_cont)))
+        top_r = int(np.argmax(q.rank))
         if q.rank[top_r] > 0 and _interface_kept(float(q.config_cont[top_r]), float(q.module_cont[top_r])):
             ported.append((index, top_r, "interface"))
         if q.rank[top_r] > best_rank:
             best_rank = float(q.rank[top_r])
             iface = {"reference_file": index.files[top_r], "statistic": round(float(q.config_cont[top_r]), 6),
-                     "module_share": round(float(q.module_cont[top_r]), 6), "threshold": T_INTERFACE,
-                     "config_alone_threshold": T_INTERFACE_CONFIG}
+                     "module_share": round(float(q.module_cont[top_r]), 6), "threshold": T_INTERFACE}
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
         order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
         order += [int(i) for i in np.argsort(-q.file_score, kind="stable")[:20] if int(i) not in order]
@@ -346,7 +338,11 @@ def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) 
         evidence.append({"kind": "interface", "reference_file": name, "score": round(float(q.config_cont[h.file_id]), 6),
                          "detail": f"the file reads {q.config_cont[h.file_id]:.0%} of this reference's configuration keys "
                                    f"and assigns {q.module_cont[h.file_id]:.0%} of its module names (shares by weight); "
-                                   "rarest shared (c: key, m: module): " + (", ".join(names) if names else "none")})
+                                   "rarest shared (c: key, m: module): " + (", ".join(names) if names else "none")
+                                   + "; code written on its own to load this model's checkpoints (a framework that "
+                                   "mirrors its configuration and layer names) keeps them too, and the rule cannot "
+                                   "tell it from a port: without copied units this is a lead, not proof of reuse "
+                                   "(error rates: docs/code.md, Port verdicts)"})
         st = shared.shared_features(h.index, sf, ref, "struct", limit=6)
         evidence.append({"kind": "structure", "reference_file": name, "score": round(h.struct, 6),
                          "detail": "rarest shared operation sequences / arithmetic: " + ("; ".join(st) if st else "none")})
@@ -480,6 +476,5 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
                        "margin_alpha": ALPHA_FAMILY, "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP, "interface": T_INTERFACE,
-                       "interface_config_alone": T_INTERFACE_CONFIG, "interface_pick_weight": W_INTERFACE_PICK,
                        "origin_join_share": origins_mod.T_JOIN},
     }

@@ -37,13 +37,10 @@ class PortTest(Result):
 
 
 class InterfaceTest(Result):
-    reference_file: str = Field(description="the best-ranked reference, ties among references whose code ranks "
-                                "them alike broken by the interface (`thresholds.interface_pick_weight`)")
+    reference_file: str = Field(description="the best-ranked reference")
     statistic: float = Field(description="share (by idf weight) of its configuration keys the file reads")
     module_share: float = Field(description="share (by idf weight) of its module names the file assigns")
     threshold: float = Field(description="when both shares reach it the reference is an origin (rule `interface`)")
-    config_alone_threshold: float | None = Field(default=None, description="when the configuration share alone "
-                                                 "reaches it the reference is an origin too (rule `interface`)")
 
 
 class CodeFile(Result):
