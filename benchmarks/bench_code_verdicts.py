@@ -13,8 +13,9 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
   heldout     megatron-core, llama-models, mistral-inference, olmo-core model code -> transformers 5.24.0
               (truth: none; added after every threshold was fixed)
   hf_bridge   the files of those packages that convert to or wrap transformers models (reported apart)
-  fresh_*     the third held-out set (`corpora.FRESH_*`), defined on 2026-12-07 before it was first run and
-              run once, at the end of that session, for the code before and after it (no half: all report):
+  fresh_*     the third held-out set (`corpora.FRESH_*`), defined on 2026-12-07 before it was first run; run for
+              the code before that session and for two candidate rules, which it rejected (docs/code.md (6)),
+              then for the final code (no half: all report):
     fresh_mlx         mlx-vlm 0.7.10 and mlx-audio 0.6.2 model folders named after a transformers folder
                       -> transformers 5.24.0 (truth: that folder); `in_mlx_lm` marks folders mlx-lm also has
     fresh_vllm        model files vLLM 0.34.0 added over 0.33.0, architecture ground truth -> transformers 5.24.0
