@@ -311,3 +311,14 @@ def test_the_interface_origin_joins_a_declared_origin(corpus, tmp_path):
     first, second = res["origin_details"]
     assert "declared" in first["rules"] and "interface" in second["rules"]
     assert second["share"] < 0.20  # it is there by the interface rule, not by the code gain
+
+
+def test_the_terminal_summary_lists_every_origin(corpus, tmp_path, capsys, monkeypatch):
+    from fromscratch.code.report import print_summary
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: rich folds long paths in a narrow one
+    cand = tmp_path / "port.py"
+    block40 = framework_a(40).split("\n\n\n")[1]
+    cand.write_text("# Adapted from fw/m040/modeling_m040.py\n" + framework_b(_vocab(37)) + "\n\n" + block40 + "\n")
+    print_summary(analyse(cand, [], indices=[corpus]))
+    out = capsys.readouterr().out
+    assert "m040" in out and "m037" in out and "declared" in out and "interface" in out

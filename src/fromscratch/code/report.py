@@ -43,25 +43,26 @@ def write_html(result: dict, candidate: Path, ref_text, path: str | Path) -> Non
 
 
 def print_summary(result: dict) -> None:
-    """One line per candidate file: relation, first origin and the rules that made it one (else the best
-    reference), code, identifier and interface scores, p-values, attribution."""
+    """One row per candidate file: relation, every origin with the rules that made it one, a line each (else
+    the best reference: a declared origin and the interface's model are both shown, as in the HTML report),
+    code, identifier and interface scores, p-values, attribution."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(stderr=False)
     table = Table(title=f"code reuse ({result['references']['files']} reference files)")
-    for col in ("file", "relation", "origin (or best reference)", "rules", "code", "names", "keys / modules", "p",
+    for col in ("file", "relation", "origins (or best reference)", "rules", "code", "names", "keys / modules", "p",
                 "port p", "attributed"):
         table.add_column(col)
     for f in result["files"]:
         top = f["ranking"][0] if f["ranking"] else None
         port = f.get("port_test") or {}
         iface = f.get("interface_test") or {}
-        first = f["origin_details"][0] if f.get("origin_details") else None
+        details = f.get("origin_details") or []
         table.add_row(
             f["file"], f["relation"],
-            first["reference_file"] if first else top["reference_file"] if top else "—",
-            "+".join(first["rules"]) if first else "—",
+            "\n".join(d["reference_file"] for d in details) if details else top["reference_file"] if top else "—",
+            "\n".join("+".join(d["rules"]) for d in details) if details else "—",
             f"{top['code_score']:.3f}" if top else "—",
             f"{top['identifier_score']:.3f}" if top else "—",
             f"{iface['statistic']:.2f} / {iface['module_share']:.2f}" if iface else "—",
