@@ -23,6 +23,10 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
                       `modeling_*.py` in a folder named after a transformers folder (truth: that folder)
     fresh_independent torchtitan 0.3.0, fairseq2 0.8.1, nanotron 0.4 model code -> transformers 5.24.0
     fresh_bridge      their Hugging Face bridges (`interop.py`, `state_dict_adapter.py`, fairseq2's `hg/`)
+  fourth_*    a fourth held-out set (`corpora.FOURTH_*`), defined on 2026-12-07 and not run then: run it once, for
+              the code before and after the next change, only after that change is frozen (`--sets fourth`):
+    fourth_ports        EasyDeL 0.3.0, levanter 1.1, mlx-embeddings 0.1.0 files named after a transformers folder
+    fourth_independent  vit-pytorch 1.26.14, penzai 0.2.5 (models), praxis 1.4.0 (layers) -> transformers 5.24.0
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -140,7 +144,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set (run it once, see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the unrun fourth one (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -185,6 +189,13 @@ def main() -> None:
         rows["hf_bridge"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code(bridges=True)]
     if "fresh" in sets:
         fresh(rows, tidx, refs, models, args.out, t0)
+    if "fourth" in sets:
+        folders = {p.relative_to(models).parts[0] for p in refs}
+        cache = corpora.cache_dir()
+        rows["fourth_ports"] = [record(tidx, p, {f}, True, name=p.relative_to(cache).as_posix()) | {"half": "report"}
+                                for p, f in corpora.fourth_ports(folders)]
+        rows["fourth_independent"] = [record(tidx, p, None, True, name=p.relative_to(cache).as_posix())
+                                      | {"half": "report"} for p in corpora.fourth_independent_code()]
     save(args.out, rows, t0)
 
 

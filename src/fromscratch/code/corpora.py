@@ -52,6 +52,14 @@ FRESH_ENGINES = (("tpu-inference", "0.32.0", "tpu_inference/models/jax/"),
                  ("optimum-neuron", "0.4.5", "optimum/neuron/models/"))
 FRESH_INDEPENDENT = (("torchtitan", "0.3.0", "torchtitan/models/"), ("fairseq2", "0.8.1", "fairseq2/models/"),
                      ("nanotron", "0.4", "nanotron/models/"))
+# A fourth held-out set, defined on 2026-12-07 after the third had been run and NOT run in that session: kept
+# for the next method change, to be run once that change is frozen (docs/code.md (6)). Ports: EasyDeL's JAX
+# modules, levanter's JAX models and mlx-embeddings' models, each named after a transformers folder; independent
+# code: lucidrains' vit-pytorch, penzai's JAX transformer variants, praxis' layers. (package, version, prefix)
+FOURTH_PORTS = (("easydel", "0.3.0", "easydel/modules/"), ("levanter", "1.1", "levanter/models/"),
+                ("mlx-embeddings", "0.1.0", "mlx_embeddings/models/"))
+FOURTH_INDEPENDENT = (("vit-pytorch", "1.26.14", "vit_pytorch/"), ("penzai", "0.2.5", "penzai/models/"),
+                      ("praxis", "1.4.0", "praxis/layers/"))
 # Kernel sources shipped in source distributions: llama-cpp-python vendors llama.cpp / ggml (its CUDA and
 # CPU backends); xformers ships its own csrc and a copy of flash-attention's csrc (other kernels for the same
 # operations: attention, normalisation, rotary embeddings, softmax / cross-entropy)
@@ -276,6 +284,33 @@ def fresh_engine_models() -> tuple[list[Path], list[Path]]:
     (tpu, tv, tp), (neuron, nv, npre) = FRESH_ENGINES
     jax = [p for p in sorted(_extract(tpu, tv, tp).glob("*.py")) if p.name != "__init__.py"]
     return jax, sorted(_extract(neuron, nv, npre).rglob("modeling_*.py"))
+
+
+def fourth_ports(folders: set[str]) -> list[tuple[Path, str]]:
+    """(file, transformers folder) for FOURTH_PORTS: a file whose folder, or whose stem (`models/llama.py`), is one
+    of `folders`; `__init__.py`, configuration (`config.py`, EasyDeL's `*_configuration.py`), processing and test
+    files left out."""
+    out: list[tuple[Path, str]] = []
+    for package, version, prefix in FOURTH_PORTS:
+        root = _extract(package, version, prefix)
+        for p in sorted(root.rglob("*.py")):
+            if p.name in ("__init__.py", "config.py") or "configuration" in p.name or "process" in p.name \
+                    or p.name.endswith("_test.py"):
+                continue
+            folder = p.parent.name if p.parent != root else p.stem.lower()
+            if folder in folders:
+                out.append((p, folder))
+    return out
+
+
+def fourth_independent_code() -> list[Path]:
+    """Model code of FOURTH_INDEPENDENT (`__init__.py` and tests left out)."""
+    out: list[Path] = []
+    for package, version, prefix in FOURTH_INDEPENDENT:
+        root = _extract(package, version, prefix)
+        out += [p for p in sorted(root.rglob("*.py")) if p.name != "__init__.py" and not p.name.endswith("_test.py")
+                and "tests" not in p.relative_to(root).parts]
+    return out
 
 
 def fresh_independent_code(bridges: bool = False) -> list[Path]:
