@@ -43,9 +43,9 @@ def write_html(result: dict, candidate: Path, ref_text, path: str | Path) -> Non
 
 
 def print_summary(result: dict) -> None:
-    """One row per candidate file: relation, every origin with the rules that made it one, a line each (else
-    the best reference: a declared origin and the interface's model are both shown, as in the HTML report),
-    code, identifier and interface scores, p-values, attribution."""
+    """One row per candidate file: relation; every origin with the rules that made it one, a line each, as in
+    the HTML report (a declared origin and the model whose interface the file keeps can both be there), else
+    the best reference; code, identifier and interface scores, p-values, attribution."""
     from rich.console import Console
     from rich.table import Table
 
