@@ -106,6 +106,12 @@ def record(idx, path: Path, truth: set[str] | None, folder_truth: bool, name: st
     return rec
 
 
+def held_out(idx, path: Path, truth: set[str] | None) -> dict:
+    """`record` for a file of the third or fourth set: named by its path under the cache (many share a file
+    name), and `report` (those sets have no tune half)."""
+    return record(idx, path, truth, True, name=path.relative_to(corpora.cache_dir()).as_posix()) | {"half": "report"}
+
+
 def summary(rows: list[dict]) -> dict:
     out: dict = {"n": len(rows), "flagged": sum(r["relation"] != "independent" for r in rows)}
     if rows and "truth" in rows[0]:
@@ -115,7 +121,7 @@ def summary(rows: list[dict]) -> dict:
             out[h] = {"n": len(sub), "right": sum(r["right"] for r in sub) / n,
                       "right_or_declared": sum(r["right_or_declared"] for r in sub) / n,
                       "first_right": sum(r["first_right"] for r in sub) / n, "top1": sum(r["top1"] for r in sub) / n}
-        for flag in (True, False):  # fresh_mlx: folders mlx-lm also has (often the same code) apart from the rest
+        for flag in (True, False):  # fresh_mlx: folders mlx-lm also has (the projects may share code) apart from the rest
             sub = [r for r in rows if r.get("in_mlx_lm") is flag]
             if sub:
                 out[f"in_mlx_lm={flag}"] = {"n": len(sub), "right": sum(r["right"] for r in sub) / len(sub)}
@@ -149,6 +155,7 @@ def main() -> None:
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
     refs = corpora.model_files(models)
+    folders = {p.relative_to(models).parts[0] for p in refs}  # the transformers model folders
     tidx = cached_index("tf5.24.0", refs, models, "transformers")
     vroot = corpora.vllm_models()
     vfiles = [p for p in sorted(vroot.glob("*.py")) if p.name != "__init__.py"]
@@ -159,7 +166,6 @@ def main() -> None:
         rows["vllm"] = [record(tidx, p, gt[p.name], True) for p in vfiles if p.name in gt]
         save(args.out, rows, t0)
     if "mlx" in sets:
-        folders = {p.relative_to(models).parts[0] for p in refs}
         mlx = [p for p in sorted(corpora.mlx_models().glob("*.py")) if p.stem.lower() in folders]
         rows["mlx"] = [record(tidx, p, {p.stem.lower()}, True) for p in mlx]
         save(args.out, rows, t0)
@@ -188,26 +194,19 @@ def main() -> None:
         rows["heldout"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code()]
         rows["hf_bridge"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code(bridges=True)]
     if "fresh" in sets:
-        fresh(rows, tidx, refs, models, args.out, t0)
+        fresh(rows, tidx, refs, models, folders, args.out, t0)
     if "fourth" in sets:
-        folders = {p.relative_to(models).parts[0] for p in refs}
-        cache = corpora.cache_dir()
-        rows["fourth_ports"] = [record(tidx, p, {f}, True, name=p.relative_to(cache).as_posix()) | {"half": "report"}
-                                for p, f in corpora.fourth_ports(folders)]
-        rows["fourth_independent"] = [record(tidx, p, None, True, name=p.relative_to(cache).as_posix())
-                                      | {"half": "report"} for p in corpora.fourth_independent_code()]
+        rows["fourth_ports"] = [held_out(tidx, p, {f}) for p, f in corpora.fourth_ports(folders)]
+        rows["fourth_independent"] = [held_out(tidx, p, None) for p in corpora.fourth_independent_code()]
     save(args.out, rows, t0)
 
 
-def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, out: str, t0: float) -> None:
+def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, folders: set[str], out: str,
+          t0: float) -> None:
     """The third held-out set (see the module docstring); every file counts as `report`."""
-    folders = {p.relative_to(models).parts[0] for p in refs}
     in_mlx_lm = {p.stem.lower() for p in corpora.mlx_models().glob("*.py")}
-    cache = corpora.cache_dir()
-    rows["fresh_mlx"] = []
-    for p, folder in corpora.fresh_mlx_ports(folders):
-        rec = record(tidx, p, {folder}, True, name=p.relative_to(cache).as_posix())
-        rows["fresh_mlx"].append(rec | {"half": "report", "in_mlx_lm": folder in in_mlx_lm})
+    rows["fresh_mlx"] = [held_out(tidx, p, {f}) | {"in_mlx_lm": f in in_mlx_lm}
+                         for p, f in corpora.fresh_mlx_ports(folders)]
     save(out, rows, t0)
     new_vllm = corpora.fresh_vllm_models()
     gt = ground_truth(refs, models, new_vllm)
@@ -215,14 +214,11 @@ def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, out
     save(out, rows, t0)
     jax, neuron = corpora.fresh_engine_models()
     gt = ground_truth(refs, models, jax)
-    rows["fresh_engines"] = [record(tidx, p, gt[p.name], True, name=p.relative_to(cache).as_posix()) | {"half": "report"}
-                             for p in jax if p.name in gt]
-    rows["fresh_engines"] += [record(tidx, p, {p.parent.name}, True, name=p.relative_to(cache).as_posix())
-                              | {"half": "report"} for p in neuron if p.parent.name in folders]
+    rows["fresh_engines"] = [held_out(tidx, p, gt[p.name]) for p in jax if p.name in gt]
+    rows["fresh_engines"] += [held_out(tidx, p, {p.parent.name}) for p in neuron if p.parent.name in folders]
     save(out, rows, t0)
     for tag, bridges in (("fresh_independent", False), ("fresh_bridge", True)):
-        rows[tag] = [record(tidx, p, None, True, name=p.relative_to(cache).as_posix()) | {"half": "report"}
-                     for p in corpora.fresh_independent_code(bridges)]
+        rows[tag] = [held_out(tidx, p, None) for p in corpora.fresh_independent_code(bridges)]
     save(out, rows, t0)
 
 

@@ -299,14 +299,19 @@ def test_a_kept_notice_alone_makes_no_origin(tmp_path):
     assert "kept_notice" in res["origin_details"][0]["rules"]
 
 
-def test_the_interface_origin_joins_a_declared_origin(corpus, tmp_path):
-    """A declaration names the code a file was written from, the interface the model whose checkpoints it
-    loads: a port of model 37 that also keeps model 40's block and says "adapted from" model 40 lists both,
-    the declared one first, although model 37's code share over model 40 is far below T_JOIN."""
+def _declared_port(tmp_path):
+    """A port of model 37 that also keeps model 40's block and says it was adapted from model 40."""
     cand = tmp_path / "port.py"
     block40 = framework_a(40).split("\n\n\n")[1]
     cand.write_text("# Adapted from fw/m040/modeling_m040.py\n" + framework_b(_vocab(37)) + "\n\n" + block40 + "\n")
-    res = analyse(cand, [], indices=[corpus])["files"][0]
+    return cand
+
+
+def test_the_interface_origin_joins_a_declared_origin(corpus, tmp_path):
+    """A declaration names the code a file was written from, the interface the model whose checkpoints it
+    loads: `_declared_port` lists both, the declared one (model 40) first, although model 37's code share
+    over model 40 is far below T_JOIN."""
+    res = analyse(_declared_port(tmp_path), [], indices=[corpus])["files"][0]
     assert res["origins"] == ["fw/m040/modeling_m040.py", "fw/m037/modeling_m037.py"]
     first, second = res["origin_details"]
     assert "declared" in first["rules"] and "interface" in second["rules"]
@@ -316,9 +321,6 @@ def test_the_interface_origin_joins_a_declared_origin(corpus, tmp_path):
 def test_the_terminal_summary_lists_every_origin(corpus, tmp_path, capsys, monkeypatch):
     from fromscratch.code.report import print_summary
     monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: rich folds long paths in a narrow one
-    cand = tmp_path / "port.py"
-    block40 = framework_a(40).split("\n\n\n")[1]
-    cand.write_text("# Adapted from fw/m040/modeling_m040.py\n" + framework_b(_vocab(37)) + "\n\n" + block40 + "\n")
-    print_summary(analyse(cand, [], indices=[corpus]))
+    print_summary(analyse(_declared_port(tmp_path), [], indices=[corpus]))
     out = capsys.readouterr().out
     assert "m040" in out and "m037" in out and "declared" in out and "interface" in out

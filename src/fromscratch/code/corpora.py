@@ -238,6 +238,21 @@ def _is_hf_bridge(rel: str) -> bool:
                or p.endswith(("_hf", "_hg")) for p in parts)
 
 
+def _model_code(root: Path, bridges: bool | None = None) -> list[Path]:
+    """The Python files under `root` that are model code: `__init__.py`, `*_test.py` and anything under a
+    `scripts`, `cli`, `tests` or `test` folder left out; with `bridges` given, only the files that are
+    (True) or are not (False) Hugging Face bridges (`_is_hf_bridge`)."""
+    out: list[Path] = []
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root).as_posix()
+        if p.name == "__init__.py" or p.name.endswith("_test.py") \
+                or any(x in rel.split("/") for x in ("scripts", "cli", "tests", "test")):
+            continue
+        if bridges is None or _is_hf_bridge(rel) == bridges:
+            out.append(p)
+    return out
+
+
 def heldout_independent_code(bridges: bool = False) -> list[Path]:
     """Model files of HELDOUT_INDEPENDENT (scripts, CLIs, tests and `__init__.py` left out).
 
@@ -248,18 +263,22 @@ def heldout_independent_code(bridges: bool = False) -> list[Path]:
     for package, version, prefix, subs in HELDOUT_INDEPENDENT:
         root = _extract(package, version, prefix)
         for sub in subs:
-            for p in sorted((root / sub).rglob("*.py") if sub else root.rglob("*.py")):
-                rel = p.relative_to(root).as_posix()
-                if p.name == "__init__.py" or any(x in rel.split("/") for x in ("scripts", "cli", "tests", "test")):
-                    continue
-                if _is_hf_bridge(rel) == bridges:
-                    out.append(p)
+            # the bridge test reads the path below the package folder, as it always has
+            out += [q for q in _model_code(root / sub if sub else root)
+                    if _is_hf_bridge(q.relative_to(root).as_posix()) == bridges]
     return out
+
+
+def _plumbing(name: str) -> bool:
+    """A file of a model folder that is not model code: `__init__.py`, configuration (`config.py`, EasyDeL's
+    `*_configuration.py`), processing and test files."""
+    return name in ("__init__.py", "config.py") or "configuration" in name or "process" in name \
+        or name.endswith("_test.py")
 
 
 def fresh_mlx_ports(folders: set[str]) -> list[tuple[Path, str]]:
     """(file, transformers folder) for FRESH_MLX: `<package>/**/models/<folder>/*.py` whose folder is one of
-    `folders`; `__init__.py`, `config.py` and processing files (data plumbing, not model code) left out."""
+    `folders`; files that are not model code (`_plumbing`) left out."""
     out: list[tuple[Path, str]] = []
     for package, version, prefix in FRESH_MLX:
         root = _extract(package, version, prefix)
@@ -267,9 +286,8 @@ def fresh_mlx_ports(folders: set[str]) -> list[tuple[Path, str]]:
             rel = p.relative_to(root).parts
             if len(rel) < 3 or rel[-3] != "models" or rel[-2] not in folders:
                 continue
-            if p.name in ("__init__.py", "config.py") or "process" in p.name:
-                continue
-            out.append((p, rel[-2]))
+            if not _plumbing(p.name):
+                out.append((p, rel[-2]))
     return out
 
 
@@ -288,44 +306,27 @@ def fresh_engine_models() -> tuple[list[Path], list[Path]]:
 
 def fourth_ports(folders: set[str]) -> list[tuple[Path, str]]:
     """(file, transformers folder) for FOURTH_PORTS: a file whose folder, or whose stem (`models/llama.py`), is one
-    of `folders`; `__init__.py`, configuration (`config.py`, EasyDeL's `*_configuration.py`), processing and test
-    files left out."""
+    of `folders`; files that are not model code (`_plumbing`) left out."""
     out: list[tuple[Path, str]] = []
     for package, version, prefix in FOURTH_PORTS:
         root = _extract(package, version, prefix)
         for p in sorted(root.rglob("*.py")):
-            if p.name in ("__init__.py", "config.py") or "configuration" in p.name or "process" in p.name \
-                    or p.name.endswith("_test.py"):
-                continue
             folder = p.parent.name if p.parent != root else p.stem.lower()
-            if folder in folders:
+            if folder in folders and not _plumbing(p.name):
                 out.append((p, folder))
     return out
 
 
 def fourth_independent_code() -> list[Path]:
-    """Model code of FOURTH_INDEPENDENT (`__init__.py` and tests left out)."""
-    out: list[Path] = []
-    for package, version, prefix in FOURTH_INDEPENDENT:
-        root = _extract(package, version, prefix)
-        out += [p for p in sorted(root.rglob("*.py")) if p.name != "__init__.py" and not p.name.endswith("_test.py")
-                and "tests" not in p.relative_to(root).parts]
-    return out
+    """Model code of FOURTH_INDEPENDENT (`_model_code`)."""
+    return [p for package, version, prefix in FOURTH_INDEPENDENT for p in _model_code(_extract(package, version, prefix))]
 
 
 def fresh_independent_code(bridges: bool = False) -> list[Path]:
-    """Model files of FRESH_INDEPENDENT (`__init__.py`, tests and scripts left out); Hugging Face bridges
-    (see `_is_hf_bridge`) instead of the rest when `bridges` is true."""
-    out: list[Path] = []
-    for package, version, prefix in FRESH_INDEPENDENT:
-        root = _extract(package, version, prefix)
-        for p in sorted(root.rglob("*.py")):
-            rel = p.relative_to(root).as_posix()
-            if p.name == "__init__.py" or any(x in rel.split("/") for x in ("scripts", "tests", "test")):
-                continue
-            if _is_hf_bridge(rel) == bridges:
-                out.append(p)
-    return out
+    """Model files of FRESH_INDEPENDENT (`_model_code`); Hugging Face bridges instead of the rest when
+    `bridges` is true."""
+    return [p for package, version, prefix in FRESH_INDEPENDENT
+            for p in _model_code(_extract(package, version, prefix), bridges)]
 
 
 def model_files(models: Path) -> list[Path]:
