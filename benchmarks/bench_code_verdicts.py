@@ -77,8 +77,36 @@ def cached_index(tag: str, files: list[Path], root: Path, prefix: str):
     return idx
 
 
-def record(idx, path: Path, truth: set[str] | None, folder_truth: bool, name: str | None = None) -> dict:
-    f = analyse(path, [], indices=[idx])["files"][0]
+def judge(idx, paths: list[Path]) -> dict[Path, dict]:
+    """Each file's entry, from one `analyse` call per extracted distribution with that distribution as the
+    candidate tree (the files a port builds on are part of it, `tree.py`), judging only the given files."""
+    top = corpora.cache_dir() / "code-corpora" / "x"
+    by_root: dict[Path, list[Path]] = {}
+    for p in paths:
+        by_root.setdefault(top / p.relative_to(top).parts[0], []).append(p)
+    out: dict[Path, dict] = {}
+    for root, ps in sorted(by_root.items()):
+        rels = {p.relative_to(root).as_posix(): p for p in ps}
+        for f in analyse(root, [], indices=[idx], files=sorted(rels))["files"]:
+            out[rels[f["file"]]] = f
+    return out
+
+
+def records(idx, items: list[tuple[Path, set[str] | None]], folder_truth: bool = True, named: bool = False) -> list[dict]:
+    """`record` for every (file, truth), in order; `named`: a file is named by its path under the cache (the
+    third and fourth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
+    entries = judge(idx, [p for p, _ in items])
+    rows = []
+    for p, truth in items:
+        if named:
+            rows.append(record(entries[p], idx, p, truth, True, name=p.relative_to(corpora.cache_dir()).as_posix())
+                        | {"half": "report"})
+        else:
+            rows.append(record(entries[p], idx, p, truth, folder_truth))
+    return rows
+
+
+def record(f: dict, idx, path: Path, truth: set[str] | None, folder_truth: bool, name: str | None = None) -> dict:
     key = (lambda o: o.split("/")[1]) if folder_truth else (lambda o: o)
     rec = {"file": name or path.name, "relation": f["relation"], "origins": f["origins"],
            "rules": [d["rules"] for d in f["origin_details"]], "ranking": [r["reference_file"] for r in f["ranking"]],
@@ -87,7 +115,8 @@ def record(idx, path: Path, truth: set[str] | None, folder_truth: bool, name: st
            "copyright": f["attribution"]["copyright"],
            "claims": f["declared_origins"], "port_p": (f.get("port_test") or {}).get("p_value"),
            "interface": (f.get("interface_test") or {}).get("statistic"),
-           "module_share": (f.get("interface_test") or {}).get("module_share")}
+           "module_share": (f.get("interface_test") or {}).get("module_share"),
+           "builds_on": [[b["file"], b["mass_ratio"]] for b in f.get("builds_on", []) if b["relation"] != "independent"]}
     if truth is not None:
         rec["truth"] = sorted(truth)
         rec["right"] = f["relation"] != "independent" and any(key(o) in truth for o in f["origins"])
@@ -104,12 +133,6 @@ def record(idx, path: Path, truth: set[str] | None, folder_truth: bool, name: st
         # independent files: halves by their path under the cache (many share a file name)
         rec["half"] = half(path.relative_to(corpora.cache_dir()).as_posix())
     return rec
-
-
-def held_out(idx, path: Path, truth: set[str] | None) -> dict:
-    """`record` for a file of the third or fourth set: named by its path under the cache (many share a file
-    name), and `report` (those sets have no tune half)."""
-    return record(idx, path, truth, True, name=path.relative_to(corpora.cache_dir()).as_posix()) | {"half": "report"}
 
 
 def summary(rows: list[dict]) -> dict:
@@ -163,41 +186,41 @@ def main() -> None:
     rows: dict[str, list[dict]] = {}
     if "vllm" in sets:
         gt = ground_truth(refs, models, vfiles)
-        rows["vllm"] = [record(tidx, p, gt[p.name], True) for p in vfiles if p.name in gt]
+        rows["vllm"] = records(tidx, [(p, gt[p.name]) for p in vfiles if p.name in gt])
         save(args.out, rows, t0)
     if "mlx" in sets:
         mlx = [p for p in sorted(corpora.mlx_models().glob("*.py")) if p.stem.lower() in folders]
-        rows["mlx"] = [record(tidx, p, {p.stem.lower()}, True) for p in mlx]
+        rows["mlx"] = records(tidx, [(p, {p.stem.lower()}) for p in mlx])
         save(args.out, rows, t0)
     if "lmdeploy" in sets:
         lm = [p for p in sorted(corpora.lmdeploy_models().glob("*.py")) if p.name != "__init__.py"]
         gt = ground_truth(refs, models, lm)
-        rows["lmdeploy"] = [record(tidx, p, gt[p.name], True) for p in lm if p.name in gt]
+        rows["lmdeploy"] = records(tidx, [(p, gt[p.name]) for p in lm if p.name in gt])
         save(args.out, rows, t0)
     sg = [p for p in sorted(corpora.sglang_models().glob("*.py")) if p.name != "__init__.py"]
     if "sglang_tf" in sets:
         gt = ground_truth(refs, models, sg)
-        rows["sglang_tf"] = [record(tidx, p, gt[p.name], True) for p in sg if p.name in gt]
+        rows["sglang_tf"] = records(tidx, [(p, gt[p.name]) for p in sg if p.name in gt])
         save(args.out, rows, t0)
     if "sglang_vllm" in sets:
         vidx = cached_index("vllm0.33.0", vfiles, vroot, "models")
         gt = sglang_declared_vllm(sg, vidx)
-        rows["sglang_vllm"] = [record(vidx, p, gt[p.name], False) for p in sg if p.name in gt]
+        rows["sglang_vllm"] = records(vidx, [(p, gt[p.name]) for p in sg if p.name in gt], folder_truth=False)
         save(args.out, rows, t0)
     if "independent" in sets:
-        rows["independent"] = [record(tidx, p, None, True) for p in corpora.independent_model_code()]
+        rows["independent"] = records(tidx, [(p, None) for p in corpora.independent_model_code()])
         save(args.out, rows, t0)
     if "keras_hub" in sets:
-        rows["keras_hub"] = [record(tidx, p, None, True) for p in corpora.keras_hub_model_code()]
+        rows["keras_hub"] = records(tidx, [(p, None) for p in corpora.keras_hub_model_code()])
         save(args.out, rows, t0)
     if "heldout" in sets:
-        rows["heldout"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code()]
-        rows["hf_bridge"] = [record(tidx, p, None, True) for p in corpora.heldout_independent_code(bridges=True)]
+        rows["heldout"] = records(tidx, [(p, None) for p in corpora.heldout_independent_code()])
+        rows["hf_bridge"] = records(tidx, [(p, None) for p in corpora.heldout_independent_code(bridges=True)])
     if "fresh" in sets:
         fresh(rows, tidx, refs, models, folders, args.out, t0)
     if "fourth" in sets:
-        rows["fourth_ports"] = [held_out(tidx, p, {f}) for p, f in corpora.fourth_ports(folders)]
-        rows["fourth_independent"] = [held_out(tidx, p, None) for p in corpora.fourth_independent_code()]
+        rows["fourth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fourth_ports(folders)], named=True)
+        rows["fourth_independent"] = records(tidx, [(p, None) for p in corpora.fourth_independent_code()], named=True)
     save(args.out, rows, t0)
 
 
@@ -205,20 +228,20 @@ def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, fol
           t0: float) -> None:
     """The third held-out set (see the module docstring); every file counts as `report`."""
     in_mlx_lm = {p.stem.lower() for p in corpora.mlx_models().glob("*.py")}
-    rows["fresh_mlx"] = [held_out(tidx, p, {f}) | {"in_mlx_lm": f in in_mlx_lm}
-                         for p, f in corpora.fresh_mlx_ports(folders)]
+    rows["fresh_mlx"] = [r | {"in_mlx_lm": r["truth"][0] in in_mlx_lm}
+                         for r in records(tidx, [(p, {f}) for p, f in corpora.fresh_mlx_ports(folders)], named=True)]
     save(out, rows, t0)
     new_vllm = corpora.fresh_vllm_models()
     gt = ground_truth(refs, models, new_vllm)
-    rows["fresh_vllm"] = [record(tidx, p, gt[p.name], True) | {"half": "report"} for p in new_vllm if p.name in gt]
+    rows["fresh_vllm"] = [r | {"half": "report"} for r in records(tidx, [(p, gt[p.name]) for p in new_vllm if p.name in gt])]
     save(out, rows, t0)
     jax, neuron = corpora.fresh_engine_models()
     gt = ground_truth(refs, models, jax)
-    rows["fresh_engines"] = [held_out(tidx, p, gt[p.name]) for p in jax if p.name in gt]
-    rows["fresh_engines"] += [held_out(tidx, p, {p.parent.name}) for p in neuron if p.parent.name in folders]
+    rows["fresh_engines"] = records(tidx, [(p, gt[p.name]) for p in jax if p.name in gt]
+                                    + [(p, {p.parent.name}) for p in neuron if p.parent.name in folders], named=True)
     save(out, rows, t0)
     for tag, bridges in (("fresh_independent", False), ("fresh_bridge", True)):
-        rows[tag] = [held_out(tidx, p, None) for p in corpora.fresh_independent_code(bridges)]
+        rows[tag] = records(tidx, [(p, None) for p in corpora.fresh_independent_code(bridges)], named=True)
     save(out, rows, t0)
 
 

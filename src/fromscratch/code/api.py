@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from fromscratch.code import attribution as attr
-from fromscratch.code import declared, licences, shared
+from fromscratch.code import declared, licences, shared, tree
 from fromscratch.code import origins as origins_mod
 from fromscratch.code.index import Index, build_index, is_index_file, load_index, parse_refs
 from fromscratch.code.lang import PythonLanguage, SourceFile, Unit, language_for
@@ -397,7 +397,7 @@ def _licence_check(notices: attr.Notices, project: tuple[str | None, str | None]
 
 
 def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: _RefCache,
-                  project: tuple[str | None, str | None] = (None, None)) -> tuple[dict, list[dict]]:
+                  project: tuple[str | None, str | None] = (None, None)) -> tree.Judged:
     notices = attr.extract(sf.text)
     decls = declared.parse_declarations(notices.mentions)
     scan = _scan(sf, indices, decls)
@@ -434,7 +434,20 @@ def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: _RefCac
     }
     if sf.note:
         entry["note"] = sf.note
-    return entry, _matches(rel, sf, scan, chosen, cache)
+    return tree.Judged(entry, _matches(rel, sf, scan, chosen, cache), *_own_shares(scan), tree.python_imports(sf))
+
+
+def _own_shares(scan: _Scan) -> tuple[float, dict[str, float]]:
+    """The file's informative mass and, per reference it was scored against closely (its hits), the share of
+    that mass the reference explains on its own (what `origin_details[].explains` reports)."""
+    if not scan.queries:
+        return 0.0, {}
+    mass = next(iter(scan.queries.values())).mass
+    total = float(mass.sum())
+    if total <= 0:
+        return 0.0, {}
+    return total, {_name(h): round(float(mass @ scan.queries[id(h.index)].best[:, h.file_id]) / total, 6)
+                   for h in scan.hits}
 
 
 def _skipped_entry(rel: str, reason: str) -> dict:
@@ -446,8 +459,11 @@ def _skipped_entry(rel: str, reason: str) -> dict:
 
 
 def analyse(candidate: str | Path, against: list[str | Path], *, progress: Callable[[int], None] | None = None,
-            indices: list[Index] | None = None) -> dict:
-    """Source-code reuse of every source file under `candidate` against the references."""
+            indices: list[Index] | None = None, files: list[str] | None = None) -> dict:
+    """Source-code reuse of every source file under `candidate` against the references.
+
+    `files` (paths relative to `candidate`) judges only those; the rest of the tree is then read only
+    where a judged file builds on it (`tree.py`), and a judged file gets the same entry either way."""
     root = Path(candidate)
     entries = list_sources(root)
     if indices is None:
@@ -455,26 +471,22 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
     n_refs = sum(len(ix.files) for ix in indices)
     cache = _RefCache()
     project = licences.project_licence(root)
-    files: list[dict] = []
-    matches: list[dict] = []
-    for rel, path in entries:
+
+    def judge(rel: str, path: Path) -> tree.Judged:
         res = read_source(rel, path)
         if isinstance(res, Skipped) or not res.units:
-            files.append(_skipped_entry(rel, res.reason if isinstance(res, Skipped) else "no code"))
-        else:
-            entry, m = _analyse_file(rel, res, indices, cache, project)
-            files.append(entry)
-            matches.extend(m)
-        if progress:
-            progress(1)
+            return tree.Judged(_skipped_entry(rel, res.reason if isinstance(res, Skipped) else "no code"), [], 0.0, {})
+        return _analyse_file(rel, res, indices, cache, project)
+
+    judged = tree.judge_tree(entries, judge, files, progress)
     return {
         "schema": SCHEMA,
-        "files": files,
-        "matches": matches,
+        "files": [j.entry for j in judged],
+        "matches": [m for j in judged for m in j.matches],
         "references": {"files": n_refs,
                        "skipped": [{"file": f, "reason": r} for ix in indices for f, r in ix.skipped]},
         "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
                        "margin_alpha": ALPHA_FAMILY, "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP, "interface": T_INTERFACE,
-                       "origin_join_share": origins_mod.T_JOIN},
+                       "origin_join_share": origins_mod.T_JOIN, "builds_on_mass": tree.T_BUILDS_ON},
     }

@@ -62,7 +62,8 @@ def print_summary(result: dict) -> None:
         table.add_row(
             f["file"], f["relation"],
             "\n".join(d["reference_file"] for d in details) if details else top["reference_file"] if top else "—",
-            "\n".join("+".join(d["rules"]) for d in details) if details else "—",
+            "\n".join("+".join(d["rules"]) + (f" via {d['via']}" if d.get("via") else "") for d in details)
+            if details else "—",
             f"{top['code_score']:.3f}" if top else "—",
             f"{top['identifier_score']:.3f}" if top else "—",
             f"{iface['statistic']:.2f} / {iface['module_share']:.2f}" if iface else "—",
