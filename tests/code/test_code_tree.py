@@ -190,3 +190,10 @@ def test_the_reports_name_the_file_an_origin_is_reached_through(corpus, tmp_path
     out = tmp_path / "r.html"
     write_html(res, root, lambda name: None, out)
     assert "builds_on, via pkg/port.py" in out.read_text()
+
+
+def test_asking_for_a_file_the_tree_does_not_hold_is_bad_input(corpus, tmp_path):
+    from fromscratch.errors import InputError
+
+    with pytest.raises(InputError, match="not a source file of the candidate tree"):
+        analyse(_tree(tmp_path), [], indices=[corpus], files=["pkg/missing.py"])

@@ -30,6 +30,7 @@ from typing import Callable
 
 from fromscratch.code import imports
 from fromscratch.code.lang import SourceFile
+from fromscratch.errors import InputError
 
 # F counts as glue around G when its informative mass is below half of G's. Chosen on the third held-out set
 # (tuning data from this rule on, docs/code.md (6)): there, the four independent files that build on a flagged
@@ -65,6 +66,8 @@ def judge_tree(entries: list[tuple[str, Path]], judge: Callable[[str, Path], Jud
     with the verdicts of the files they build on, which are judged too where they were not asked for."""
     paths = dict(entries)
     keep = None if files is None else set(files)
+    if keep is not None and (unknown := sorted(keep - set(paths))):
+        raise InputError(unknown[0], "not a source file of the candidate tree")
     wanted = [rel for rel, _ in entries if keep is None or rel in keep]
     done: dict[str, Judged] = {}
 
