@@ -23,10 +23,15 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
                       `modeling_*.py` in a folder named after a transformers folder (truth: that folder)
     fresh_independent torchtitan 0.3.0, fairseq2 0.8.1, nanotron 0.4 model code -> transformers 5.24.0
     fresh_bridge      their Hugging Face bridges (`interop.py`, `state_dict_adapter.py`, fairseq2's `hg/`)
-  fourth_*    a fourth held-out set (`corpora.FOURTH_*`), defined on 2026-12-07 and not run then: run it once, for
-              the code before and after the next change, only after that change is frozen (`--sets fourth`):
+  fourth_*    a fourth held-out set (`corpora.FOURTH_*`), defined on 2026-12-07 and run once for the code before and
+              once after the `builds_on` rule was frozen (`--sets fourth`):
     fourth_ports        EasyDeL 0.3.0, levanter 1.1, mlx-embeddings 0.1.0 files named after a transformers folder
     fourth_independent  vit-pytorch 1.26.14, penzai 0.2.5 (models), praxis 1.4.0 (layers) -> transformers 5.24.0
+  fifth_*     a fifth held-out set (`corpora.FIFTH_*`), defined on 2026-12-07 after the fourth was run, and not run:
+              keep it for the next change of the port rules (`--sets fifth`), as the fourth was kept:
+    fifth_ports         PaddleNLP 2.8.1 `paddlenlp/transformers/<folder>/` files named after a transformers folder
+    fifth_independent   axlearn `common/`, llm-foundry `models/`, open_clip -> transformers 5.24.0
+    fifth_bridge        their Hugging Face bridges (reported apart)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -173,7 +178,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the unrun fourth one (see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the unrun fifth one (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -221,6 +226,10 @@ def main() -> None:
     if "fourth" in sets:
         rows["fourth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fourth_ports(folders)], named=True)
         rows["fourth_independent"] = records(tidx, [(p, None) for p in corpora.fourth_independent_code()], named=True)
+    if "fifth" in sets:
+        rows["fifth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fifth_ports(folders)], named=True)
+        for tag, bridges in (("fifth_independent", False), ("fifth_bridge", True)):
+            rows[tag] = records(tidx, [(p, None) for p in corpora.fifth_independent_code(bridges)], named=True)
     save(args.out, rows, t0)
 
 

@@ -60,6 +60,14 @@ FOURTH_PORTS = (("easydel", "0.3.0", "easydel/modules/"), ("levanter", "1.1", "l
                 ("mlx-embeddings", "0.1.0", "mlx_embeddings/models/"))
 FOURTH_INDEPENDENT = (("vit-pytorch", "1.26.14", "vit_pytorch/"), ("penzai", "0.2.5", "penzai/models/"),
                       ("praxis", "1.4.0", "praxis/layers/"))
+# A fifth held-out set, defined on 2026-12-07 after the fourth was run and before any of it was run: kept for the
+# next change of the port rules (run it once, before and after that change is frozen). PaddleNLP's Paddle ports of
+# transformers models (`paddlenlp/transformers/<folder>/`); independent model code: Apple's axlearn layers,
+# MosaicML's llm-foundry models (transformers' `mpt` descends from it: a flag against `mpt` is a shared
+# ancestor, not a port), open_clip.
+FIFTH_PORTS = (("paddlenlp", "2.8.1", "paddlenlp/transformers/"),)
+FIFTH_INDEPENDENT = (("axlearn", "0.0.1.post20240213000026", "axlearn/common/"),
+                     ("llm-foundry", "0.22.0", "llmfoundry/models/"), ("open-clip-torch", "3.3.0", "open_clip/"))
 # Kernel sources shipped in source distributions: llama-cpp-python vendors llama.cpp / ggml (its CUDA and
 # CPU backends); xformers ships its own csrc and a copy of flash-attention's csrc (other kernels for the same
 # operations: attention, normalisation, rotary embeddings, softmax / cross-entropy)
@@ -305,12 +313,23 @@ def fresh_engine_models() -> tuple[list[Path], list[Path]]:
 
 
 def fourth_ports(folders: set[str]) -> list[tuple[Path, str]]:
-    """(file, transformers folder) for FOURTH_PORTS: a file whose folder, or whose stem (`models/llama.py`), is one
-    of `folders`; files that are not model code (`_plumbing`) left out."""
+    """(file, transformers folder) for FOURTH_PORTS (`_named_ports`)."""
+    return _named_ports(FOURTH_PORTS, folders)
+
+
+def fifth_ports(folders: set[str]) -> list[tuple[Path, str]]:
+    """(file, transformers folder) for FIFTH_PORTS (`_named_ports`): its `modeling*.py` files only (PaddleNLP's
+    folders also hold tokenizers, converters and feature extractors, which are not model code)."""
+    return _named_ports(FIFTH_PORTS, folders, "modeling*.py")
+
+
+def _named_ports(spec: tuple[tuple[str, str, str], ...], folders: set[str], pattern: str = "*.py") -> list[tuple[Path, str]]:
+    """A file matching `pattern` whose folder, or whose stem (`models/llama.py`), is one of `folders`; files that
+    are not model code (`_plumbing`) left out."""
     out: list[tuple[Path, str]] = []
-    for package, version, prefix in FOURTH_PORTS:
+    for package, version, prefix in spec:
         root = _extract(package, version, prefix)
-        for p in sorted(root.rglob("*.py")):
+        for p in sorted(root.rglob(pattern)):
             folder = p.parent.name if p.parent != root else p.stem.lower()
             if folder in folders and not _plumbing(p.name):
                 out.append((p, folder))
@@ -320,6 +339,12 @@ def fourth_ports(folders: set[str]) -> list[tuple[Path, str]]:
 def fourth_independent_code() -> list[Path]:
     """Model code of FOURTH_INDEPENDENT (`_model_code`)."""
     return [p for package, version, prefix in FOURTH_INDEPENDENT for p in _model_code(_extract(package, version, prefix))]
+
+
+def fifth_independent_code(bridges: bool = False) -> list[Path]:
+    """Model code of FIFTH_INDEPENDENT (`_model_code`); its Hugging Face bridges instead when `bridges` is true."""
+    return [p for package, version, prefix in FIFTH_INDEPENDENT
+            for p in _model_code(_extract(package, version, prefix), bridges)]
 
 
 def fresh_independent_code(bridges: bool = False) -> list[Path]:
