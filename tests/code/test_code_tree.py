@@ -40,6 +40,12 @@ def test_imports_resolve_relative_absolute_and_src_layout_targets_in_the_tree():
                                                      "models/m/vision.py", "src/pkg/sub/mod.py"]
 
 
+def test_an_absolute_import_starts_where_the_search_path_would_not_inside_a_package():
+    src = "import utils\nutils.f()\n"
+    assert _imports(src, "a/m.py", {"a/__init__.py", "a/utils.py", "utils.py"}) == ["utils.py"]
+    assert _imports(src, "a/m.py", {"a/__init__.py", "a/utils.py"}) == []
+
+
 def test_an_import_used_only_to_annotate_or_compare_is_not_built_on():
     src = ("from .config import ModelConfig\nfrom .language import LanguageModel\nfrom .other import *\n"
            "def f(c: ModelConfig) -> LanguageModel:\n    return isinstance(c, LanguageModel)\n")

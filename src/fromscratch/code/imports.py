@@ -57,14 +57,19 @@ def _module_candidates(rel: str, level: int, module: str, roots: dict[str, list[
     return [c for s in stems for c in (s + ".py", s + "/__init__.py")]
 
 
-def _package_roots(tree_files: set[str]) -> dict[str, list[str]]:
-    """First import name -> the folders (as '' or 'a/b/' prefixes) where a package or module of that name lies."""
+def package_roots(tree_files: set[str]) -> dict[str, list[str]]:
+    """First import name -> the folders (as '' or 'a/b/' prefixes) where a package or module of that name lies
+    and that are not themselves inside a package (no `__init__.py`): where Python's search path would start
+    (the tree root, `src/`), so that `import utils` is not taken for some package's own `utils.py`."""
     roots: dict[str, set[str]] = {}
     for f in tree_files:
         parts = f.split("/")
         for i, part in enumerate(parts):
+            prefix = "".join(p + "/" for p in parts[:i])
+            if prefix and prefix + "__init__.py" in tree_files:
+                continue
             name = part[:-3] if i == len(parts) - 1 and part.endswith(".py") else part
-            roots.setdefault(name, set()).add("".join(p + "/" for p in parts[:i]))
+            roots.setdefault(name, set()).add(prefix)
     return {k: sorted(v) for k, v in roots.items()}
 
 
@@ -87,12 +92,14 @@ def used_imports(tree: ast.AST) -> list[tuple[int, str]]:
     return sorted(out)
 
 
-def resolve(rel: str, imports: list[tuple[int, str]], tree_files: set[str]) -> list[str]:
+def resolve(rel: str, imports: list[tuple[int, str]], tree_files: set[str],
+            roots: dict[str, list[str]] | None = None) -> list[str]:
     """The files of the tree (relative posix paths) that `used_imports` of file `rel` name, sorted; `rel`
     itself is never listed. A dotted target is tried whole (a module) and then without its last part (a
     name defined in a module)."""
     found: set[str] = set()
-    roots = _package_roots(tree_files) if any(level == 0 for level, _ in imports) else {}
+    if roots is None:  # `package_roots` of the tree; a caller resolving many files computes it once
+        roots = package_roots(tree_files) if any(level == 0 for level, _ in imports) else {}
     for level, target in imports:
         parts = target.split(".")
         for module in (parts, parts[:-1]):

@@ -82,8 +82,9 @@ def judge_tree(entries: list[tuple[str, Path]], judge: Callable[[str, Path], Jud
         if progress:
             progress(1)
     tree_files = set(paths)
+    roots = imports.package_roots(tree_files)
     # decide every file on the others' own verdicts first, then write: depth one, whatever the order
-    plans = [(j, [(d, get(d)) for d in imports.resolve(j.entry["file"], j.imports, tree_files)]) for j in out]
+    plans = [(j, [(d, get(d)) for d in imports.resolve(j.entry["file"], j.imports, tree_files, roots)]) for j in out]
     for j, deps in plans:
         _apply(j, deps)
     return out
