@@ -10,7 +10,7 @@ although it is part of the port (docs/code.md, "Ports built from other files").
 A file *builds on* a name it imports when it derives a class from it or calls it (`Base(…)`,
 `LanguageModel(config)`); importing a name only to annotate with it (`config: ModelConfig`) or to
 test against it does not count. Only imports that resolve to a file of the candidate tree are
-followed (relative imports, and absolute ones whose leading packages are folders of the tree);
+followed (relative imports, and absolute ones from the folders where Python's search path would start);
 imports of installed libraries, the reference corpus included, are use, not reuse, and never make
 an origin. Nothing is imported or executed: the syntax tree is read.
 """
@@ -42,8 +42,8 @@ def _used_names(tree: ast.AST) -> set[str]:
 def _module_candidates(rel: str, level: int, module: str, roots: dict[str, list[str]]) -> list[str]:
     """Paths (relative to the tree root) a `from … import` or `import` target may be, most specific first.
 
-    A relative import counts from the file's folder; an absolute one from every folder of the tree that holds
-    a package (or module) of its first name (the tree root, `src/` of a src-layout project, …)."""
+    A relative import counts from the file's folder; an absolute one from every folder of `roots` (`package_roots`)
+    that holds a package (or module) of its first name (the tree root, `src/` of a src-layout project, …)."""
     parts = [p for p in module.split(".") if p]
     if not parts:
         return []
