@@ -99,7 +99,7 @@ def judge(idx, paths: list[Path]) -> dict[Path, dict]:
 
 def records(idx, items: list[tuple[Path, set[str] | None]], folder_truth: bool = True, named: bool = False) -> list[dict]:
     """`record` for every (file, truth), in order; `named`: a file is named by its path under the cache (the
-    third and fourth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
+    third, fourth and fifth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
     entries = judge(idx, [p for p, _ in items])
     rows = []
     for p, truth in items:
