@@ -182,6 +182,10 @@ def test_a_single_file_candidate_follows_nothing(corpus, tmp_path):
     root = _tree(tmp_path)
     f = analyse(root / "pkg" / "wrapper.py", [], indices=[corpus])["files"][0]
     assert f["relation"] == "independent" and f["builds_on"] == []
+    # ... and says which of the file's relative imports it could not follow
+    assert f["builds_on_outside"] == [".port.LanguageModel"]
+    whole = {f["file"]: f for f in analyse(root, [], indices=[corpus])["files"]}
+    assert whole["pkg/wrapper.py"]["builds_on_outside"] == []
 
 
 def test_the_reports_name_the_file_an_origin_is_reached_through(corpus, tmp_path, capsys, monkeypatch):

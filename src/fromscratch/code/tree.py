@@ -87,6 +87,10 @@ def judge_tree(entries: list[tuple[str, Path]], judge: Callable[[str, Path], Jud
     plans = [(j, [(d, get(d)) for d in imports.resolve(j.entry["file"], j.imports, tree_files, roots)]) for j in out]
     for j, deps in plans:
         _apply(j, deps)
+        # a relative import the tree cannot resolve points outside what was given (a file analysed alone): said, so
+        # that "builds on nothing" is not read as "built on nothing"
+        j.entry["builds_on_outside"] = ["." * level + target for level, target in j.imports
+                                        if level and not imports.resolve(j.entry["file"], [(level, target)], tree_files, roots)]
     return out
 
 
