@@ -32,6 +32,11 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
     fifth_ports         PaddleNLP 2.8.1 `paddlenlp/transformers/<folder>/` files named after a transformers folder
     fifth_independent   axlearn `common/`, llm-foundry `models/`, open_clip -> transformers 5.24.0
     fifth_bridge        their Hugging Face bridges (reported apart)
+  sixth_*     a sixth held-out set (`corpora.SIXTH_*`), defined on 2026-12-07 before any of it was run (`--sets sixth`):
+    sixth_ports         optimum-habana 1.21.2 `modeling_*.py` in a folder named after a transformers folder
+    sixth_engine        aphrodite-engine 0.24.1 model files that vLLM 0.33.0 and 0.34.0 lack (architecture ground truth)
+    sixth_independent   torchvision, ultralytics, speechbrain lobes, four lucidrains packages -> transformers 5.24.0
+    sixth_bridge        their Hugging Face bridges (reported apart)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -178,7 +183,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the unrun fifth one (see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -230,7 +235,20 @@ def main() -> None:
         rows["fifth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fifth_ports(folders)], named=True)
         for tag, bridges in (("fifth_independent", False), ("fifth_bridge", True)):
             rows[tag] = records(tidx, [(p, None) for p in corpora.fifth_independent_code(bridges)], named=True)
+    if "sixth" in sets:
+        sixth(rows, tidx, refs, models, folders)
     save(args.out, rows, t0)
+
+
+def sixth(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, folders: set[str]) -> None:
+    """The sixth held-out set (see the module docstring); every file counts as `report`."""
+    rows["sixth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.sixth_ports(folders)], named=True)
+    engine = corpora.sixth_engine_models()
+    gt = ground_truth(refs, models, engine)
+    rows["sixth_engine"] = [r | {"half": "report"}
+                            for r in records(tidx, [(p, gt[p.name]) for p in engine if p.name in gt], named=True)]
+    for tag, bridges in (("sixth_independent", False), ("sixth_bridge", True)):
+        rows[tag] = records(tidx, [(p, None) for p in corpora.sixth_independent_code(bridges)], named=True)
 
 
 def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, folders: set[str], out: str,
