@@ -235,13 +235,20 @@ class ModelArgs:
 
 class Attention:
     def __init__(self, config, other):
-        self.q_proj = make(config.hidden_size, getattr(config, "head_dim", 64))
+        self.q_proj = nn.Linear(config.hidden_size, getattr(config, "head_dim", 64))
+        self.layers = [Block(i) for i in range(4)]
+        self.norm: nn.Module = RMSNorm(8) if other else None
+        self.gate, self.top_k = Router(other), 2
         self.scale: float = other.factor
+        self.head_dim = getattr(config, "head_dim", 64) // 2
+        self.weight = mx.ones((8,))
         self.text_config.vocab_size
         getattr(other, "not_a_key")
 '''
+    # hyperparameters stored on self (scale, head_dim, top_k) are not checkpoint keys; a parameter made by a
+    # function (mx.ones) is missed, as the module docstring says
     assert interface_names(ast.parse(text)) == ["c:head_dim", "c:hidden_size", "c:rope_theta", "c:vocab_size",
-                                                 "m:q_proj", "m:scale"]
+                                                 "m:gate", "m:layers", "m:norm", "m:q_proj"]
 
 
 def _with(v: dict[str, str], keys_from: dict[str, str] | None = None, modules_from: dict[str, str] | None = None):

@@ -27,7 +27,7 @@ from fromscratch.code.lang import SourceFile
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
 
-FORMAT = "fromscratch.code-index/4"  # 4: + file interface table; 3: + rank-margin null; 2: rank-score pair null and port null; 1: file-score nulls
+FORMAT = "fromscratch.code-index/5"  # 5: module names are constructed assignments only (interface.py); 4: + file interface table; 3: + rank-margin null; 2: rank-score pair null and port null; 1: file-score nulls
 
 
 @dataclass
