@@ -27,12 +27,13 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
               once after the `builds_on` rule was frozen (`--sets fourth`):
     fourth_ports        EasyDeL 0.3.0, levanter 1.1, mlx-embeddings 0.1.0 files named after a transformers folder
     fourth_independent  vit-pytorch 1.26.14, penzai 0.2.5 (models), praxis 1.4.0 (layers) -> transformers 5.24.0
-  fifth_*     a fifth held-out set (`corpora.FIFTH_*`), defined on 2026-12-07 after the fourth was run, and not run:
-              keep it for the next change of the port rules (`--sets fifth`), as the fourth was kept:
+  fifth_*     a fifth held-out set (`corpora.FIFTH_*`), defined on 2026-12-07 after the fourth was run; run once for the
+              code before and once after the module-name change of interface.py was frozen (`--sets fifth`):
     fifth_ports         PaddleNLP 2.8.1 `paddlenlp/transformers/<folder>/` files named after a transformers folder
     fifth_independent   axlearn `common/`, llm-foundry `models/`, open_clip -> transformers 5.24.0
     fifth_bridge        their Hugging Face bridges (reported apart)
-  sixth_*     a sixth held-out set (`corpora.SIXTH_*`), defined on 2026-12-07 before any of it was run (`--sets sixth`):
+  sixth_*     a sixth held-out set (`corpora.SIXTH_*`), defined on 2026-12-07 before any of it was run; run as the
+              fifth was (`--sets sixth`):
     sixth_ports         optimum-habana 1.21.2 `modeling_*.py` in a folder named after a transformers folder
     sixth_engine        aphrodite-engine 0.24.1 model files that vLLM 0.33.0 and 0.34.0 lack (architecture ground truth)
     sixth_independent   torchvision, ultralytics, speechbrain lobes, four lucidrains packages -> transformers 5.24.0

@@ -60,8 +60,8 @@ FOURTH_PORTS = (("easydel", "0.3.0", "easydel/modules/"), ("levanter", "1.1", "l
                 ("mlx-embeddings", "0.1.0", "mlx_embeddings/models/"))
 FOURTH_INDEPENDENT = (("vit-pytorch", "1.26.14", "vit_pytorch/"), ("penzai", "0.2.5", "penzai/models/"),
                       ("praxis", "1.4.0", "praxis/layers/"))
-# A fifth held-out set, defined on 2026-12-07 after the fourth was run and before any of it was run: kept for the
-# next change of the port rules (run it once, before and after that change is frozen). PaddleNLP's Paddle ports of
+# A fifth held-out set, defined on 2026-12-07 after the fourth was run and before any of it was run; run once for the
+# code before and once after the module-name change (interface.py) was frozen. PaddleNLP's Paddle ports of
 # transformers models (`paddlenlp/transformers/<folder>/`); independent model code: Apple's axlearn layers,
 # MosaicML's llm-foundry models (transformers' `mpt` descends from it: a flag against `mpt` is a shared
 # ancestor, not a port), open_clip.
