@@ -38,6 +38,11 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
     sixth_engine        aphrodite-engine 0.24.1 model files that vLLM 0.33.0 and 0.34.0 lack (architecture ground truth)
     sixth_independent   torchvision, ultralytics, speechbrain lobes, four lucidrains packages -> transformers 5.24.0
     sixth_bridge        their Hugging Face bridges (reported apart)
+  seventh_*   a seventh held-out set (`corpora.SEVENTH_*`), defined on 2026-12-07 after the sixth was run, and not run:
+              keep it for the next change of the port rules (`--sets seventh`):
+    seventh_ports       mlx-transformers 0.3.0 model files named after a transformers folder
+    seventh_independent torchscale, pyannote-audio models, asteroid masknn, Haiku nets -> transformers 5.24.0
+    seventh_bridge      their Hugging Face bridges (reported apart)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -184,7 +189,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth (see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the unrun seventh (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -238,6 +243,10 @@ def main() -> None:
             rows[tag] = records(tidx, [(p, None) for p in corpora.fifth_independent_code(bridges)], named=True)
     if "sixth" in sets:
         sixth(rows, tidx, refs, models, folders)
+    if "seventh" in sets:
+        rows["seventh_ports"] = records(tidx, [(p, {f}) for p, f in corpora.seventh_ports(folders)], named=True)
+        for tag, bridges in (("seventh_independent", False), ("seventh_bridge", True)):
+            rows[tag] = records(tidx, [(p, None) for p in corpora.seventh_independent_code(bridges)], named=True)
     save(args.out, rows, t0)
 
 
