@@ -331,3 +331,31 @@ def test_the_terminal_summary_lists_every_origin(corpus, tmp_path, capsys, monke
     print_summary(analyse(_declared_port(tmp_path), [], indices=[corpus]))
     out = capsys.readouterr().out
     assert "m040" in out and "m037" in out and "declared" in out and "interface" in out
+
+
+def test_a_token_match_without_shared_names_says_literals_are_masked(tmp_path):
+    """Strings are masked, so a table of literals matches any other table: the evidence says so when the file
+    shares no identifier with the reference, and says nothing more for a real copy."""
+    rng = random.Random(3)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(600)]
+    table = lambda name, ws: f"{name} = [\n" + "".join(f'    "{w}",\n' for w in ws) + "]\n"
+    parsed = []
+    for i in range(N_MODELS):
+        text = framework_a(i) + (table("_SPECIAL_TOKENS", words[:300]) if i == 5 else "")
+        parsed.append((f"fw/m{i:03d}/modeling_m{i:03d}.py", PY.parse(f"m{i}.py", text)))
+    index = index_from_sources(parsed)
+    categories = tmp_path / "categories.py"
+    categories.write_text(table("CATEGORIES", words[300:]))
+    res = analyse(categories, [], indices=[index])["files"][0]
+    ev = [e for e in res["evidence"] if e["reference_file"] == "fw/m005/modeling_m005.py"]
+    assert ev, "the reference holding the other table is among the shown references"
+    tokens = next(e for e in ev if e["kind"] == "tokens")
+    assert "list of literals" in tokens["detail"]
+    # the table is what matches: that reference's token score is the best of all shown
+    assert tokens["score"] == max(e["score"] for e in res["evidence"] if e["kind"] == "tokens") > 0.1
+    assert next(e for e in ev if e["kind"] == "identifiers")["detail"].endswith("none")
+    copy = tmp_path / "copy.py"
+    copy.write_text(framework_a(8))
+    res = analyse(copy, [], indices=[index])["files"][0]
+    top = next(e for e in res["evidence"] if e["kind"] == "tokens" and e["reference_file"] == res["origins"][0])
+    assert "list of literals" not in top["detail"]

@@ -322,15 +322,22 @@ def _origin_details(sf: SourceFile, scan: _Scan, chosen) -> list[dict]:
     return out
 
 
+# strings and numbers are masked, so two tables of literals have the same tokens whatever they hold
+_NO_SHARED_NAMES = ("; the file shares no identifier with this reference, and strings and numbers are masked: "
+                    "a match of the tokens alone may be one list of literals matching another "
+                    "(docs/code.md, What it cannot see)")
+
+
 def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) -> list[dict]:
     evidence: list[dict] = []
     for h in shown:
         name = _name(h)
         ref = cache.parsed(h.index, h.file_id)
+        ids = shared.shared_features(h.index, sf, ref, "ident")
         evidence.append({"kind": "tokens", "reference_file": name, "score": round(h.tok, 6),
                          "detail": f"{h.cover:.0%} of the file's informative code is in definitions whose "
-                                   f"normalised tokens match this reference (unit score >= {T_UNIT_COPY})"})
-        ids = shared.shared_features(h.index, sf, ref, "ident")
+                                   f"normalised tokens match this reference (unit score >= {T_UNIT_COPY})"
+                                   + ("" if ids else _NO_SHARED_NAMES)})
         evidence.append({"kind": "identifiers", "reference_file": name, "score": round(h.ident, 6),
                          "detail": "rarest shared identifiers: " + (", ".join(ids) if ids else "none")})
         q = scan.queries[id(h.index)]
