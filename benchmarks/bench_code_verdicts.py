@@ -110,7 +110,7 @@ def judge(idx, paths: list[Path]) -> dict[Path, dict]:
 
 def records(idx, items: list[tuple[Path, set[str] | None]], folder_truth: bool = True, named: bool = False) -> list[dict]:
     """`record` for every (file, truth), in order; `named`: a file is named by its path under the cache (the
-    third, fourth and fifth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
+    third to seventh sets, whose files share names) and counts as `report` (those sets have no tune half)."""
     entries = judge(idx, [p for p, _ in items])
     rows = []
     for p, truth in items:
@@ -236,17 +236,16 @@ def main() -> None:
         fresh(rows, tidx, refs, models, folders, args.out, t0)
     if "fourth" in sets:
         rows["fourth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fourth_ports(folders)], named=True)
-        rows["fourth_independent"] = records(tidx, [(p, None) for p in corpora.fourth_independent_code()], named=True)
+        rows["fourth_independent"] = records(tidx, [(p, None) for p in corpora.independent_code(corpora.FOURTH_INDEPENDENT, None)],
+                                             named=True)
     if "fifth" in sets:
         rows["fifth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fifth_ports(folders)], named=True)
-        for tag, bridges in (("fifth_independent", False), ("fifth_bridge", True)):
-            rows[tag] = records(tidx, [(p, None) for p in corpora.fifth_independent_code(bridges)], named=True)
+        independent(rows, tidx, "fifth", corpora.FIFTH_INDEPENDENT)
     if "sixth" in sets:
         sixth(rows, tidx, refs, models, folders)
     if "seventh" in sets:
         rows["seventh_ports"] = records(tidx, [(p, {f}) for p, f in corpora.seventh_ports(folders)], named=True)
-        for tag, bridges in (("seventh_independent", False), ("seventh_bridge", True)):
-            rows[tag] = records(tidx, [(p, None) for p in corpora.seventh_independent_code(bridges)], named=True)
+        independent(rows, tidx, "seventh", corpora.SEVENTH_INDEPENDENT)
     save(args.out, rows, t0)
 
 
@@ -255,10 +254,14 @@ def sixth(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, fol
     rows["sixth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.sixth_ports(folders)], named=True)
     engine = corpora.sixth_engine_models()
     gt = ground_truth(refs, models, engine)
-    rows["sixth_engine"] = [r | {"half": "report"}
-                            for r in records(tidx, [(p, gt[p.name]) for p in engine if p.name in gt], named=True)]
-    for tag, bridges in (("sixth_independent", False), ("sixth_bridge", True)):
-        rows[tag] = records(tidx, [(p, None) for p in corpora.sixth_independent_code(bridges)], named=True)
+    rows["sixth_engine"] = records(tidx, [(p, gt[p.name]) for p in engine if p.name in gt], named=True)
+    independent(rows, tidx, "sixth", corpora.SIXTH_INDEPENDENT)
+
+
+def independent(rows: dict[str, list[dict]], tidx, tag: str, spec) -> None:
+    """`<tag>_independent` and `<tag>_bridge`: a held-out set's independent code and its Hugging Face bridges."""
+    for name, bridges in ((f"{tag}_independent", False), (f"{tag}_bridge", True)):
+        rows[name] = records(tidx, [(p, None) for p in corpora.independent_code(spec, bridges)], named=True)
 
 
 def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, folders: set[str], out: str,
@@ -277,8 +280,7 @@ def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, fol
     rows["fresh_engines"] = records(tidx, [(p, gt[p.name]) for p in jax if p.name in gt]
                                     + [(p, {p.parent.name}) for p in neuron if p.parent.name in folders], named=True)
     save(out, rows, t0)
-    for tag, bridges in (("fresh_independent", False), ("fresh_bridge", True)):
-        rows[tag] = records(tidx, [(p, None) for p in corpora.fresh_independent_code(bridges)], named=True)
+    independent(rows, tidx, "fresh", corpora.FRESH_INDEPENDENT)
     save(out, rows, t0)
 
 

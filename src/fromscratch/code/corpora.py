@@ -358,21 +358,15 @@ def sixth_engine_models() -> list[Path]:
             if p.name not in known and p.name != "__init__.py"]
 
 
-def sixth_independent_code(bridges: bool = False) -> list[Path]:
-    """Model code of SIXTH_INDEPENDENT (`_model_code`); its Hugging Face bridges instead when `bridges` is true."""
-    return [p for package, version, prefix in SIXTH_INDEPENDENT
-            for p in _model_code(_extract(package, version, prefix), bridges)]
-
-
 def seventh_ports(folders: set[str]) -> list[tuple[Path, str]]:
     """(file, transformers folder) for SEVENTH_PORTS (`_named_ports`)."""
     return _named_ports(SEVENTH_PORTS, folders)
 
 
-def seventh_independent_code(bridges: bool = False) -> list[Path]:
-    """Model code of SEVENTH_INDEPENDENT (`_model_code`); its Hugging Face bridges instead when `bridges` is true."""
-    return [p for package, version, prefix in SEVENTH_INDEPENDENT
-            for p in _model_code(_extract(package, version, prefix), bridges)]
+def independent_code(spec: tuple[tuple[str, str, str], ...], bridges: bool | None = False) -> list[Path]:
+    """Model code of one of the independent sets (FRESH_, FOURTH_ … SEVENTH_INDEPENDENT; `_model_code`): its
+    Hugging Face bridges instead when `bridges` is true, every file when it is None."""
+    return [p for package, version, prefix in spec for p in _model_code(_extract(package, version, prefix), bridges)]
 
 
 def _named_ports(spec: tuple[tuple[str, str, str], ...], folders: set[str], pattern: str = "*.py") -> list[tuple[Path, str]]:
@@ -386,24 +380,6 @@ def _named_ports(spec: tuple[tuple[str, str, str], ...], folders: set[str], patt
             if folder in folders and not _plumbing(p.name):
                 out.append((p, folder))
     return out
-
-
-def fourth_independent_code() -> list[Path]:
-    """Model code of FOURTH_INDEPENDENT (`_model_code`)."""
-    return [p for package, version, prefix in FOURTH_INDEPENDENT for p in _model_code(_extract(package, version, prefix))]
-
-
-def fifth_independent_code(bridges: bool = False) -> list[Path]:
-    """Model code of FIFTH_INDEPENDENT (`_model_code`); its Hugging Face bridges instead when `bridges` is true."""
-    return [p for package, version, prefix in FIFTH_INDEPENDENT
-            for p in _model_code(_extract(package, version, prefix), bridges)]
-
-
-def fresh_independent_code(bridges: bool = False) -> list[Path]:
-    """Model files of FRESH_INDEPENDENT (`_model_code`); Hugging Face bridges instead of the rest when
-    `bridges` is true."""
-    return [p for package, version, prefix in FRESH_INDEPENDENT
-            for p in _model_code(_extract(package, version, prefix), bridges)]
 
 
 def model_files(models: Path) -> list[Path]:
