@@ -38,11 +38,16 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
     sixth_engine        aphrodite-engine 0.24.1 model files that vLLM 0.33.0 and 0.34.0 lack (architecture ground truth)
     sixth_independent   torchvision, ultralytics, speechbrain lobes, four lucidrains packages -> transformers 5.24.0
     sixth_bridge        their Hugging Face bridges (reported apart)
-  seventh_*   a seventh held-out set (`corpora.SEVENTH_*`), defined on 2026-12-07 after the sixth was run, and not run:
-              keep it for the next change of the port rules (`--sets seventh`):
+  seventh_*   a seventh held-out set (`corpora.SEVENTH_*`), defined on 2026-12-07 after the sixth was run; run once for
+              the code of that release (`--sets seventh`):
     seventh_ports       mlx-transformers 0.3.0 model files named after a transformers folder
     seventh_independent torchscale, pyannote-audio models, asteroid masknn, Haiku nets -> transformers 5.24.0
     seventh_bridge      their Hugging Face bridges (reported apart)
+  eighth_*    an eighth held-out set (`corpora.EIGHTH_*`), defined on 2026-12-07 after the seventh was run and before any
+              of it was run; run once before and once after the next rule change is frozen (`--sets eighth`):
+    eighth_ports        ipex-llm 2.2.0 `transformers/models/<folder>.py` patches named after a transformers folder
+    eighth_independent  ibm-fms, five lucidrains packages, Sonnet -> transformers 5.24.0
+    eighth_bridge       their Hugging Face bridges (reported apart)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -110,7 +115,7 @@ def judge(idx, paths: list[Path]) -> dict[Path, dict]:
 
 def records(idx, items: list[tuple[Path, set[str] | None]], folder_truth: bool = True, named: bool = False) -> list[dict]:
     """`record` for every (file, truth), in order; `named`: a file is named by its path under the cache (the
-    third to seventh sets, whose files share names) and counts as `report` (those sets have no tune half)."""
+    third to eighth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
     entries = judge(idx, [p for p, _ in items])
     rows = []
     for p, truth in items:
@@ -189,7 +194,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the unrun seventh (see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the seventh, `eighth` the eighth (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -246,6 +251,9 @@ def main() -> None:
     if "seventh" in sets:
         rows["seventh_ports"] = records(tidx, [(p, {f}) for p, f in corpora.seventh_ports(folders)], named=True)
         independent(rows, tidx, "seventh", corpora.SEVENTH_INDEPENDENT)
+    if "eighth" in sets:
+        rows["eighth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.eighth_ports(folders)], named=True)
+        independent(rows, tidx, "eighth", corpora.EIGHTH_INDEPENDENT)
     save(args.out, rows, t0)
 
 
