@@ -285,6 +285,29 @@ def test_interface_rule_needs_both_the_configuration_keys_and_the_module_names(c
         assert res["interface_test"]["statistic"] < T_INTERFACE or res["interface_test"]["module_share"] < T_INTERFACE
 
 
+def _bare_scan(margin_ok: set[int] | None = None):
+    from fromscratch.code.api import _Scan
+    return _Scan([], {}, None, None, None, [], margin_ok or set(), [])
+
+
+def test_a_file_score_without_copied_units_needs_the_rank_margin_test():
+    """A file score above T_FILE_ADAPTED with no copied units makes an origin only when the best reference
+    stands out from the references unlinked to it: short files and shared snippets (an RMSNorm) reach that
+    score against many references at once (torchscale's `rms_norm.py` against llama4, docs/code.md (6));
+    copied units and copy-level scores need no such test."""
+    from fromscratch.code.api import T_FILE_ADAPTED, T_FILE_COPIED, _Hit, _rules
+    parsed = [(f"fw/m{i:03d}/modeling_m{i:03d}.py", PY.parse(f"m{i}.py", framework_a(i))) for i in range(N_MODELS)]
+    index = index_from_sources(parsed)
+    mid = (T_FILE_ADAPTED + T_FILE_COPIED) / 2
+    alike = _Hit(index, 3, score=mid, rank=mid, ident_jac=0.1, p=0.02, cover=0.0, tok=mid, ident=0.1, struct=mid)
+    assert _rules(alike, _bare_scan(), set(), set()) == []
+    assert _rules(alike, _bare_scan({id(index)}), set(), set()) == ["file_adapted"]
+    units = _Hit(index, 3, score=mid, rank=mid, ident_jac=0.1, p=0.02, cover=0.9, tok=mid, ident=0.1, struct=mid)
+    assert _rules(units, _bare_scan(), set(), set()) == ["cover"]
+    copy = _Hit(index, 3, score=0.95, rank=0.95, ident_jac=0.9, p=0.001, cover=0.0, tok=0.95, ident=0.9, struct=0.95)
+    assert _rules(copy, _bare_scan(), set(), set()) == ["file_copied"]
+
+
 def test_a_kept_notice_alone_makes_no_origin(tmp_path):
     """The holder's own code carries its notice without being copied from anything: a specific notice that
     the candidate shares with a top-ranked reference picks among code-eligible siblings, never more."""
@@ -296,9 +319,9 @@ def test_a_kept_notice_alone_makes_no_origin(tmp_path):
     index = index_from_sources(parsed)
     from fromscratch.code.api import _Hit, _rules
     weak = _Hit(index, 7, score=0.05, rank=0.3, ident_jac=0.1, p=0.5, cover=0.0, tok=0.05, ident=0.1, struct=0.1)
-    assert _rules(weak, [], set(), {id(weak)}) == []
+    assert _rules(weak, _bare_scan(), set(), {id(weak)}) == []
     strong = _Hit(index, 7, score=0.9, rank=0.9, ident_jac=0.9, p=0.001, cover=0.9, tok=0.9, ident=0.9, struct=0.9)
-    assert _rules(strong, [], set(), {id(strong)})[-1] == "kept_notice"
+    assert _rules(strong, _bare_scan(), set(), {id(strong)})[-1] == "kept_notice"
     copy = tmp_path / "copy.py"
     copy.write_text(notice + framework_a(8))
     res = analyse(copy, [], indices=[index])["files"][0]

@@ -102,3 +102,16 @@ def project_licence(root: Path) -> tuple[str | None, str | None]:
             if found:
                 return found[0], name
     return None, None
+
+
+def check(project: tuple[str | None, str | None], file_licence: str | None,
+          origins: list[tuple[str, str | None]]) -> dict:
+    """Whether each origin's licence (reference file, SPDX id) may ship under the project's licence, which is the
+    one found for the project or else the file's own header; kept apart from attribution, which asks whether
+    the notices were kept, not whether the licences agree."""
+    proj, source = project
+    if proj is None and file_licence is not None:
+        proj, source = file_licence, "file header"
+    rows = [{"reference_file": name, "licence": lic, "compatible": compatible(lic, proj)} for name, lic in origins]
+    return {"project_licence": proj, "project_licence_source": source, "origins": rows,
+            "finding": any(r["compatible"] is False for r in rows)}
