@@ -48,6 +48,9 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
     eighth_ports        ipex-llm 2.2.0 `transformers/models/<folder>.py` patches named after a transformers folder
     eighth_independent  ibm-fms, five lucidrains packages, Sonnet -> transformers 5.24.0
     eighth_bridge       their Hugging Face bridges (reported apart)
+  ninth_vllm  a ninth held-out set (`corpora.NINTH_VLLM`), defined on 2026-12-07 after the eighth was run and before any
+              of it was run: vLLM 0.8.5 model files that vLLM 0.33.0, 0.34.0 and aphrodite-engine 0.24.1 lack
+              (architecture ground truth) -> transformers 5.24.0 (`--sets ninth`)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -115,7 +118,7 @@ def judge(idx, paths: list[Path]) -> dict[Path, dict]:
 
 def records(idx, items: list[tuple[Path, set[str] | None]], folder_truth: bool = True, named: bool = False) -> list[dict]:
     """`record` for every (file, truth), in order; `named`: a file is named by its path under the cache (the
-    third to eighth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
+    third to ninth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
     entries = judge(idx, [p for p, _ in items])
     rows = []
     for p, truth in items:
@@ -194,7 +197,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the seventh, `eighth` the eighth (see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the seventh, `eighth` the eighth, `ninth` the ninth (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -254,6 +257,10 @@ def main() -> None:
     if "eighth" in sets:
         rows["eighth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.eighth_ports(folders)], named=True)
         independent(rows, tidx, "eighth", corpora.EIGHTH_INDEPENDENT)
+    if "ninth" in sets:
+        dropped = corpora.ninth_vllm_models()
+        gt = ground_truth(refs, models, dropped)
+        rows["ninth_vllm"] = records(tidx, [(p, gt[p.name]) for p in dropped if p.name in gt], named=True)
     save(args.out, rows, t0)
 
 
