@@ -51,6 +51,8 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
   ninth_vllm  a ninth held-out set (`corpora.NINTH_VLLM`), defined on 2026-12-07 after the eighth was run and before any
               of it was run: vLLM 0.8.5 model files that vLLM 0.33.0, 0.34.0 and aphrodite-engine 0.24.1 lack
               (architecture ground truth) -> transformers 5.24.0 (`--sets ninth`)
+  tenth_independent  a tenth held-out set (`corpora.TENTH_INDEPENDENT`), defined after the ninth was run and before any
+              of it was run: 25 more lucidrains packages -> transformers 5.24.0 (`--sets tenth`)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -118,7 +120,7 @@ def judge(idx, paths: list[Path]) -> dict[Path, dict]:
 
 def records(idx, items: list[tuple[Path, set[str] | None]], folder_truth: bool = True, named: bool = False) -> list[dict]:
     """`record` for every (file, truth), in order; `named`: a file is named by its path under the cache (the
-    third to ninth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
+    third to tenth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
     entries = judge(idx, [p for p, _ in items])
     rows = []
     for p, truth in items:
@@ -197,7 +199,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the seventh, `eighth` the eighth, `ninth` the ninth (see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the seventh, `eighth` the eighth, `ninth` the ninth, `tenth` the tenth (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -261,6 +263,8 @@ def main() -> None:
         dropped = corpora.ninth_vllm_models()
         gt = ground_truth(refs, models, dropped)
         rows["ninth_vllm"] = records(tidx, [(p, gt[p.name]) for p in dropped if p.name in gt], named=True)
+    if "tenth" in sets:
+        independent(rows, tidx, "tenth", corpora.TENTH_INDEPENDENT)
     save(args.out, rows, t0)
 
 

@@ -107,6 +107,34 @@ EIGHTH_INDEPENDENT = (("ibm-fms", "1.13.1", "fms/"), ("perceiver-pytorch", "0.11
 # style by its developers, with an architecture ground truth. Files whose names aphrodite-engine's models (the sixth
 # set) also have are left out, as near copies of files already run. Run once, for the code of this release.
 NINTH_VLLM = "0.8.5"
+# A tenth held-out set, independent code only, defined on 2026-12-07 (session 9) after the ninth was run and before
+# any of it was run: 25 more of lucidrains' packages (written from the papers, one author: a narrow sample), for
+# the false-flag side of the next rule change. (package, version, prefix)
+TENTH_INDEPENDENT = (("block-recurrent-transformer-pytorch", "0.4.4", "block_recurrent_transformer_pytorch/"),
+                      ("colt5-attention", "0.11.2", "colt5_attention/"),
+                      ("dalle2-pytorch", "1.15.6", "dalle2_pytorch/"),
+                      ("denoising-diffusion-pytorch", "2.3.4", "denoising_diffusion_pytorch/"),
+                      ("enformer-pytorch", "0.8.12", "enformer_pytorch/"),
+                      ("flamingo-pytorch", "0.1.2", "flamingo_pytorch/"),
+                      ("imagen-pytorch", "2.1.0", "imagen_pytorch/"),
+                      ("linear-attention-transformer", "0.19.1", "linear_attention_transformer/"),
+                      ("local-attention", "1.11.2", "local_attention/"),
+                      ("magvit2-pytorch", "0.5.1", "magvit2_pytorch/"),
+                      ("memorizing-transformers-pytorch", "0.4.1", "memorizing_transformers_pytorch/"),
+                      ("meshgpt-pytorch", "1.8.1", "meshgpt_pytorch/"),
+                      ("mixture-of-experts", "0.2.3", "mixture_of_experts/"),
+                      ("muse-maskgit-pytorch", "0.3.5", "muse_maskgit_pytorch/"),
+                      ("naturalspeech2-pytorch", "0.1.8", "naturalspeech2_pytorch/"),
+                      ("palm-rlhf-pytorch", "0.8.0", "palm_rlhf_pytorch/"),
+                      ("performer-pytorch", "1.1.4", "performer_pytorch/"),
+                      ("recurrent-memory-transformer-pytorch", "0.7.0", "recurrent_memory_transformer_pytorch/"),
+                      ("reformer-pytorch", "1.4.4", "reformer_pytorch/"),
+                      ("retro-pytorch", "0.3.9", "retro_pytorch/"),
+                      ("rotary-embedding-torch", "0.9.1", "rotary_embedding_torch/"),
+                      ("routing-transformer", "1.6.1", "routing_transformer/"),
+                      ("soundstorm-pytorch", "0.6.1", "soundstorm_pytorch/"),
+                      ("toolformer-pytorch", "0.0.30", "toolformer_pytorch/"),
+                      ("voicebox-pytorch", "0.5.0", "voicebox_pytorch/"))
 # Kernel sources shipped in source distributions: llama-cpp-python vendors llama.cpp / ggml (its CUDA and
 # CPU backends); xformers ships its own csrc and a copy of flash-attention's csrc (other kernels for the same
 # operations: attention, normalisation, rotary embeddings, softmax / cross-entropy)
