@@ -13,7 +13,7 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
   heldout     megatron-core, llama-models, mistral-inference, olmo-core model code -> transformers 5.24.0
               (truth: none; added after every threshold was fixed)
   hf_bridge   the files of those packages that convert to or wrap transformers models (reported apart)
-  fresh_*     the third held-out set (`corpora.FRESH_*`), defined on 2026-12-07 before it was first run; run for
+  fresh_*     the third held-out set (`heldout.FRESH_*`), defined on 2026-12-07 before it was first run; run for
               the code before that session and for two candidate rules, which it rejected (docs/code.md (6)),
               then for the final code (no half: all report):
     fresh_mlx         mlx-vlm 0.7.10 and mlx-audio 0.6.2 model folders named after a transformers folder
@@ -23,35 +23,35 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
                       `modeling_*.py` in a folder named after a transformers folder (truth: that folder)
     fresh_independent torchtitan 0.3.0, fairseq2 0.8.1, nanotron 0.4 model code -> transformers 5.24.0
     fresh_bridge      their Hugging Face bridges (`interop.py`, `state_dict_adapter.py`, fairseq2's `hg/`)
-  fourth_*    a fourth held-out set (`corpora.FOURTH_*`), defined on 2026-12-07 and run once for the code before and
+  fourth_*    a fourth held-out set (`heldout.FOURTH_*`), defined on 2026-12-07 and run once for the code before and
               once after the `builds_on` rule was frozen (`--sets fourth`):
     fourth_ports        EasyDeL 0.3.0, levanter 1.1, mlx-embeddings 0.1.0 files named after a transformers folder
     fourth_independent  vit-pytorch 1.26.14, penzai 0.2.5 (models), praxis 1.4.0 (layers) -> transformers 5.24.0
-  fifth_*     a fifth held-out set (`corpora.FIFTH_*`), defined on 2026-12-07 after the fourth was run; run once for the
+  fifth_*     a fifth held-out set (`heldout.FIFTH_*`), defined on 2026-12-07 after the fourth was run; run once for the
               code before and once after the module-name change of interface.py was frozen (`--sets fifth`):
     fifth_ports         PaddleNLP 2.8.1 `paddlenlp/transformers/<folder>/` files named after a transformers folder
     fifth_independent   axlearn `common/`, llm-foundry `models/`, open_clip -> transformers 5.24.0
     fifth_bridge        their Hugging Face bridges (reported apart)
-  sixth_*     a sixth held-out set (`corpora.SIXTH_*`), defined on 2026-12-07 before any of it was run; run as the
+  sixth_*     a sixth held-out set (`heldout.SIXTH_*`), defined on 2026-12-07 before any of it was run; run as the
               fifth was (`--sets sixth`):
     sixth_ports         optimum-habana 1.21.2 `modeling_*.py` in a folder named after a transformers folder
     sixth_engine        aphrodite-engine 0.24.1 model files that vLLM 0.33.0 and 0.34.0 lack (architecture ground truth)
     sixth_independent   torchvision, ultralytics, speechbrain lobes, four lucidrains packages -> transformers 5.24.0
     sixth_bridge        their Hugging Face bridges (reported apart)
-  seventh_*   a seventh held-out set (`corpora.SEVENTH_*`), defined on 2026-12-07 after the sixth was run; run once for
+  seventh_*   a seventh held-out set (`heldout.SEVENTH_*`), defined on 2026-12-07 after the sixth was run; run once for
               the code of that release (`--sets seventh`):
     seventh_ports       mlx-transformers 0.3.0 model files named after a transformers folder
     seventh_independent torchscale, pyannote-audio models, asteroid masknn, Haiku nets -> transformers 5.24.0
     seventh_bridge      their Hugging Face bridges (reported apart)
-  eighth_*    an eighth held-out set (`corpora.EIGHTH_*`), defined on 2026-12-07 after the seventh was run and before any
+  eighth_*    an eighth held-out set (`heldout.EIGHTH_*`), defined on 2026-12-07 after the seventh was run and before any
               of it was run; run once before and once after the next rule change is frozen (`--sets eighth`):
     eighth_ports        ipex-llm 2.2.0 `transformers/models/<folder>.py` patches named after a transformers folder
     eighth_independent  ibm-fms, five lucidrains packages, Sonnet -> transformers 5.24.0
     eighth_bridge       their Hugging Face bridges (reported apart)
-  ninth_vllm  a ninth held-out set (`corpora.NINTH_VLLM`), defined on 2026-12-07 after the eighth was run and before any
+  ninth_vllm  a ninth held-out set (`heldout.NINTH_VLLM`), defined on 2026-12-07 after the eighth was run and before any
               of it was run: vLLM 0.8.5 model files that vLLM 0.33.0, 0.34.0 and aphrodite-engine 0.24.1 lack
               (architecture ground truth) -> transformers 5.24.0 (`--sets ninth`)
-  tenth_independent  a tenth held-out set (`corpora.TENTH_INDEPENDENT`), defined after the ninth was run and before any
+  tenth_independent  a tenth held-out set (`heldout.TENTH_INDEPENDENT`), defined after the ninth was run and before any
               of it was run: 25 more lucidrains packages -> transformers 5.24.0 (`--sets tenth`)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
@@ -70,7 +70,7 @@ from pathlib import Path
 
 from bench_code_ports import ground_truth
 
-from fromscratch.code import corpora
+from fromscratch.code import corpora, heldout
 from fromscratch.code.api import analyse
 from fromscratch.code.declared import names_reference, parse_declarations
 from fromscratch.code.attribution import extract
@@ -245,42 +245,42 @@ def main() -> None:
     if "fresh" in sets:
         fresh(rows, tidx, refs, models, folders, args.out, t0)
     if "fourth" in sets:
-        rows["fourth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fourth_ports(folders)], named=True)
-        rows["fourth_independent"] = records(tidx, [(p, None) for p in corpora.independent_code(corpora.FOURTH_INDEPENDENT, None)],
+        rows["fourth_ports"] = records(tidx, [(p, {f}) for p, f in heldout.fourth_ports(folders)], named=True)
+        rows["fourth_independent"] = records(tidx, [(p, None) for p in heldout.independent_code(heldout.FOURTH_INDEPENDENT, None)],
                                              named=True)
     if "fifth" in sets:
-        rows["fifth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.fifth_ports(folders)], named=True)
-        independent(rows, tidx, "fifth", corpora.FIFTH_INDEPENDENT)
+        rows["fifth_ports"] = records(tidx, [(p, {f}) for p, f in heldout.fifth_ports(folders)], named=True)
+        independent(rows, tidx, "fifth", heldout.FIFTH_INDEPENDENT)
     if "sixth" in sets:
         sixth(rows, tidx, refs, models, folders)
     if "seventh" in sets:
-        rows["seventh_ports"] = records(tidx, [(p, {f}) for p, f in corpora.seventh_ports(folders)], named=True)
-        independent(rows, tidx, "seventh", corpora.SEVENTH_INDEPENDENT)
+        rows["seventh_ports"] = records(tidx, [(p, {f}) for p, f in heldout.seventh_ports(folders)], named=True)
+        independent(rows, tidx, "seventh", heldout.SEVENTH_INDEPENDENT)
     if "eighth" in sets:
-        rows["eighth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.eighth_ports(folders)], named=True)
-        independent(rows, tidx, "eighth", corpora.EIGHTH_INDEPENDENT)
+        rows["eighth_ports"] = records(tidx, [(p, {f}) for p, f in heldout.eighth_ports(folders)], named=True)
+        independent(rows, tidx, "eighth", heldout.EIGHTH_INDEPENDENT)
     if "ninth" in sets:
-        dropped = corpora.ninth_vllm_models()
+        dropped = heldout.ninth_vllm_models()
         gt = ground_truth(refs, models, dropped)
         rows["ninth_vllm"] = records(tidx, [(p, gt[p.name]) for p in dropped if p.name in gt], named=True)
     if "tenth" in sets:
-        independent(rows, tidx, "tenth", corpora.TENTH_INDEPENDENT)
+        independent(rows, tidx, "tenth", heldout.TENTH_INDEPENDENT)
     save(args.out, rows, t0)
 
 
 def sixth(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, folders: set[str]) -> None:
     """The sixth held-out set (see the module docstring); every file counts as `report`."""
-    rows["sixth_ports"] = records(tidx, [(p, {f}) for p, f in corpora.sixth_ports(folders)], named=True)
-    engine = corpora.sixth_engine_models()
+    rows["sixth_ports"] = records(tidx, [(p, {f}) for p, f in heldout.sixth_ports(folders)], named=True)
+    engine = heldout.sixth_engine_models()
     gt = ground_truth(refs, models, engine)
     rows["sixth_engine"] = records(tidx, [(p, gt[p.name]) for p in engine if p.name in gt], named=True)
-    independent(rows, tidx, "sixth", corpora.SIXTH_INDEPENDENT)
+    independent(rows, tidx, "sixth", heldout.SIXTH_INDEPENDENT)
 
 
 def independent(rows: dict[str, list[dict]], tidx, tag: str, spec) -> None:
     """`<tag>_independent` and `<tag>_bridge`: a held-out set's independent code and its Hugging Face bridges."""
     for name, bridges in ((f"{tag}_independent", False), (f"{tag}_bridge", True)):
-        rows[name] = records(tidx, [(p, None) for p in corpora.independent_code(spec, bridges)], named=True)
+        rows[name] = records(tidx, [(p, None) for p in heldout.independent_code(spec, bridges)], named=True)
 
 
 def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, folders: set[str], out: str,
@@ -288,18 +288,18 @@ def fresh(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, fol
     """The third held-out set (see the module docstring); every file counts as `report`."""
     in_mlx_lm = {p.stem.lower() for p in corpora.mlx_models().glob("*.py")}
     rows["fresh_mlx"] = [r | {"in_mlx_lm": r["truth"][0] in in_mlx_lm}
-                         for r in records(tidx, [(p, {f}) for p, f in corpora.fresh_mlx_ports(folders)], named=True)]
+                         for r in records(tidx, [(p, {f}) for p, f in heldout.fresh_mlx_ports(folders)], named=True)]
     save(out, rows, t0)
-    new_vllm = corpora.fresh_vllm_models()
+    new_vllm = heldout.fresh_vllm_models()
     gt = ground_truth(refs, models, new_vllm)
     rows["fresh_vllm"] = [r | {"half": "report"} for r in records(tidx, [(p, gt[p.name]) for p in new_vllm if p.name in gt])]
     save(out, rows, t0)
-    jax, neuron = corpora.fresh_engine_models()
+    jax, neuron = heldout.fresh_engine_models()
     gt = ground_truth(refs, models, jax)
     rows["fresh_engines"] = records(tidx, [(p, gt[p.name]) for p in jax if p.name in gt]
                                     + [(p, {p.parent.name}) for p in neuron if p.parent.name in folders], named=True)
     save(out, rows, t0)
-    independent(rows, tidx, "fresh", corpora.FRESH_INDEPENDENT)
+    independent(rows, tidx, "fresh", heldout.FRESH_INDEPENDENT)
     save(out, rows, t0)
 
 

@@ -153,3 +153,33 @@ def test_a_spelling_variant_of_the_project_holder_is_not_specific():
     held = specific_holders(texts, 0.05)
     assert held[0] == set() and held[40] == set()
     assert held[41] == {"eleutherai and the huggingface inc team"}
+
+
+def _unrelated_code(n: int, seed: int = 0) -> str:
+    """`n` small functions of arithmetic and loops with made-up names: code that no reference holds."""
+    import random
+    rng = random.Random(seed)
+    word = lambda: "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(3))  # noqa: E731
+    out = []
+    for k in range(n):
+        a, b, c = word(), word(), word()
+        out.append(f"def {word()}_{k}({a}, {b}):\n    {c} = {a} * {rng.randint(2, 99)}\n"
+                   f"    for {word()} in range({b}):\n        {c} = ({c} + {a}) % {rng.randint(3, 997)}\n"
+                   f"    return {c} - {b}\n")
+    return "\n\n".join(out)
+
+
+def test_a_copy_padded_with_unrelated_code_still_names_its_source(family, tmp_path):
+    """Padding dilutes every share taken of the file (the copied units' share of it falls below
+    T_COVER_ADAPTED), not the share of the reference that the file holds (`contains`)."""
+    from fromscratch.code.api import T_COVER_ADAPTED
+    copy = disguise(framework_a(9), seed=2)
+    padded = copy + "\n\n" + _unrelated_code(400)
+    assert len(padded) > 8 * len(copy)
+    f = _one(family, tmp_path, padded)
+    assert f["relation"] != "independent" and f["origins"][0] == "fw/m009/modeling_m009.py"
+    d = f["origin_details"][0]
+    assert "contains" in d["rules"] and "cover" not in d["rules"]
+    assert d["explains"] < T_COVER_ADAPTED
+    alone = _one(family, tmp_path, _unrelated_code(400), name="pad.py")
+    assert alone["relation"] == "independent"

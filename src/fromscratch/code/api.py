@@ -18,8 +18,9 @@ from fromscratch.code import attribution as attr
 from fromscratch.code import declared, licences, shared, tree
 from fromscratch.code import origins as origins_mod
 from fromscratch.code.index import Index, build_index, is_index_file, load_index, parse_refs
-from fromscratch.code.lang import PythonLanguage, SourceFile, Unit, language_for
+from fromscratch.code.lang import SourceFile, Unit
 from fromscratch.code.port import gap_statistic
+from fromscratch.code.refcache import RefCache
 from fromscratch.code.score import T_UNIT_COPY, best_pairs, p_value, query
 from fromscratch.code.sources import Skipped, list_sources, read_source
 from fromscratch.errors import InputError
@@ -29,6 +30,7 @@ SCHEMA = "fromscratch.code/1"
 # Thresholds (derivation and measured error rates: docs/code.md).
 T_FILE_COPIED = 0.80    # code (file) score at/above which the file is "copied" from that reference
 T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -> "adapted"
+T_CONTAINS = 0.50       # share of the reference's informative mass in units the file copies -> "adapted" (`contains`)
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # level of the rank-margin test (max-statistic null); not a verdict rule on its own (as one it
                         # flagged 8 more of 328 keras-hub files), but `file_adapted` needs it (docs/code.md)
@@ -59,6 +61,7 @@ class _Hit:
     struct: float
     config: float = 0.0   # share of this reference's configuration keys the candidate reads (`interface.py`)
     module: float = 0.0   # share of this reference's module names the candidate assigns
+    contains: float = 0.0  # share of this reference's informative mass in units the candidate copies
 
 
 def _load_references(against: list[str | Path], progress: Callable[[int], None] | None) -> list[Index]:
@@ -85,41 +88,6 @@ def _channel_file_scores(q, index: Index, channel: str) -> np.ndarray:
     if m.nnz:
         np.maximum.at(best, (m.row, index.unit_file[m.col]), m.data)
     return best
-
-
-class _RefCache:
-    """Reference files re-parsed on demand (for evidence and line-level matches only)."""
-
-    def __init__(self) -> None:
-        self._parsed: dict[tuple[int, int], SourceFile] = {}
-        self._notices: dict[tuple[int, int], attr.Notices] = {}
-
-    def parsed(self, index: Index, fid: int) -> SourceFile:
-        key = (id(index), fid)
-        if key not in self._parsed:
-            lang = language_for(index.files[fid]) or PythonLanguage()
-            self._parsed[key] = lang.parse(index.files[fid], index.texts[fid])
-        return self._parsed[key]
-
-    def notices(self, index: Index, fid: int) -> attr.Notices:
-        key = (id(index), fid)
-        if key not in self._notices:
-            self._notices[key] = attr.extract(index.texts[fid])
-        return self._notices[key]
-
-    def specific_holders(self, index: Index, fid: int) -> set[str]:
-        """The file's copyright holders that few reference files share (`attribution.specific_holders`)."""
-        hit = _HOLDERS.get(id(index))
-        if hit is None or hit[0] is not index.files:
-            hit = (index.files, attr.specific_holders(index.texts, SPECIFIC_HOLDER))
-            _HOLDERS[id(index)] = hit
-        return hit[1][fid]
-
-
-# specific holders per reference file, computed once per index (a corpus scan); keyed by id(index) and
-# checked against the index's own `files` list, which the entry keeps alive, so a recycled id never
-# returns another index's table
-_HOLDERS: dict[int, tuple[list[str], list[set[str]]]] = {}
 
 
 def _interface_kept(config_share: float, module_share: float) -> bool:
@@ -194,6 +162,7 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
         cover = (q.mass @ (q.best >= T_UNIT_COPY)) / total
         order = [int(i) for i in np.argsort(-q.rank, kind="stable")[: max(TOP, 20)]]
         order += [int(i) for i in np.argsort(-q.file_score, kind="stable")[:20] if int(i) not in order]
+        order += [int(i) for i in np.flatnonzero(q.ref_cover >= T_CONTAINS) if int(i) not in order]
         order += [fid for ix, fid, _ in ported if ix is index and fid not in order]
         order += [fid for fid in named if fid not in order]
         chans = {c: (q.mass @ _channel_file_scores(q, index, c)) / total for c in ("tok", "ident", "struct")}
@@ -203,7 +172,8 @@ def _scan(sf: SourceFile, indices: list[Index], decls: list[declared.Declared]) 
                 continue
             hits.append(_Hit(index, fid, float(q.file_score[fid]), r, float(q.ident_jac[fid]), p_value(index.null, r),
                              float(cover[fid]), float(chans["tok"][fid]), float(chans["ident"][fid]),
-                             float(chans["struct"][fid]), float(q.config_cont[fid]), float(q.module_cont[fid])))
+                             float(chans["struct"][fid]), float(q.config_cont[fid]), float(q.module_cont[fid]),
+                             float(q.ref_cover[fid])))
     hits.sort(key=lambda h: (-h.rank, h.index.files[h.file_id]))
     return _Scan(hits, queries, port, margin, iface, ported, margin_ok, declared_files)
 
@@ -212,9 +182,9 @@ def _name(h: _Hit) -> str:
     return h.index.files[h.file_id]
 
 
-def _notice_claims(scan: _Scan, notices: attr.Notices, cache: _RefCache) -> tuple[list[dict], set[int]]:
+def _notice_claims(scan: _Scan, notices: attr.Notices, cache: RefCache) -> tuple[list[dict], set[int]]:
     """A kept copyright notice tells siblings apart: a best-ranked reference (top DECLARED_TOP) whose specific
-    holder (see `_RefCache.specific_holders`) the candidate keeps is preferred as the first origin, but only
+    holder (see `RefCache.specific_holders`) the candidate keeps is preferred as the first origin, but only
     among references that meet a code rule. It never makes an origin on its own: the holder's own code
     carries the same notice without being copied from anything (every megatron-core file keeps NVIDIA's
     notice, which four transformers files also carry; as a declaration it called 24 of 179 independent
@@ -267,12 +237,15 @@ def _rules(h: _Hit, scan: _Scan, confirmed: set[int], noticed: set[int]) -> list
     `file_adapted` counts only when the rank-margin test rejects: a file score of T_FILE_ADAPTED with no copied
     units is reached by short files and widely shared snippets (an RMSNorm, T5's position buckets) against many
     references at once; a port stands out from the references unlinked to its origin. `cover` and `file_copied`
-    need no such test, so two sources merged into one file are both still found."""
+    need no such test, so two sources merged into one file are both still found; nor does `contains` (the file
+    copies at least T_CONTAINS of the reference's own mass), which padding with unrelated code does not dilute."""
     rules = []
     if h.score >= T_FILE_COPIED:
         rules.append("file_copied")
     if h.cover >= T_COVER_ADAPTED:
         rules.append("cover")
+    if h.contains >= T_CONTAINS:
+        rules.append("contains")
     if h.score >= T_FILE_ADAPTED and id(h.index) in scan.margin_ok:
         rules.append("file_adapted")
     rules += sorted({rule for ix, fid, rule in scan.ported if ix is h.index and fid == h.file_id})
@@ -337,7 +310,7 @@ _NO_SHARED_NAMES = ("; the file shares no identifier with this reference, and st
                     "(docs/code.md, What it cannot see)")
 
 
-def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) -> list[dict]:
+def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: RefCache) -> list[dict]:
     evidence: list[dict] = []
     for h in shown:
         name = _name(h)
@@ -380,7 +353,7 @@ def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: _RefCache) 
     return evidence
 
 
-def _matches(rel: str, sf: SourceFile, scan: _Scan, chosen, cache: _RefCache) -> list[dict]:
+def _matches(rel: str, sf: SourceFile, scan: _Scan, chosen, cache: RefCache) -> list[dict]:
     matches: list[dict] = []
     for h, rules, _ in chosen:
         name = _name(h)
@@ -401,7 +374,7 @@ def _matches(rel: str, sf: SourceFile, scan: _Scan, chosen, cache: _RefCache) ->
     return matches
 
 
-def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: _RefCache,
+def _analyse_file(rel: str, sf: SourceFile, indices: list[Index], cache: RefCache,
                   project: tuple[str | None, str | None] = (None, None)) -> tree.Judged:
     notices = attr.extract(sf.text)
     decls = declared.parse_declarations(notices.mentions)
@@ -475,7 +448,7 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
     if indices is None:
         indices = _load_references(list(against), None)
     n_refs = sum(len(ix.files) for ix in indices)
-    cache = _RefCache()
+    cache = RefCache(SPECIFIC_HOLDER)
     project = licences.project_licence(root)
 
     def judge(rel: str, path: Path) -> tree.Judged:
@@ -491,7 +464,7 @@ def analyse(candidate: str | Path, against: list[str | Path], *, progress: Calla
         "matches": [m for j in judged for m in j.matches],
         "references": {"files": n_refs,
                        "skipped": [{"file": f, "reason": r} for ix in indices for f, r in ix.skipped]},
-        "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED,
+        "thresholds": {"unit_copy": T_UNIT_COPY, "file_copied": T_FILE_COPIED, "cover_adapted": T_COVER_ADAPTED, "contains": T_CONTAINS,
                        "file_adapted": T_FILE_ADAPTED, "family_alpha": ALPHA_FAMILY,
                        "margin_alpha": ALPHA_FAMILY, "port_alpha": ALPHA_PORT, "declared_top": DECLARED_TOP, "interface": T_INTERFACE,
                        "origin_join_share": origins_mod.T_JOIN, "builds_on_mass": tree.T_BUILDS_ON},

@@ -50,6 +50,7 @@ class Query:
     rank: np.ndarray            # n_ref_files: (file_score + ident_jac) / 2, the ranking score
     config_cont: np.ndarray     # n_ref_files: share of the reference's configuration keys (by weight) the candidate reads
     module_cont: np.ndarray     # n_ref_files: share of the reference's module names (by weight) the candidate assigns
+    ref_cover: np.ndarray       # n_ref_files: share of the reference's informative mass in units the candidate copies
 
 
 def combine(s: dict[str, np.ndarray], present: dict[str, np.ndarray]) -> np.ndarray:
@@ -162,13 +163,30 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
         best[:, sorted(exclude_files)] = 0.0
         jac[sorted(exclude_files)] = 0.0
         cont[sorted(exclude_files)] = 0.0
+    ref_cover = _reference_cover(index, cols[vals_file >= T_UNIT_COPY])
+    if exclude_files:
+        ref_cover[sorted(exclude_files)] = 0.0
     denom = mass.sum()
     file_score = np.clip((mass @ best) / denom if denom > 0 else np.zeros(n_files), 0.0, 1.0)
     if denom <= 0:
         jac, cont, config, module = (np.zeros(n_files) for _ in range(4))
     return Query(sim=total.tocsr(), channel=chan, mass=mass, best=best, file_score=file_score,
                  ident_jac=jac, ident_cont=cont, rank=(file_score + jac) / 2,
-                 config_cont=config, module_cont=module)
+                 config_cont=config, module_cont=module, ref_cover=ref_cover)
+
+
+def _reference_cover(index, copied_units: np.ndarray) -> np.ndarray:
+    """Per reference file, the share of its informative mass (the channel mix, as for candidate units) in units
+    that some candidate unit copies (file-score unit score >= T_UNIT_COPY).
+
+    The candidate-side share (`cover`) answers "how much of this file is copied"; this one answers "how much of
+    the reference did the file take", which padding the file with unrelated code does not dilute."""
+    mass = sum(ALPHA[c] * index.mass[c].astype(np.float64) for c in CHANNELS)
+    n_files = len(index.files)
+    total = np.bincount(index.unit_file, weights=mass, minlength=n_files)
+    units = np.unique(copied_units)
+    taken = np.bincount(index.unit_file[units], weights=mass[units], minlength=n_files)
+    return np.where(total > 0, taken / np.where(total > 0, total, 1.0), 0.0)
 
 
 def best_pairs(index, q: Query, file_id: int) -> list[tuple[int, int, float]]:
