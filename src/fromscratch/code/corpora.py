@@ -183,7 +183,7 @@ def lmdeploy_models(version: str = LMDEPLOY) -> Path:
     return extract_wheel("lmdeploy", version, "lmdeploy/pytorch/models/")
 
 
-def keras_hubmodel_code(version: str = KERAS_HUB) -> list[Path]:
+def keras_hub_model_code(version: str = KERAS_HUB) -> list[Path]:
     """keras-hub's model implementations (`src/models/<model>/*.py`): backbones, layers, task heads.
 
     Presets (tables of checkpoint names), tokenizers, preprocessors, image converters
@@ -195,7 +195,7 @@ def keras_hubmodel_code(version: str = KERAS_HUB) -> list[Path]:
     return [p for p in sorted(root.glob("*/*.py")) if not p.name.endswith(skip)]
 
 
-def independentmodel_code() -> list[Path]:
+def independent_model_code() -> list[Path]:
     """Model files of the INDEPENDENT packages: litgpt's model, adapters and LoRA; torchtune's modules and
     model builders; x-transformers."""
     out: list[Path] = []
