@@ -176,12 +176,18 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
 
 
 def _reference_cover(index, copied_units: np.ndarray) -> np.ndarray:
-    """Per reference file, the share of its informative mass (the channel mix, as for candidate units) in units
-    that some candidate unit copies (file-score unit score >= T_UNIT_COPY).
+    """Per reference file, the share of the informative mass of its definitions (functions, methods, class
+    bodies; the channel mix, as for candidate units) in units that some candidate unit copies (file-score unit
+    score >= T_UNIT_COPY).
 
     The candidate-side share (`cover`) answers "how much of this file is copied"; this one answers "how much of
-    the reference did the file take", which padding the file with unrelated code does not dilute."""
-    mass = sum(ALPHA[c] * index.mass[c].astype(np.float64) for c in CHANNELS)
+    the reference did the file take", which padding the file with unrelated code does not dilute. The module
+    remainder (imports, constants, tables) is left out: in some references it is most of the mass (the mapping
+    tables of `auto/modeling_auto.py`), and a table of literals matches any other table (docs/code.md)."""
+    if index.definition_mass is None:
+        mass = sum(ALPHA[c] * index.mass[c].astype(np.float64) for c in CHANNELS)
+        index.definition_mass = np.where(np.asarray(index.unit_name) == "<module>", 0.0, mass)
+    mass = index.definition_mass
     n_files = len(index.files)
     total = np.bincount(index.unit_file, weights=mass, minlength=n_files)
     units = np.unique(copied_units)
