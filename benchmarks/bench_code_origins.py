@@ -13,8 +13,13 @@
 (b) 20 merged files: the top-level definitions of two unrelated modelling files
     concatenated (both disguised); reported: how often both sources are among the
     origins, and the marginal share of the second.
+(c) padded copies: the first --padded disguised files followed by unrelated code (torchtune's
+    model files, which no reference holds) k times the copy's length, k in PAD_FACTORS, cut
+    at a top-level `def`; reported per k: how often the true source is the first origin,
+    and the rules of that origin (padding dilutes every share of the file, not the share of
+    the reference it holds: rule `contains`).
 
-Usage: python benchmarks/bench_code_origins.py [--n 60] [--merged 20] [--out benchmarks/_work/code_origins.json]
+Usage: python benchmarks/bench_code_origins.py [--n 60] [--merged 20] [--padded 20] [--out benchmarks/_work/code_origins.json]
 """
 
 from __future__ import annotations
@@ -146,10 +151,47 @@ def merged(idx, models: Path, names: list[str], tmp: Path, n: int) -> dict:
             "second_source_share_sorted": seconds, "rows": rows}
 
 
+PAD_FACTORS = (2, 4, 8, 16)
+
+
+def _padding(pool: str, length: int, seed: int) -> str:
+    """About `length` characters of `pool` from a seeded offset, from one top-level `def` to another."""
+    start = (seed * 7919) % max(1, len(pool) - length - 1)
+    chunk = pool[start:start + length]
+    first, last = chunk.find("\ndef "), chunk.rfind("\ndef ")
+    return chunk[first + 1:last] if 0 <= first < last else ""
+
+
+def padded(idx, models: Path, names: list[str], tmp: Path) -> dict:
+    pool = "\n\n".join(p.read_text(encoding="utf-8") for p in corpora.independent_model_code()
+                        if "torchtune" in p.as_posix() and p.stat().st_size > 3000)
+    out: dict = {}
+    for k in PAD_FACTORS:
+        row: dict = {"n": 0, "first_origin_right": 0, "rules": {}, "padding_ratio_min_max": []}
+        ratios = []
+        for i, name in enumerate(names):
+            body = disguise((models / name.split("/", 1)[1]).read_text(encoding="utf-8"), seed=i)
+            pad = _padding(pool, k * len(body), i)
+            try:
+                ast.parse(body + "\n\n" + pad)
+            except SyntaxError:
+                continue
+            f = _one(idx, body + "\n\n" + pad, tmp, "padded.py")
+            row["n"] += 1
+            ratios.append(len(pad) / len(body))
+            row["first_origin_right"] += bool(f["origins"]) and f["origins"][0] == name
+            key = "+".join(f["origin_details"][0]["rules"]) if f["origin_details"] else "none"
+            row["rules"][key] = row["rules"].get(key, 0) + 1
+        row["padding_ratio_min_max"] = [round(min(ratios), 2), round(max(ratios), 2)] if ratios else []
+        out[str(k)] = row
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--merged", type=int, default=20)
+    ap.add_argument("--padded", type=int, default=20)
     ap.add_argument("--out", default=str(HERE / "_work" / "code_origins.json"))
     args = ap.parse_args()
     models = corpora.transformers_models(corpora.TRANSFORMERS_COPIES)
@@ -164,6 +206,8 @@ def main() -> None:
         rest = pt[args.n: args.n + 2 * args.merged]
         report["merged"] = merged(idx, models, rest, Path(tmp), args.merged)
         print({k: v for k, v in report["merged"].items() if k != "rows"}, flush=True)
+        report["padded"] = padded(idx, models, pt[: args.padded], Path(tmp))
+        print(json.dumps(report["padded"], indent=1), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
