@@ -318,7 +318,8 @@ def _evidence(sf: SourceFile, scan: _Scan, shown: list[_Hit], cache: RefCache) -
         ids = shared.shared_features(h.index, sf, ref, "ident")
         evidence.append({"kind": "tokens", "reference_file": name, "score": round(h.tok, 6),
                          "detail": f"{h.cover:.0%} of the file's informative code is in definitions whose "
-                                   f"normalised tokens match this reference (unit score >= {T_UNIT_COPY})"
+                                   f"normalised tokens match this reference (unit score >= {T_UNIT_COPY}), and "
+                                   f"{h.contains:.0%} of this reference's definitions are copied into the file"
                                    + ("" if ids else _NO_SHARED_NAMES)})
         evidence.append({"kind": "identifiers", "reference_file": name, "score": round(h.ident, 6),
                          "detail": "rarest shared identifiers: " + (", ".join(ids) if ids else "none")})
