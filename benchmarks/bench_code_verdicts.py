@@ -53,6 +53,11 @@ Sets (each file analysed with `fromscratch.code.api.analyse` against a cached in
               (architecture ground truth) -> transformers 5.24.0 (`--sets ninth`)
   tenth_independent  a tenth held-out set (`heldout.TENTH_INDEPENDENT`), defined after the ninth was run and before any
               of it was run: 25 more lucidrains packages -> transformers 5.24.0 (`--sets tenth`)
+  eleventh_*  an eleventh held-out set (`heldout.ELEVENTH_*`), defined at the end of session 9 and NOT run: keep it for
+              the next rule change (`--sets eleventh`):
+    eleventh_ports        lightllm 0.0.1 model folders named after a transformers folder (every file in them)
+    eleventh_independent  exllamav2, petals' model wrappers -> transformers 5.24.0
+    eleventh_bridge       their Hugging Face bridges (reported apart)
 Every set with ground truth is split in two halves by a hash of the file name: the `tune`
 half may be used to choose thresholds, the `report` half is reported untouched.
 
@@ -120,7 +125,7 @@ def judge(idx, paths: list[Path]) -> dict[Path, dict]:
 
 def records(idx, items: list[tuple[Path, set[str] | None]], folder_truth: bool = True, named: bool = False) -> list[dict]:
     """`record` for every (file, truth), in order; `named`: a file is named by its path under the cache (the
-    third to tenth sets, whose files share names) and counts as `report` (those sets have no tune half)."""
+    third to eleventh sets, whose files share names) and counts as `report` (those sets have no tune half)."""
     entries = judge(idx, [p for p, _ in items])
     rows = []
     for p, truth in items:
@@ -199,7 +204,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE / "_work" / "code_verdicts.json"))
     ap.add_argument("--sets", default="vllm,mlx,sglang_tf,sglang_vllm,independent,keras_hub,heldout,lmdeploy",
-                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the seventh, `eighth` the eighth, `ninth` the ninth, `tenth` the tenth (see above)")
+                    help="comma-separated; `fresh` adds the third held-out set, `fourth` the fourth, `fifth` the fifth, `sixth` the sixth, `seventh` the seventh, `eighth` the eighth, `ninth` the ninth, `tenth` the tenth, `eleventh` the unrun eleventh (see above)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     models = corpora.transformers_models(corpora.TRANSFORMERS_PORTS)
@@ -265,6 +270,9 @@ def main() -> None:
         rows["ninth_vllm"] = records(tidx, [(p, gt[p.name]) for p in dropped if p.name in gt], named=True)
     if "tenth" in sets:
         independent(rows, tidx, "tenth", heldout.TENTH_INDEPENDENT)
+    if "eleventh" in sets:
+        rows["eleventh_ports"] = records(tidx, [(p, {f}) for p, f in heldout.eleventh_ports(folders)], named=True)
+        independent(rows, tidx, "eleventh", heldout.ELEVENTH_INDEPENDENT)
     save(args.out, rows, t0)
 
 

@@ -108,6 +108,16 @@ TENTH_INDEPENDENT = (("block-recurrent-transformer-pytorch", "0.4.4", "block_rec
                       ("toolformer-pytorch", "0.0.30", "toolformer_pytorch/"),
                       ("voicebox-pytorch", "0.5.0", "voicebox_pytorch/"))
 
+# An eleventh held-out set, defined on 2026-12-07 (end of session 9) and NOT run: kept for the next rule change (run it
+# once before and once after that change is frozen). Ports: lightllm's serving-engine rewrites (a folder per model,
+# `lightllm/models/<folder>/**`, with its layer_infer / layer_weights / triton_kernel files; truth: the folder when it
+# is a transformers folder), the vLLM-style ports the vLLM target needs. Independent code: exllamav2 (an inference
+# engine of its own, which loads Hugging Face checkpoints by their key names) and petals' model wrappers (which
+# subclass the installed transformers classes: use, not reuse). (package, version, prefix)
+ELEVENTH_PORTS = (("lightllm", "0.0.1", "lightllm/models/"),)
+ELEVENTH_INDEPENDENT = (("exllamav2", "0.3.2", "exllamav2/"), ("petals", "2.2.0.post1", "petals/models/"))
+
+
 def _plumbing(name: str) -> bool:
     """A file of a model folder that is not model code: `__init__.py`, configuration (`config.py`, EasyDeL's
     `*_configuration.py`), processing and test files."""
@@ -201,4 +211,18 @@ def _named_ports(spec: tuple[tuple[str, str, str], ...], folders: set[str], patt
             folder = p.parent.name if p.parent != root else p.stem.lower()
             if folder in folders and not _plumbing(p.name):
                 out.append((p, folder))
+    return out
+
+
+def eleventh_ports(folders: set[str]) -> list[tuple[Path, str]]:
+    """(file, transformers folder) for ELEVENTH_PORTS: every Python file at any depth under `<prefix><folder>/` whose
+    folder is one of `folders`; files that are not model code (`_plumbing`) and Triton kernels (`triton_kernel/`,
+    kernels are not ports of a transformers file) left out."""
+    out: list[tuple[Path, str]] = []
+    for package, version, prefix in ELEVENTH_PORTS:
+        root = extract_wheel(package, version, prefix)
+        for p in sorted(root.rglob("*.py")):
+            rel = p.relative_to(root).parts
+            if len(rel) >= 2 and rel[0] in folders and not _plumbing(p.name) and "triton_kernel" not in rel:
+                out.append((p, rel[0]))
     return out
