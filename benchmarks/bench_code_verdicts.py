@@ -254,16 +254,13 @@ def main() -> None:
         rows["fourth_independent"] = records(tidx, [(p, None) for p in heldout.independent_code(heldout.FOURTH_INDEPENDENT, None)],
                                              named=True)
     if "fifth" in sets:
-        rows["fifth_ports"] = records(tidx, [(p, {f}) for p, f in heldout.fifth_ports(folders)], named=True)
-        independent(rows, tidx, "fifth", heldout.FIFTH_INDEPENDENT)
+        named_set(rows, tidx, "fifth", heldout.fifth_ports(folders), heldout.FIFTH_INDEPENDENT)
     if "sixth" in sets:
         sixth(rows, tidx, refs, models, folders)
     if "seventh" in sets:
-        rows["seventh_ports"] = records(tidx, [(p, {f}) for p, f in heldout.seventh_ports(folders)], named=True)
-        independent(rows, tidx, "seventh", heldout.SEVENTH_INDEPENDENT)
+        named_set(rows, tidx, "seventh", heldout.seventh_ports(folders), heldout.SEVENTH_INDEPENDENT)
     if "eighth" in sets:
-        rows["eighth_ports"] = records(tidx, [(p, {f}) for p, f in heldout.eighth_ports(folders)], named=True)
-        independent(rows, tidx, "eighth", heldout.EIGHTH_INDEPENDENT)
+        named_set(rows, tidx, "eighth", heldout.eighth_ports(folders), heldout.EIGHTH_INDEPENDENT)
     if "ninth" in sets:
         dropped = heldout.ninth_vllm_models()
         gt = ground_truth(refs, models, dropped)
@@ -271,8 +268,7 @@ def main() -> None:
     if "tenth" in sets:
         independent(rows, tidx, "tenth", heldout.TENTH_INDEPENDENT)
     if "eleventh" in sets:
-        rows["eleventh_ports"] = records(tidx, [(p, {f}) for p, f in heldout.eleventh_ports(folders)], named=True)
-        independent(rows, tidx, "eleventh", heldout.ELEVENTH_INDEPENDENT)
+        named_set(rows, tidx, "eleventh", heldout.eleventh_ports(folders), heldout.ELEVENTH_INDEPENDENT)
     save(args.out, rows, t0)
 
 
@@ -283,6 +279,12 @@ def sixth(rows: dict[str, list[dict]], tidx, refs: list[Path], models: Path, fol
     gt = ground_truth(refs, models, engine)
     rows["sixth_engine"] = records(tidx, [(p, gt[p.name]) for p in engine if p.name in gt], named=True)
     independent(rows, tidx, "sixth", heldout.SIXTH_INDEPENDENT)
+
+
+def named_set(rows: dict[str, list[dict]], tidx, tag: str, ports: list[tuple[Path, str]], spec) -> None:
+    """`<tag>_ports` (each file with its folder as truth) and the set's independent code (`independent`)."""
+    rows[f"{tag}_ports"] = records(tidx, [(p, {f}) for p, f in ports], named=True)
+    independent(rows, tidx, tag, spec)
 
 
 def independent(rows: dict[str, list[dict]], tidx, tag: str, spec) -> None:

@@ -30,7 +30,7 @@ SCHEMA = "fromscratch.code/1"
 # Thresholds (derivation and measured error rates: docs/code.md).
 T_FILE_COPIED = 0.80    # code (file) score at/above which the file is "copied" from that reference
 T_COVER_ADAPTED = 0.25  # share of the file's informative mass in copied units -> "adapted"
-T_CONTAINS = 0.50       # share of the reference's informative mass in units the file copies -> "adapted" (`contains`)
+T_CONTAINS = 0.50       # share of the reference's definitions' mass in units the file copies -> "adapted" (`contains`)
 T_FILE_ADAPTED = 0.35   # file score at/above which the file is "adapted" (a port keeps this much)
 ALPHA_FAMILY = 0.01     # level of the rank-margin test (max-statistic null); not a verdict rule on its own (as one it
                         # flagged 8 more of 328 keras-hub files), but `file_adapted` needs it (docs/code.md)
@@ -61,7 +61,7 @@ class _Hit:
     struct: float
     config: float = 0.0   # share of this reference's configuration keys the candidate reads (`interface.py`)
     module: float = 0.0   # share of this reference's module names the candidate assigns
-    contains: float = 0.0  # share of this reference's informative mass in units the candidate copies
+    contains: float = 0.0  # share of this reference's definitions' mass in units the candidate copies
 
 
 def _load_references(against: list[str | Path], progress: Callable[[int], None] | None) -> list[Index]:

@@ -110,8 +110,8 @@ TENTH_INDEPENDENT = (("block-recurrent-transformer-pytorch", "0.4.4", "block_rec
 
 # An eleventh held-out set, defined on 2026-12-07 (end of session 9) and NOT run: kept for the next rule change (run it
 # once before and once after that change is frozen). Ports: lightllm's serving-engine rewrites (a folder per model,
-# `lightllm/models/<folder>/**`, with its layer_infer / layer_weights / triton_kernel files; truth: the folder when it
-# is a transformers folder), the vLLM-style ports the vLLM target needs. Independent code: exllamav2 (an inference
+# `lightllm/models/<folder>/**`, its layer_infer / layer_weights files and model.py, Triton kernels left out; truth:
+# the folder when it is a transformers folder), the vLLM-style ports the vLLM target needs. Independent code: exllamav2 (an inference
 # engine of its own, which loads Hugging Face checkpoints by their key names) and petals' model wrappers (which
 # subclass the installed transformers classes: use, not reuse). (package, version, prefix)
 ELEVENTH_PORTS = (("lightllm", "0.0.1", "lightllm/models/"),)
@@ -140,10 +140,18 @@ def fresh_mlx_ports(folders: set[str]) -> list[tuple[Path, str]]:
     return out
 
 
+def _names(*folders: Path) -> set[str]:
+    return {p.name for folder in folders for p in folder.glob("*.py")}
+
+
+def _top_level_except(folder: Path, known: set[str]) -> list[Path]:
+    """The top-level model files of `folder` whose names are not in `known` (`__init__.py` left out)."""
+    return [p for p in sorted(folder.glob("*.py")) if p.name not in known and p.name != "__init__.py"]
+
+
 def fresh_vllm_models() -> list[Path]:
     """The model files of vLLM FRESH_VLLM that vLLM VLLM does not have (by file name)."""
-    old = {p.name for p in vllm_models().glob("*.py")}
-    return [p for p in sorted(vllm_models(FRESH_VLLM).glob("*.py")) if p.name not in old and p.name != "__init__.py"]
+    return _top_level_except(vllm_models(FRESH_VLLM), _names(vllm_models()))
 
 
 def fresh_engine_models() -> tuple[list[Path], list[Path]]:
@@ -171,18 +179,13 @@ def sixth_ports(folders: set[str]) -> list[tuple[Path, str]]:
 
 def sixth_engine_models() -> list[Path]:
     """SIXTH_ENGINE's top-level model files whose names neither VLLM nor FRESH_VLLM has."""
-    package, version, prefix = SIXTH_ENGINE
-    known = {p.name for v in (VLLM, FRESH_VLLM) for p in vllm_models(v).glob("*.py")}
-    return [p for p in sorted(extract_wheel(package, version, prefix).glob("*.py"))
-            if p.name not in known and p.name != "__init__.py"]
+    return _top_level_except(extract_wheel(*SIXTH_ENGINE), _names(vllm_models(VLLM), vllm_models(FRESH_VLLM)))
 
 
 def ninth_vllm_models() -> list[Path]:
     """NINTH_VLLM's top-level model files whose names neither VLLM, FRESH_VLLM nor SIXTH_ENGINE has."""
-    package, version, prefix = SIXTH_ENGINE
-    known = {p.name for v in (VLLM, FRESH_VLLM) for p in vllm_models(v).glob("*.py")}
-    known |= {p.name for p in extract_wheel(package, version, prefix).glob("*.py")}
-    return [p for p in sorted(vllm_models(NINTH_VLLM).glob("*.py")) if p.name not in known and p.name != "__init__.py"]
+    return _top_level_except(vllm_models(NINTH_VLLM),
+                             _names(vllm_models(VLLM), vllm_models(FRESH_VLLM), extract_wheel(*SIXTH_ENGINE)))
 
 
 def seventh_ports(folders: set[str]) -> list[tuple[Path, str]]:

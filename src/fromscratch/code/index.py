@@ -62,7 +62,7 @@ class Index:
     _digest_order: np.ndarray | None = field(default=None, repr=False)
     file_ident: tuple[sp.csr_matrix, np.ndarray] | None = field(default=None, repr=False)  # see port.py
     linked: dict[int, np.ndarray] = field(default_factory=dict, repr=False)                # see port.py
-    definition_mass: np.ndarray | None = field(default=None, repr=False)                  # see score.py
+    definition_mass: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # see score.py
 
     def idf_unseen(self) -> float:
         """Weight of a feature the corpus never contains: the rarest possible."""

@@ -50,7 +50,7 @@ class Query:
     rank: np.ndarray            # n_ref_files: (file_score + ident_jac) / 2, the ranking score
     config_cont: np.ndarray     # n_ref_files: share of the reference's configuration keys (by weight) the candidate reads
     module_cont: np.ndarray     # n_ref_files: share of the reference's module names (by weight) the candidate assigns
-    ref_cover: np.ndarray       # n_ref_files: share of the reference's informative mass in units the candidate copies
+    ref_cover: np.ndarray       # n_ref_files: share of the reference's definitions' mass in units the candidate copies
 
 
 def combine(s: dict[str, np.ndarray], present: dict[str, np.ndarray]) -> np.ndarray:
@@ -157,15 +157,12 @@ def query(index, sf: SourceFile, *, exclude_files: set[int] | None = None) -> Qu
     ident_cols, ident_unseen = index.lookup("ident", set().union(*(f["ident"] for f in feats)) if feats else set())
     jac, cont = identifier_overlap(index, ident_cols, ident_unseen)
     config, module = interface_containment(index, sf.interface)
-    if exclude_files:
-        config[sorted(exclude_files)] = 0.0
-        module[sorted(exclude_files)] = 0.0
-        best[:, sorted(exclude_files)] = 0.0
-        jac[sorted(exclude_files)] = 0.0
-        cont[sorted(exclude_files)] = 0.0
     ref_cover = _reference_cover(index, cols[vals_file >= T_UNIT_COPY])
     if exclude_files:
-        ref_cover[sorted(exclude_files)] = 0.0
+        out = sorted(exclude_files)
+        for per_file in (config, module, jac, cont, ref_cover):
+            per_file[out] = 0.0
+        best[:, out] = 0.0
     denom = mass.sum()
     file_score = np.clip((mass @ best) / denom if denom > 0 else np.zeros(n_files), 0.0, 1.0)
     if denom <= 0:
@@ -184,12 +181,12 @@ def _reference_cover(index, copied_units: np.ndarray) -> np.ndarray:
     the reference did the file take", which padding the file with unrelated code does not dilute. The module
     remainder (imports, constants, tables) is left out: in some references it is most of the mass (the mapping
     tables of `auto/modeling_auto.py`), and a table of literals matches any other table (docs/code.md)."""
-    if index.definition_mass is None:
-        mass = sum(ALPHA[c] * index.mass[c].astype(np.float64) for c in CHANNELS)
-        index.definition_mass = np.where(np.asarray(index.unit_name) == "<module>", 0.0, mass)
-    mass = index.definition_mass
     n_files = len(index.files)
-    total = np.bincount(index.unit_file, weights=mass, minlength=n_files)
+    if index.definition_mass is None:  # per index, not per query: each unit's and each file's definitions' mass
+        mass = sum(ALPHA[c] * index.mass[c].astype(np.float64) for c in CHANNELS)
+        mass = np.where(np.asarray(index.unit_name) == "<module>", 0.0, mass)
+        index.definition_mass = (mass, np.bincount(index.unit_file, weights=mass, minlength=n_files))
+    mass, total = index.definition_mass
     units = np.unique(copied_units)
     taken = np.bincount(index.unit_file[units], weights=mass[units], minlength=n_files)
     return np.where(total > 0, taken / np.where(total > 0, total, 1.0), 0.0)
